@@ -1,0 +1,124 @@
+/**
+ * Groups items into batches by size and by deadline, and hands them, one batch at a time and in
+ * order, to a flush function. `add` resolves only when the batch holding the caller's last item
+ * has been flushed, so a caller never acknowledges what is not yet durable; and because callers
+ * wait, memory is bounded by the number of callers, not by the broker's speed.
+ */
+import { DEFAULT_FLUSH_INTERVAL_MS, DEFAULT_FLUSH_MAX_EVENTS } from '../src/config.js';
+
+export interface BatchBufferOptions<T> {
+  readonly maxItems?: number;
+  readonly maxWaitMs?: number;
+  readonly flush: (items: T[]) => Promise<void>;
+}
+
+interface Waiter {
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+interface Batch<T> {
+  items: T[];
+  waiters: Waiter[];
+}
+
+export class BatchBuffer<T> {
+  private readonly maxItems: number;
+  private readonly maxWaitMs: number;
+  private readonly flushFn: (items: T[]) => Promise<void>;
+  private open: Batch<T> = { items: [], waiters: [] };
+  private readonly sealed: Batch<T>[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private flushing = false;
+  private failure: Error | undefined;
+
+  constructor(options: BatchBufferOptions<T>) {
+    this.maxItems = options.maxItems ?? DEFAULT_FLUSH_MAX_EVENTS;
+    this.maxWaitMs = options.maxWaitMs ?? DEFAULT_FLUSH_INTERVAL_MS;
+    this.flushFn = options.flush;
+  }
+
+  /** Items waiting for a flush (buffered or sealed, not yet flushed). */
+  get pending(): number {
+    return this.open.items.length + this.sealed.reduce((n, b) => n + b.items.length, 0);
+  }
+
+  add(items: readonly T[]): Promise<void> {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    if (items.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      let index = 0;
+      while (index < items.length) {
+        const room = this.maxItems - this.open.items.length;
+        const chunk = items.slice(index, index + room);
+        this.open.items.push(...chunk);
+        index += chunk.length;
+        if (index >= items.length) this.open.waiters.push({ resolve, reject });
+        if (this.open.items.length >= this.maxItems) this.seal();
+      }
+      if (this.open.items.length > 0 && this.timer === undefined) {
+        this.timer = setTimeout(() => this.seal(), this.maxWaitMs);
+      }
+    });
+  }
+
+  /** Flushes whatever is buffered now, without waiting for the deadline. */
+  drain(): Promise<void> {
+    const done = this.open.items.length > 0 ? this.waitForOpen() : this.waitForSealed();
+    this.seal();
+    return done;
+  }
+
+  private waitForOpen(): Promise<void> {
+    return new Promise((resolve, reject) => this.open.waiters.push({ resolve, reject }));
+  }
+
+  private waitForSealed(): Promise<void> {
+    const last = this.sealed[this.sealed.length - 1];
+    if (!last && !this.flushing) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      if (last) last.waiters.push({ resolve, reject });
+      else this.open.waiters.push({ resolve, reject });
+    });
+  }
+
+  private seal(): void {
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    if (this.open.items.length > 0 || this.open.waiters.length > 0) {
+      this.sealed.push(this.open);
+      this.open = { items: [], waiters: [] };
+    }
+    void this.run();
+  }
+
+  private async run(): Promise<void> {
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      for (let batch = this.sealed.shift(); batch; batch = this.sealed.shift()) {
+        try {
+          if (batch.items.length > 0) await this.flushFn(batch.items);
+        } catch (error) {
+          this.fail(error, batch);
+          return;
+        }
+        for (const w of batch.waiters) w.resolve();
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  /** A failed flush fails everything after it too: nothing later may be acknowledged out of order. */
+  private fail(error: unknown, batch: Batch<T>): void {
+    this.failure = error instanceof Error ? error : new Error(String(error));
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    const all = [batch, ...this.sealed.splice(0), this.open];
+    this.open = { items: [], waiters: [] };
+    for (const b of all) for (const w of b.waiters) w.reject(this.failure);
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * One flush = one transaction: dead letters, the projection's rows and the per-partition
+ * checkpoints commit together or not at all. Kafka offsets are committed by the caller only after
+ * this returns, so a crash in between replays events the view already has — a no-op.
+ */
+import { inTransaction, type Pool, type PoolClient } from '../src/db/pool.js';
+import { classifyError, withRetry, type RetryPolicy } from '../src/errors.js';
+import type { Logger } from '../src/observability/logger.js';
+import type { Metrics } from '../src/observability/metrics.js';
+import type { Projection, ProjectionResult } from '../projections/projection.js';
+import { saveCheckpoints, type CheckpointResult } from './checkpoints.js';
+import { insertDeadLetters } from './deadLetters.js';
+import {
+  progressOf,
+  type ConsumedItem,
+  type DeadLetterItem,
+  type EventItem,
+  type PartitionProgress,
+} from './messages.js';
+
+export interface FlushResult extends ProjectionResult {
+  readonly events: number;
+  readonly deadLettered: number;
+  readonly progress: readonly PartitionProgress[];
+  readonly checkpoints: ReadonlyMap<number, CheckpointResult>;
+}
+
+export type Flusher = (items: readonly ConsumedItem[]) => Promise<FlushResult>;
+
+/**
+ * When the batch statement fails on data (SQLSTATE 22/23), find the event at fault: project each
+ * event under its own savepoint and dead-letter the ones that fail, so one bad event costs one
+ * dead letter, not a stalled partition.
+ */
+async function projectOneByOne(
+  client: PoolClient,
+  projection: Projection,
+  items: readonly EventItem[],
+): Promise<{ result: ProjectionResult; failed: DeadLetterItem[] }> {
+  let rowsWritten = 0;
+  let staleEvents = 0;
+  let refoldedBets = 0;
+  const failed: DeadLetterItem[] = [];
+  for (const item of items) {
+    await client.query('SAVEPOINT project_one');
+    try {
+      const r = await projection.project(client, [item.event]);
+      rowsWritten += r.rowsWritten;
+      staleEvents += r.staleEvents;
+      refoldedBets += r.refoldedBets;
+      await client.query('RELEASE SAVEPOINT project_one');
+    } catch (error) {
+      if (classifyError(error) !== 'bad_input') throw error;
+      await client.query('ROLLBACK TO SAVEPOINT project_one');
+      failed.push({
+        kind: 'dead',
+        topic: item.topic,
+        partition: item.partition,
+        offset: item.offset,
+        key: `${item.event.tenantId}:${item.event.aggregateId}`,
+        payload: Buffer.from(JSON.stringify(item.event)),
+        tenantId: item.event.tenantId,
+        reason: `database rejected the event: ${(error as Error).message}`,
+      });
+    }
+  }
+  return { result: { rowsWritten, staleEvents, refoldedBets }, failed };
+}
+
+export function createFlusher(deps: {
+  pool: Pool;
+  projection: Projection;
+  checkpointName: string;
+  retry: RetryPolicy;
+  logger: Logger;
+  metrics?: Metrics;
+}): Flusher {
+  const { pool, projection, checkpointName, retry, logger, metrics } = deps;
+
+  async function attempt(items: readonly ConsumedItem[], oneByOne: boolean): Promise<FlushResult> {
+    const events = items.filter((i): i is EventItem => i.kind === 'event');
+    let dead = items.filter((i): i is DeadLetterItem => i.kind === 'dead');
+    const progress = progressOf(items);
+    return inTransaction(pool, async (client) => {
+      let result: ProjectionResult;
+      if (oneByOne) {
+        const outcome = await projectOneByOne(client, projection, events);
+        result = outcome.result;
+        dead = [...dead, ...outcome.failed];
+      } else {
+        result = await projection.project(
+          client,
+          events.map((e) => e.event),
+        );
+      }
+      const deadLettered = await insertDeadLetters(client, dead);
+      const checkpoints = await saveCheckpoints(client, checkpointName, progress);
+      return { ...result, events: events.length, deadLettered, progress, checkpoints };
+    });
+  }
+
+  return async (items) => {
+    let oneByOne = false;
+    return withRetry(
+      retry,
+      async () => {
+        try {
+          return await attempt(items, oneByOne);
+        } catch (error) {
+          if (!oneByOne && classifyError(error) === 'bad_input') {
+            logger.warn({ err: error }, 'batch rejected by the database; projecting event by event');
+            oneByOne = true;
+            return attempt(items, true);
+          }
+          throw error;
+        }
+      },
+      {
+        onRetry: (error, attemptNo, delayMs) => {
+          metrics?.retries.inc({ operation: 'flush' });
+          metrics?.errors.inc({ kind: 'db' });
+          logger.warn({ err: error, attempt: attemptNo, delayMs }, 'flush failed; retrying');
+        },
+      },
+    );
+  };
+}

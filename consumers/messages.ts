@@ -1,0 +1,95 @@
+/**
+ * A Kafka message becomes either an event to project or a dead letter, never an exception: a bad
+ * message must not stall its partition.
+ */
+import { ValidationError, decodeEvent } from '../src/events/validate.js';
+import type { BetEvent } from '../src/events/types.js';
+
+export interface Position {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+}
+
+export interface EventItem extends Position {
+  readonly kind: 'event';
+  readonly event: BetEvent;
+}
+
+export interface DeadLetterItem extends Position {
+  readonly kind: 'dead';
+  readonly key: string | null;
+  readonly payload: Buffer | null;
+  readonly tenantId: number | null;
+  readonly reason: string;
+}
+
+export type ConsumedItem = EventItem | DeadLetterItem;
+
+export interface RawMessage {
+  readonly offset: string;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+}
+
+/** Best effort: the tenant of a message that failed validation, for filtering dead letters. */
+function tenantOf(value: Buffer | null): number | null {
+  if (!value) return null;
+  try {
+    const parsed: unknown = JSON.parse(value.toString('utf8'));
+    const tenant = (parsed as { tenant_id?: unknown } | null)?.tenant_id;
+    return typeof tenant === 'number' && Number.isSafeInteger(tenant) && tenant > 0 ? tenant : null;
+  } catch {
+    return null;
+  }
+}
+
+export function toConsumedItem(topic: string, partition: number, message: RawMessage): ConsumedItem {
+  const position = { topic, partition, offset: Number(message.offset) };
+  try {
+    return { kind: 'event', ...position, event: decodeEvent(message.value) };
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    return {
+      kind: 'dead',
+      ...position,
+      key: message.key ? message.key.toString('utf8') : null,
+      payload: message.value,
+      tenantId: tenantOf(message.value),
+      reason: error.message,
+    };
+  }
+}
+
+export interface PartitionProgress {
+  readonly topic: string;
+  readonly partition: number;
+  readonly nextOffset: number;
+  readonly lastEventTimestamp: number | null;
+}
+
+/** Per partition: the offset after the last item, and the newest event timestamp. */
+export function progressOf(items: readonly ConsumedItem[]): PartitionProgress[] {
+  const byPartition = new Map<
+    string,
+    { topic: string; partition: number; nextOffset: number; ts: number | null }
+  >();
+  for (const item of items) {
+    const key = `${item.topic}#${item.partition}`;
+    const p = byPartition.get(key) ?? {
+      topic: item.topic,
+      partition: item.partition,
+      nextOffset: 0,
+      ts: null,
+    };
+    p.nextOffset = Math.max(p.nextOffset, item.offset + 1);
+    if (item.kind === 'event') p.ts = Math.max(p.ts ?? 0, item.event.timestamp);
+    byPartition.set(key, p);
+  }
+  return [...byPartition.values()].map((p) => ({
+    topic: p.topic,
+    partition: p.partition,
+    nextOffset: p.nextOffset,
+    lastEventTimestamp: p.ts,
+  }));
+}

@@ -1,0 +1,289 @@
+/**
+ * The projection worker: a kafkajs consumer group feeding a BatchBuffer, flushed through a
+ * projection in one transaction per batch. The loop holds no SQL; it moves messages and offsets.
+ *
+ *   created → starting → running → stopping → stopped
+ *                              ↘ failed (a flush that exhausted its retries; the process exits
+ *                                non-zero and Kubernetes restarts it from the DB checkpoint)
+ */
+import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { Config } from '../src/config.js';
+import type { Pool } from '../src/db/pool.js';
+import { withRetry } from '../src/errors.js';
+import type { Logger } from '../src/observability/logger.js';
+import type { Metrics } from '../src/observability/metrics.js';
+import type { Projection } from '../projections/projection.js';
+import { BatchBuffer } from './batchBuffer.js';
+import { loadCheckpoint } from './checkpoints.js';
+import { createFlusher, type FlushResult } from './flush.js';
+import { toConsumedItem, type ConsumedItem } from './messages.js';
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+export type WorkerState = 'created' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
+
+export interface WorkerHooks {
+  /** Runs after the flush transaction commits and before Kafka offsets are committed (fault tests). */
+  afterDbCommit?(result: FlushResult): void | Promise<void>;
+}
+
+export interface WorkerStats {
+  consumed: number;
+  projectedRows: number;
+  staleEvents: number;
+  deadLettered: number;
+  refoldedBets: number;
+  skippedBelowCheckpoint: number;
+  flushes: number;
+  lastFlushAt: number | null;
+  joinedGroup: boolean;
+}
+
+export interface Worker {
+  readonly state: WorkerState;
+  readonly stats: Readonly<WorkerStats>;
+  /** Consumes until `signal` aborts (resolves after a clean stop) or a flush fails (rejects). */
+  run(signal: AbortSignal): Promise<void>;
+}
+
+export type WorkerConfig = Pick<
+  Config,
+  | 'topic'
+  | 'groupId'
+  | 'projectionName'
+  | 'flushMaxEvents'
+  | 'flushIntervalMs'
+  | 'partitionsConsumedConcurrently'
+  | 'retryInitialMs'
+  | 'retryMaxMs'
+  | 'retryMaxAttempts'
+>;
+
+export function createWorker(deps: {
+  config: WorkerConfig;
+  pool: Pool;
+  kafka: Kafka;
+  projection: Projection;
+  logger: Logger;
+  metrics?: Metrics;
+  hooks?: WorkerHooks;
+}): Worker {
+  const { config, pool, kafka, projection, metrics, hooks } = deps;
+  const logger = deps.logger.child({ stage: 'worker', topic: config.topic, groupId: config.groupId });
+  const retry = {
+    initialMs: config.retryInitialMs,
+    maxMs: config.retryMaxMs,
+    maxAttempts: config.retryMaxAttempts,
+  };
+  const stats: WorkerStats = {
+    consumed: 0,
+    projectedRows: 0,
+    staleEvents: 0,
+    deadLettered: 0,
+    refoldedBets: 0,
+    skippedBelowCheckpoint: 0,
+    flushes: 0,
+    lastFlushAt: null,
+    joinedGroup: false,
+  };
+  let state: WorkerState = 'created';
+  let consumer: Consumer | undefined;
+  let failWith: (error: unknown) => void = () => undefined;
+  /** partition → next offset known to be applied (the DB checkpoint, then our own flushes). */
+  const applied = new Map<number, number>();
+
+  const flusher = createFlusher({
+    pool,
+    projection,
+    checkpointName: config.projectionName,
+    retry,
+    logger: logger.child({ stage: 'flush' }),
+    ...(metrics ? { metrics } : {}),
+  });
+
+  function record(result: FlushResult, items: readonly ConsumedItem[], seconds: number): void {
+    stats.flushes++;
+    stats.lastFlushAt = Date.now();
+    stats.projectedRows += result.rowsWritten;
+    stats.staleEvents += result.staleEvents;
+    stats.deadLettered += result.deadLettered;
+    stats.refoldedBets += result.refoldedBets;
+    if (!metrics) return;
+    metrics.flushDuration.observe(seconds);
+    metrics.batchSize.observe(items.length);
+    metrics.events.inc({ result: 'projected' }, result.events - result.staleEvents);
+    metrics.events.inc({ result: 'stale' }, result.staleEvents);
+    metrics.events.inc({ result: 'dead_lettered' }, result.deadLettered);
+    metrics.refolds.inc(result.refoldedBets);
+    const now = Date.now();
+    for (const item of items)
+      if (item.kind === 'event') metrics.eventToView.observe((now - item.event.timestamp) / 1000);
+    for (const p of result.progress) {
+      if (p.lastEventTimestamp !== null) {
+        metrics.checkpointTimestamp.set(
+          { topic: p.topic, partition: p.partition },
+          p.lastEventTimestamp / 1000,
+        );
+      }
+    }
+  }
+
+  async function flush(items: ConsumedItem[]): Promise<void> {
+    const started = process.hrtime.bigint();
+    const result = await flusher(items);
+    record(result, items, Number(process.hrtime.bigint() - started) / 1e9);
+    await hooks?.afterDbCommit?.(result);
+    const offsets = result.progress
+      .filter((p) => result.checkpoints.get(p.partition) === 'stored')
+      .map((p) => ({ topic: p.topic, partition: p.partition, offset: String(p.nextOffset) }));
+    for (const p of result.progress)
+      applied.set(p.partition, Math.max(applied.get(p.partition) ?? 0, p.nextOffset));
+    await commitOffsets(offsets);
+  }
+
+  /**
+   * A failed commit (typically a rebalance took the partition away) loses nothing: the checkpoint
+   * is in the database, and the partition's next owner starts from it.
+   */
+  async function commitOffsets(
+    offsets: Array<{ topic: string; partition: number; offset: string }>,
+  ): Promise<void> {
+    if (offsets.length === 0 || !consumer) return;
+    try {
+      await consumer.commitOffsets(offsets);
+    } catch (error) {
+      metrics?.errors.inc({ kind: 'kafka_commit' });
+      logger.warn({ err: error, offsets }, 'offset commit failed; the DB checkpoint stands');
+    }
+  }
+
+  const buffer = new BatchBuffer<ConsumedItem>({
+    maxItems: config.flushMaxEvents,
+    maxWaitMs: config.flushIntervalMs,
+    flush,
+  });
+
+  async function appliedOffset(partition: number): Promise<number> {
+    const known = applied.get(partition);
+    if (known !== undefined) return known;
+    const stored = await withRetry(retry, () =>
+      loadCheckpoint(pool, config.projectionName, config.topic, partition),
+    );
+    applied.set(partition, stored ?? 0);
+    return stored ?? 0;
+  }
+
+  async function eachBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
+    if (batch.messages.length === 0 || payload.isStale()) return;
+    const { topic, partition } = batch;
+    const from = await appliedOffset(partition);
+    const items: ConsumedItem[] = [];
+    let skipped = 0;
+    for (const message of batch.messages) {
+      // Below the DB checkpoint: applied before Kafka's offset commit could record it.
+      if (Number(message.offset) < from) skipped++;
+      else items.push(toConsumedItem(topic, partition, message));
+    }
+    stats.consumed += batch.messages.length;
+    stats.skippedBelowCheckpoint += skipped;
+    metrics?.events.inc({ result: 'consumed' }, batch.messages.length);
+    metrics?.events.inc({ result: 'already_checkpointed' }, skipped);
+    try {
+      if (items.length > 0) await buffer.add(items);
+      else await commitOffsets([{ topic, partition, offset: String(from) }]);
+    } catch (error) {
+      failWith(error);
+      throw error;
+    }
+    payload.resolveOffset(batch.lastOffset());
+    metrics?.consumerLag.set(
+      { topic, partition },
+      Math.max(0, Number(batch.highWatermark) - Number(batch.lastOffset()) - 1),
+    );
+    await payload.heartbeat();
+  }
+
+  async function run(signal: AbortSignal): Promise<void> {
+    if (state !== 'created') throw new Error(`worker cannot run from state ${state}`);
+    state = 'starting';
+    const failed = new Promise<never>((_, reject) => {
+      failWith = (error) => reject(asError(error));
+    });
+    failed.catch(() => undefined);
+    const aborted = new Promise<void>((resolve) => {
+      if (signal.aborted) resolve();
+      else signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+
+    const c = kafka.consumer({
+      groupId: config.groupId,
+      allowAutoTopicCreation: false,
+      sessionTimeout: 30_000,
+      heartbeatInterval: 3_000,
+      maxWaitTimeInMs: Math.max(50, config.flushIntervalMs),
+    });
+    consumer = c;
+    c.on(c.events.GROUP_JOIN, ({ payload }) => {
+      // Assignments may have moved: re-read checkpoints for whatever we now own.
+      applied.clear();
+      stats.joinedGroup = true;
+      logger.info(
+        { assignment: payload.memberAssignment, generation: payload.groupProtocol },
+        'joined group',
+      );
+    });
+    c.on(c.events.REBALANCING, () => logger.info('rebalancing'));
+    c.on(c.events.CRASH, ({ payload }) => {
+      metrics?.errors.inc({ kind: 'kafka_crash' });
+      logger.error({ err: payload.error, restart: payload.restart }, 'consumer crashed');
+      if (!payload.restart) failWith(payload.error);
+    });
+
+    let failure: Error | undefined;
+    try {
+      await c.connect();
+      await c.subscribe({ topic: config.topic, fromBeginning: true });
+      await c.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: config.partitionsConsumedConcurrently,
+        eachBatch,
+      });
+      state = 'running';
+      logger.info('running');
+      await Promise.race([aborted, failed]);
+    } catch (error) {
+      failure = asError(error);
+    }
+    state = failure === undefined ? 'stopping' : 'failed';
+    logger.info(
+      { reason: failure === undefined ? 'shutdown' : 'failure' },
+      'stopping: finishing the flush in flight',
+    );
+    try {
+      // stop() waits for the eachBatch calls in flight, whose flush and offset commit complete first.
+      await c.disconnect();
+    } catch (error) {
+      logger.warn({ err: error }, 'consumer disconnect failed');
+    }
+    if (failure !== undefined) {
+      logger.error({ err: failure }, 'worker failed');
+      throw failure;
+    }
+    state = 'stopped';
+    logger.info({ stats }, 'stopped');
+  }
+
+  return {
+    get state() {
+      return state;
+    },
+    get stats() {
+      return stats;
+    },
+    run,
+  };
+}

@@ -1,0 +1,25 @@
+// The project is ESM ("type": "module") on purpose: p-limit 7 is ESM-only and fast-check 4 is
+// ESM-first, and Node 20 runs ESM natively. Jest loads ESM only through its VM-modules support,
+// so the npm scripts start it with --experimental-vm-modules; test/unit/esm-imports.unit.test.ts
+// proves both packages load.
+const tsJest = ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }];
+const common = {
+  testEnvironment: 'node',
+  extensionsToTreatAsEsm: ['.ts'],
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  transform: { '^.+\\.ts$': tsJest },
+};
+
+export default {
+  projects: [
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.unit.test.ts'] },
+    {
+      ...common,
+      displayName: 'int',
+      testMatch: ['<rootDir>/test/int/**/*.int.test.ts'],
+      globalSetup: '<rootDir>/test/support/globalSetup.ts',
+      globalTeardown: '<rootDir>/test/support/globalTeardown.ts',
+      testTimeout: 60_000,
+    },
+  ],
+};

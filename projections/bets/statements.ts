@@ -1,0 +1,134 @@
+/**
+ * The bets projection's runtime SQL: read stored rows, and the one version-guarded bulk UPSERT that
+ * every write path uses. Values are bound as arrays and expanded with unnest, so a flush is one
+ * statement whatever its size.
+ */
+import type { Queryable } from '../../src/db/pool.js';
+import { betKey } from '../../src/events/types.js';
+import type { BetRef } from './plan.js';
+import type { BetRow, BetStatus } from './row.js';
+import type { EventType } from '../../src/events/types.js';
+
+export const VIEW_TABLE = 'bets_view';
+
+const COLUMNS = `tenant_id, bet_id, idempotency_key, user_id, amount, odds, selection, currency, status,
+  payout, version, last_event_type, placed_at, last_updated_timestamp, projected_at`;
+
+/**
+ * The version guard (`WHERE v.version < EXCLUDED.version`) means a row only ever moves forward:
+ * a replay, a late delivery or a slower writer with an older fold changes nothing. Every row
+ * written is the fold of its bet's events 1..version, so the highest version is always right.
+ */
+export function upsertSql(table: string = VIEW_TABLE): string {
+  return `
+INSERT INTO ${table} AS v (${COLUMNS})
+SELECT u.tenant_id, u.bet_id, u.idempotency_key, u.user_id, u.amount, u.odds, u.selection, u.currency,
+       u.status, u.payout, u.version, u.last_event_type,
+       'epoch'::timestamptz + u.placed_at_ms * interval '1 millisecond',
+       u.last_updated_timestamp, clock_timestamp()
+FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::numeric[], $6::numeric[], $7::text[],
+            $8::text[], $9::text[], $10::numeric[], $11::integer[], $12::text[], $13::bigint[], $14::bigint[])
+  AS u(tenant_id, bet_id, idempotency_key, user_id, amount, odds, selection, currency, status, payout,
+       version, last_event_type, placed_at_ms, last_updated_timestamp)
+ON CONFLICT (tenant_id, bet_id) DO UPDATE SET
+  idempotency_key = EXCLUDED.idempotency_key, user_id = EXCLUDED.user_id, amount = EXCLUDED.amount,
+  odds = EXCLUDED.odds, selection = EXCLUDED.selection, currency = EXCLUDED.currency,
+  status = EXCLUDED.status, payout = EXCLUDED.payout, version = EXCLUDED.version,
+  last_event_type = EXCLUDED.last_event_type, placed_at = EXCLUDED.placed_at,
+  last_updated_timestamp = EXCLUDED.last_updated_timestamp, projected_at = EXCLUDED.projected_at
+WHERE v.version < EXCLUDED.version`;
+}
+
+const UPSERT_BETS = upsertSql();
+
+/** The 14 column arrays of the UPSERT, in its parameter order. */
+export function upsertParams(rows: readonly BetRow[]): unknown[][] {
+  const columns: unknown[][] = Array.from({ length: 14 }, () => new Array<unknown>(rows.length));
+  rows.forEach((r, i) => {
+    const values = [
+      r.tenantId,
+      r.betId,
+      r.idempotencyKey,
+      r.userId,
+      r.amount,
+      r.odds,
+      r.selection,
+      r.currency,
+      r.status,
+      r.payout,
+      r.version,
+      r.lastEventType,
+      r.placedAt,
+      r.lastUpdatedTimestamp,
+    ];
+    values.forEach((value, c) => ((columns[c] as unknown[])[i] = value));
+  });
+  return columns;
+}
+
+/** Writes rows (at most one per bet); returns how many passed the version guard. */
+export async function upsertBetRows(db: Queryable, rows: readonly BetRow[], table?: string): Promise<number> {
+  if (rows.length === 0) return 0;
+  const result = await db.query({
+    name: table ? undefined : 'bets_view_upsert',
+    text: table ? upsertSql(table) : UPSERT_BETS,
+    values: upsertParams(rows),
+  } as { text: string; values: unknown[] });
+  return result.rowCount ?? 0;
+}
+
+interface StoredRow {
+  tenant_id: number;
+  bet_id: string;
+  idempotency_key: string | null;
+  user_id: string | null;
+  amount: string | null;
+  odds: string | null;
+  selection: string | null;
+  currency: string | null;
+  status: BetStatus;
+  payout: string | null;
+  version: number;
+  last_event_type: EventType;
+  placed_at_ms: number | null;
+  last_updated_timestamp: number;
+}
+
+export const SELECT_BET_ROWS = `
+SELECT tenant_id, bet_id, idempotency_key, user_id, amount::text, odds::text, selection, currency, status,
+       payout::text, version, last_event_type,
+       (extract(epoch FROM placed_at) * 1000)::bigint AS placed_at_ms, last_updated_timestamp
+FROM bets_view
+WHERE (tenant_id, bet_id) IN (SELECT * FROM unnest($1::bigint[], $2::text[]))`;
+
+export function toBetRow(r: StoredRow): BetRow {
+  return {
+    tenantId: r.tenant_id,
+    betId: r.bet_id,
+    idempotencyKey: r.idempotency_key,
+    userId: r.user_id,
+    amount: r.amount,
+    odds: r.odds,
+    selection: r.selection,
+    currency: r.currency,
+    status: r.status,
+    payout: r.payout,
+    version: r.version,
+    lastEventType: r.last_event_type,
+    placedAt: r.placed_at_ms,
+    lastUpdatedTimestamp: r.last_updated_timestamp,
+  };
+}
+
+/** The stored rows of these bets, keyed by `tenant_id:bet_id`. */
+export async function readBetRows(db: Queryable, bets: readonly BetRef[]): Promise<Map<string, BetRow>> {
+  const rows = new Map<string, BetRow>();
+  if (bets.length === 0) return rows;
+  const result = await db.query<StoredRow>({
+    name: 'bets_view_read',
+    text: SELECT_BET_ROWS,
+    values: [bets.map((b) => b.tenantId), bets.map((b) => b.betId)],
+  });
+  for (const r of result.rows) rows.set(betKey(r.tenant_id, r.bet_id), toBetRow(r));
+  return rows;
+}

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# npm run demo [-- projector demo options]: the main job end to end on the local real stack.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/stack.sh up
+[ -d node_modules ] || npm ci
+npm run --silent build
+export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/bet_projector_demo}
+export KAFKA_BROKERS=${KAFKA_BROKERS:-127.0.0.1:${KAFKA_PORT:-9092}}
+export LOG_LEVEL=${LOG_LEVEL:-warn}
+exec node dist/src/cli/main.js demo "$@"

@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# The local real stack: Apache Kafka (single-node KRaft) from Maven Central jars, plus a check
+# that PostgreSQL answers. Idempotent: `up` on a running stack and `down` on a stopped one are no-ops.
+#   scripts/stack.sh up|down|status
+# Env: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093), KAFKA_HEAP (384m),
+#      BET_PROJECTOR_CACHE (~/.cache/bet-projector), DATABASE_URL (postgres://postgres@127.0.0.1:5432/postgres)
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+cache=${BET_PROJECTOR_CACHE:-$HOME/.cache/bet-projector}
+kafka_port=${KAFKA_PORT:-9092}
+ctl_port=${KAFKA_CONTROLLER_PORT:-9093}
+heap=${KAFKA_HEAP:-384m}
+kafka_version=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$here/kafka/pom.xml")
+libs="$cache/kafka-$kafka_version/libs"
+run="$cache/run-$kafka_port"
+pidfile="$run/kafka.pid"
+database_url=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+
+log() { echo "[stack] $*" >&2; }
+
+kafka_running() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
+
+masked_url() { echo "${database_url%%\?*}" | sed -E 's#//([^:@/]*):[^@]*@#//\1:***@#'; }
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+fetch_kafka() {
+  [ -f "$libs/.complete" ] && return 0
+  command -v mvn >/dev/null || { log "mvn is not installed: apt-get install maven (and a JDK 17)"; exit 1; }
+  log "resolving Apache Kafka $kafka_version from Maven Central into $libs"
+  mkdir -p "$libs"
+  (cd "$here/kafka" && mvn -q -B dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$libs")
+  touch "$libs/.complete"
+}
+
+write_config() {
+  mkdir -p "$run/data"
+  cat >"$run/server.properties" <<PROPS
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$ctl_port
+listeners=PLAINTEXT://127.0.0.1:$kafka_port,CONTROLLER://127.0.0.1:$ctl_port
+advertised.listeners=PLAINTEXT://127.0.0.1:$kafka_port
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+log.dirs=$run/data
+num.partitions=3
+default.replication.factor=1
+min.insync.replicas=1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=true
+log.retention.hours=24
+log.segment.bytes=67108864
+PROPS
+  cat >"$run/log4j.properties" <<PROPS
+log4j.rootLogger=WARN, file
+log4j.appender.file=org.apache.log4j.FileAppender
+log4j.appender.file.File=$run/kafka.log
+log4j.appender.file.layout=org.apache.log4j.PatternLayout
+log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.kafka.server.KafkaServer=INFO
+log4j.logger.kafka.server.BrokerServer=INFO
+PROPS
+}
+
+java_cmd() {
+  java -Xms"$heap" -Xmx"$heap" -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
+    -Dlog4j.configuration="file:$run/log4j.properties" -cp "$libs/*" "$@"
+}
+
+kafka_up() {
+  if kafka_running; then log "Kafka already running on 127.0.0.1:$kafka_port (pid $(cat "$pidfile"))"; return 0; fi
+  if port_open "$kafka_port"; then log "port $kafka_port is taken by another process; set KAFKA_PORT"; exit 1; fi
+  command -v java >/dev/null || { log "java is not installed: apt-get install openjdk-17-jre-headless"; exit 1; }
+  fetch_kafka
+  write_config
+  [ -f "$run/cluster-id" ] || java_cmd kafka.tools.StorageTool random-uuid >"$run/cluster-id"
+  java_cmd kafka.tools.StorageTool format -t "$(cat "$run/cluster-id")" -c "$run/server.properties" --ignore-formatted >/dev/null
+  rm -f "$run/kafka.log"
+  nohup bash -c "exec java -Xms$heap -Xmx$heap -XX:+UseSerialGC -Dlog4j.configuration=file:$run/log4j.properties -cp '$libs/*' kafka.Kafka $run/server.properties" \
+    >"$run/stdout.log" 2>&1 </dev/null &
+  echo $! >"$pidfile"
+  for _ in $(seq 1 120); do
+    if port_open "$kafka_port" && grep -q "Transition from STARTING to STARTED" "$run/kafka.log" 2>/dev/null; then
+      log "Kafka $kafka_version up on 127.0.0.1:$kafka_port (pid $(cat "$pidfile"), logs in $run)"
+      return 0
+    fi
+    kafka_running || { log "Kafka exited during start; see $run/kafka.log and $run/stdout.log"; tail -20 "$run/stdout.log" >&2; exit 1; }
+    sleep 0.5
+  done
+  log "Kafka did not start within 60 s; see $run/kafka.log"; exit 1
+}
+
+kafka_down() {
+  if ! kafka_running; then log "Kafka not running"; rm -f "$pidfile"; return 0; fi
+  local pid; pid=$(cat "$pidfile")
+  kill "$pid"
+  for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+  kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
+  rm -f "$pidfile"
+  log "Kafka stopped"
+}
+
+postgres_check() {
+  if psql "$database_url" -Atqc 'select 1' >/dev/null 2>&1; then log "PostgreSQL answers at $(masked_url)"; return 0; fi
+  if command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ]; then
+    log "PostgreSQL is down; starting the local cluster"
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start || true
+    for _ in $(seq 1 30); do psql "$database_url" -Atqc 'select 1' >/dev/null 2>&1 && { log "PostgreSQL up"; return 0; }; sleep 1; done
+  fi
+  log "PostgreSQL does not answer at DATABASE_URL; start PostgreSQL 15 (e.g. pg_ctlcluster 15 main start) or set DATABASE_URL"
+  exit 1
+}
+
+case "${1:-}" in
+  up) postgres_check; kafka_up ;;
+  down) kafka_down ;;
+  status) kafka_running && log "Kafka running (pid $(cat "$pidfile"))" || log "Kafka not running"; postgres_check ;;
+  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+esac

@@ -1,0 +1,62 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+/** A bad command line: printed as one line, exit code 2, nothing written. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
+export type Values = Record<string, string | boolean | undefined>;
+
+export interface Command {
+  readonly name: string;
+  readonly summary: string;
+  readonly usage: string;
+  readonly options: OptionSpec;
+  readonly allowPositionals?: boolean;
+  run(values: Values, positionals: string[]): Promise<number | void>;
+}
+
+export function parse(command: Command, argv: string[]): { values: Values; positionals: string[] } {
+  try {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      options: { ...command.options, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: command.allowPositionals ?? false,
+      strict: true,
+    });
+    return { values, positionals };
+  } catch (error) {
+    // node:util messages are multi-line and mention internals; keep the first sentence.
+    const message =
+      (error as Error).message.split('\n')[0]?.replace(/\. To specify.*$/, '') ?? 'bad arguments';
+    throw new UsageError(message);
+  }
+}
+
+export function intOption(values: Values, name: string, fallback: number, min: number, max: number): number {
+  const value = values[name];
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string' || !/^\d+$/.test(value))
+    throw new UsageError(`--${name} "${String(value)}" is not a whole number`);
+  const parsed = Number(value);
+  if (parsed < min || parsed > max)
+    throw new UsageError(`--${name} ${value} is out of range (${min}..${max})`);
+  return parsed;
+}
+
+export function fractionOption(values: Values, name: string, fallback: number): number {
+  const value = values[name];
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string' || !/^(0(\.\d+)?|1(\.0+)?)$/.test(value)) {
+    throw new UsageError(`--${name} "${String(value)}" is not a fraction between 0 and 1`);
+  }
+  return Number(value);
+}
+
+export function stringOption(values: Values, name: string): string | undefined {
+  const value = values[name];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value.trim() === '') throw new UsageError(`--${name} needs a value`);
+  return value;
+}

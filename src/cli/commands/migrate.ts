@@ -1,0 +1,35 @@
+import { migrate } from '../../db/migrate.js';
+import { ensureTopic } from '../../kafka/topics.js';
+import type { Command } from '../command.js';
+import { createRuntime } from '../runtime.js';
+
+export const migrateCommand: Command = {
+  name: 'migrate',
+  summary: 'apply database migrations and create the Kafka topic',
+  usage: `projector migrate [--skip-topic]
+
+Applies migrations/NNN_*.sql in order (recorded in schema_migrations; safe to run twice or from
+two processes at once), then creates KAFKA_TOPIC with KAFKA_TOPIC_PARTITIONS partitions if missing.
+
+  --skip-topic   only migrate the database`,
+  options: { 'skip-topic': { type: 'boolean' } },
+  async run(values) {
+    const runtime = createRuntime('migrate');
+    try {
+      const result = await migrate(runtime.pool);
+      runtime.logger.info(
+        { applied: result.applied, alreadyApplied: result.alreadyApplied },
+        'migrations done',
+      );
+      if (!values['skip-topic']) {
+        await ensureTopic(runtime.kafka, runtime.config.topic, runtime.config.topicPartitions);
+      }
+      process.stdout.write(
+        `${result.applied.length} migration(s) applied, ${result.alreadyApplied} already applied` +
+          `${values['skip-topic'] ? '' : `; topic ${runtime.config.topic} ready`}\n`,
+      );
+    } finally {
+      await runtime.close();
+    }
+  },
+};

@@ -1,0 +1,73 @@
+#!/usr/bin/env node
+/**
+ * `projector <command>`: one binary for every job. Bad input exits 2 with one line naming the
+ * option or variable and its value; a runtime failure exits 1 with one line.
+ */
+import { ConfigError } from '../config.js';
+import { ValidationError } from '../events/validate.js';
+import { ConcurrencyConflictError } from '../store/batch.js';
+import { parse, UsageError, type Command } from './command.js';
+import { appendCommand } from './commands/append.js';
+import { demoCommand } from './commands/demo.js';
+import { migrateCommand } from './commands/migrate.js';
+import { simulateCommand } from './commands/simulate.js';
+import { workerCommand } from './commands/worker.js';
+
+const COMMANDS: readonly Command[] = [
+  migrateCommand,
+  workerCommand,
+  appendCommand,
+  simulateCommand,
+  demoCommand,
+];
+
+function overview(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  return [
+    'usage: projector <command> [options]   (projector <command> --help for its options)',
+    '',
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    'Configuration comes from environment variables; see README.md.',
+  ].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${overview()}\n`);
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS.find((c) => c.name === name);
+  if (!command) {
+    process.stderr.write(`projector: unknown command "${name}" (try projector --help)\n`);
+    return 2;
+  }
+  try {
+    const { values, positionals } = parse(command, rest);
+    if (values['help']) {
+      process.stdout.write(`${command.usage}\n`);
+      return 0;
+    }
+    return (await command.run(values, positionals)) ?? 0;
+  } catch (error) {
+    const badInput =
+      error instanceof UsageError || error instanceof ConfigError || error instanceof ValidationError;
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`projector ${command.name}: ${message.split('\n')[0]}\n`);
+    if (!badInput && !(error instanceof ConcurrencyConflictError) && process.env['LOG_LEVEL'] === 'debug') {
+      process.stderr.write(`${(error as Error).stack ?? ''}\n`);
+    }
+    return badInput ? 2 : 1;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`projector: ${(error as Error).message}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,46 @@
+/** The process-wide pieces a command needs, created once and closed in reverse order. */
+import type { Kafka } from 'kafkajs';
+import { describeConfig, loadConfig, type Config } from '../config.js';
+import { createPool, type Pool } from '../db/pool.js';
+import { createKafka } from '../kafka/client.js';
+import { createKafkaPublisher, noPublisher, type EventPublisher } from '../kafka/publisher.js';
+import { createLogger, type Logger } from '../observability/logger.js';
+import { createEventStore, type EventStore } from '../store/eventStore.js';
+import { betsProjection } from '../../projections/bets/index.js';
+
+export interface Runtime {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly pool: Pool;
+  readonly kafka: Kafka;
+  publisher(): EventPublisher;
+  eventStore(): EventStore;
+  close(): Promise<void>;
+}
+
+export function createRuntime(command: string, overrides: Partial<Record<string, string>> = {}): Runtime {
+  const config = loadConfig({ ...process.env, ...overrides });
+  // Logs go to stderr so that a command's own output (tables, JSON) stays clean on stdout.
+  const logger = createLogger(config.logLevel, process.stderr).child({ command });
+  logger.debug({ config: describeConfig(config) }, 'config');
+  const pool = createPool(config, `bet-projector:${command}`);
+  const kafka = createKafka(config, logger);
+  let publisher: EventPublisher | undefined;
+  return {
+    config,
+    logger,
+    pool,
+    kafka,
+    publisher() {
+      publisher ??= config.publishEvents ? createKafkaPublisher(kafka, config.topic) : noPublisher;
+      return publisher;
+    },
+    eventStore() {
+      return createEventStore({ pool, publisher: this.publisher(), projection: betsProjection });
+    },
+    async close() {
+      await publisher?.close();
+      await pool.end();
+    },
+  };
+}

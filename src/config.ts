@@ -1,0 +1,142 @@
+/**
+ * One validated, frozen configuration object, read from the environment once at start.
+ * Every error names the variable and the value, so an operator can fix a Deployment from the log line.
+ */
+
+export const DEFAULT_FLUSH_MAX_EVENTS = 100;
+export const DEFAULT_FLUSH_INTERVAL_MS = 100;
+export const DEFAULT_TOPIC = 'bet-events';
+export const DEFAULT_GROUP_ID = 'bet-projector';
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export interface Config {
+  readonly databaseUrl: string;
+  readonly dbPoolMax: number;
+  readonly kafkaBrokers: readonly string[];
+  readonly kafkaClientId: string;
+  readonly topic: string;
+  readonly topicPartitions: number;
+  readonly groupId: string;
+  readonly projectionName: string;
+  readonly publishEvents: boolean;
+  readonly flushMaxEvents: number;
+  readonly flushIntervalMs: number;
+  readonly partitionsConsumedConcurrently: number;
+  readonly retryInitialMs: number;
+  readonly retryMaxMs: number;
+  readonly retryMaxAttempts: number;
+  readonly shutdownTimeoutMs: number;
+  readonly httpPort: number;
+  readonly logLevel: LogLevel;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function raw(env: Env, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const value = raw(env, name);
+  if (value === undefined) return fallback;
+  if (!/^\d+$/.test(value)) throw new ConfigError(`${name} "${value}" is not a whole number`);
+  const parsed = Number(value);
+  if (parsed < min || parsed > max) {
+    throw new ConfigError(`${name} ${value} is out of range (${min}..${max})`);
+  }
+  return parsed;
+}
+
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const value = raw(env, name);
+  if (value === undefined) return fallback;
+  if (/^(true|1|yes|on)$/i.test(value)) return true;
+  if (/^(false|0|no|off)$/i.test(value)) return false;
+  throw new ConfigError(`${name} "${value}" is not a boolean (true/false)`);
+}
+
+function name(env: Env, key: string, fallback: string): string {
+  const value = raw(env, key) ?? fallback;
+  if (!/^[A-Za-z0-9._-]{1,200}$/.test(value)) {
+    throw new ConfigError(`${key} "${value}" may only contain letters, digits, ".", "_" and "-"`);
+  }
+  return value;
+}
+
+function brokers(env: Env): string[] {
+  const value = raw(env, 'KAFKA_BROKERS') ?? '127.0.0.1:9092';
+  const list = value.split(',').map((b) => b.trim());
+  for (const broker of list) {
+    if (!/^[A-Za-z0-9.-]+:\d{1,5}$/.test(broker) && !/^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(broker)) {
+      throw new ConfigError(`KAFKA_BROKERS entry "${broker}" is not host:port`);
+    }
+  }
+  return list;
+}
+
+function databaseUrl(env: Env): string {
+  const value = raw(env, 'DATABASE_URL') ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(`DATABASE_URL "${maskUrl(value)}" is not a URL`);
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new ConfigError(`DATABASE_URL scheme "${url.protocol}" is not postgres:`);
+  }
+  return value;
+}
+
+function logLevel(env: Env): LogLevel {
+  const value = (raw(env, 'LOG_LEVEL') ?? 'info').toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(value)) {
+    throw new ConfigError(`LOG_LEVEL "${value}" is not one of ${LOG_LEVELS.join(', ')}`);
+  }
+  return value as LogLevel;
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const retryInitialMs = integer(env, 'RETRY_INITIAL_MS', 100, 1, 60_000);
+  const retryMaxMs = integer(env, 'RETRY_MAX_MS', 5_000, 1, 600_000);
+  if (retryMaxMs < retryInitialMs) {
+    throw new ConfigError(`RETRY_MAX_MS ${retryMaxMs} is below RETRY_INITIAL_MS ${retryInitialMs}`);
+  }
+  return Object.freeze({
+    databaseUrl: databaseUrl(env),
+    dbPoolMax: integer(env, 'DB_POOL_MAX', 10, 1, 1_000),
+    kafkaBrokers: Object.freeze(brokers(env)),
+    kafkaClientId: name(env, 'KAFKA_CLIENT_ID', 'bet-projector'),
+    topic: name(env, 'KAFKA_TOPIC', DEFAULT_TOPIC),
+    topicPartitions: integer(env, 'KAFKA_TOPIC_PARTITIONS', 6, 1, 10_000),
+    groupId: name(env, 'KAFKA_GROUP_ID', DEFAULT_GROUP_ID),
+    projectionName: name(env, 'PROJECTION_NAME', 'bets_view'),
+    publishEvents: boolean(env, 'PUBLISH_EVENTS', true),
+    flushMaxEvents: integer(env, 'FLUSH_MAX_EVENTS', DEFAULT_FLUSH_MAX_EVENTS, 1, 100_000),
+    flushIntervalMs: integer(env, 'FLUSH_INTERVAL_MS', DEFAULT_FLUSH_INTERVAL_MS, 1, 60_000),
+    partitionsConsumedConcurrently: integer(env, 'PARTITIONS_CONSUMED_CONCURRENTLY', 16, 1, 1_000),
+    retryInitialMs,
+    retryMaxMs,
+    retryMaxAttempts: integer(env, 'RETRY_MAX_ATTEMPTS', 10, 1, 1_000),
+    shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 30_000, 100, 3_600_000),
+    httpPort: integer(env, 'HTTP_PORT', 9464, 0, 65_535),
+    logLevel: logLevel(env),
+  });
+}
+
+/** A connection string with its password replaced, for logs and error messages. */
+export function maskUrl(value: string): string {
+  return value.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+}
+
+/** The config as it may be logged: secrets masked. */
+export function describeConfig(config: Config): Record<string, unknown> {
+  return { ...config, databaseUrl: maskUrl(config.databaseUrl) };
+}

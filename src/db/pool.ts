@@ -1,0 +1,49 @@
+import pg from 'pg';
+import type { Config } from '../config.js';
+
+export type Pool = pg.Pool;
+export type PoolClient = pg.PoolClient;
+export type Queryable = pg.Pool | pg.PoolClient;
+
+// BIGINT (int8) columns hold tenant ids, offsets and millisecond timestamps, all below 2^53;
+// read them as numbers. NUMERIC (money) keeps pg's default: an exact string.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => {
+  const parsed = Number(value);
+  if (!Number.isSafeInteger(parsed)) throw new RangeError(`bigint ${value} exceeds 2^53`);
+  return parsed;
+});
+
+export function createPool(config: Pick<Config, 'databaseUrl' | 'dbPoolMax'>, applicationName: string): Pool {
+  const pool = new pg.Pool({
+    connectionString: config.databaseUrl,
+    max: config.dbPoolMax,
+    application_name: applicationName,
+    connectionTimeoutMillis: 10_000,
+    idleTimeoutMillis: 30_000,
+  });
+  // An idle client that loses its connection (server restart, pg_terminate_backend) emits 'error'
+  // on the pool; without a listener that would crash the process instead of failing one query.
+  pool.on('error', () => undefined);
+  return pool;
+}
+
+/** Runs `work` in one transaction on one client; rolls back on any error. */
+export async function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let broken = false;
+  try {
+    await client.query('BEGIN');
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    try {
+      await client.query('ROLLBACK');
+    } catch {
+      broken = true;
+    }
+    throw error;
+  } finally {
+    client.release(broken);
+  }
+}

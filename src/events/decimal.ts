@@ -1,0 +1,51 @@
+/**
+ * Exact decimals as strings. Amounts and odds never pass through a JavaScript number: they are
+ * checked by shape here and stored as NUMERIC, whose precision the limits below mirror.
+ */
+
+export interface DecimalLimits {
+  /** Digits before the point (NUMERIC precision minus scale). */
+  readonly integerDigits: number;
+  /** Digits after the point (NUMERIC scale). */
+  readonly fractionDigits: number;
+}
+
+/** NUMERIC(20,4): up to 10^16 in any currency unit, to a hundredth of a cent. */
+export const MONEY: DecimalLimits = { integerDigits: 16, fractionDigits: 4 };
+/** NUMERIC(12,4): decimal odds. */
+export const ODDS: DecimalLimits = { integerDigits: 8, fractionDigits: 4 };
+
+const DECIMAL = /^(\d+)(?:\.(\d+))?$/;
+
+/** Why `value` is not an acceptable non-negative decimal string within `limits`, or undefined. */
+export function decimalProblem(value: unknown, limits: DecimalLimits): string | undefined {
+  if (typeof value !== 'string') {
+    return typeof value === 'number'
+      ? 'must be a decimal string such as "12.50", not a JSON number'
+      : 'is not a decimal';
+  }
+  const match = DECIMAL.exec(value);
+  if (!match) return 'is not a decimal';
+  const integer = (match[1] ?? '').replace(/^0+(?=\d)/, '');
+  const fraction = match[2] ?? '';
+  if (integer.length > limits.integerDigits) {
+    return `has more than ${limits.integerDigits} digits before the point`;
+  }
+  if (fraction.length > limits.fractionDigits) {
+    return `has more than ${limits.fractionDigits} digits after the point`;
+  }
+  return undefined;
+}
+
+/** True when a well-formed decimal string is zero. */
+export function isZero(value: string): boolean {
+  return /^[0.]+$/.test(value);
+}
+
+/** True when a well-formed decimal string is strictly greater than one. */
+export function isAboveOne(value: string): boolean {
+  const [integer = '', fraction = ''] = value.split('.');
+  const whole = integer.replace(/^0+/, '');
+  if (whole.length > 1 || (whole.length === 1 && whole !== '1')) return true;
+  return whole === '1' && /[1-9]/.test(fraction);
+}

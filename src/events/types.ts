@@ -1,0 +1,82 @@
+/** The event model of DESIGN.md: one envelope, six V1 event types. Money is always a decimal string. */
+
+export const EVENT_TYPES = [
+  'V1_BET_PLACED',
+  'V1_BET_ACCEPTED',
+  'V1_BET_REJECTED',
+  'V1_BET_CANCELLED',
+  'V1_BET_SETTLED',
+  'V1_BET_CASHED_OUT',
+] as const;
+
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export type Decimal = string;
+export type SettlementResult = 'won' | 'lost' | 'void';
+
+export interface BetPlacedData {
+  user_id: string;
+  amount: Decimal;
+  odds: Decimal;
+  selection: string;
+  currency: string;
+}
+export interface ReasonData {
+  reason: string;
+}
+export interface BetSettledData {
+  result: SettlementResult;
+  payout: Decimal;
+}
+export interface BetCashedOutData {
+  payout: Decimal;
+}
+
+export interface EventDataByType {
+  V1_BET_PLACED: BetPlacedData;
+  V1_BET_ACCEPTED: Record<string, never>;
+  V1_BET_REJECTED: ReasonData;
+  V1_BET_CANCELLED: ReasonData;
+  V1_BET_SETTLED: BetSettledData;
+  V1_BET_CASHED_OUT: BetCashedOutData;
+}
+
+interface Envelope<T extends EventType> {
+  tenantId: number;
+  aggregateId: string;
+  version: number;
+  idempotencyKey: string;
+  eventType: T;
+  eventData: EventDataByType[T];
+  /** Milliseconds since the epoch, set by the producer. */
+  timestamp: number;
+}
+
+export type BetEvent = { [T in EventType]: Envelope<T> }[EventType];
+
+/** The wire and table form of an event (snake_case, as in `bet_events` and the Kafka value). */
+export interface EventEnvelopeJson {
+  tenant_id: number;
+  aggregate_id: string;
+  version: number;
+  idempotency_key: string;
+  event_type: EventType;
+  event_data: object;
+  timestamp: number;
+}
+
+export function toEnvelopeJson(event: BetEvent): EventEnvelopeJson {
+  return {
+    tenant_id: event.tenantId,
+    aggregate_id: event.aggregateId,
+    version: event.version,
+    idempotency_key: event.idempotencyKey,
+    event_type: event.eventType,
+    event_data: event.eventData,
+    timestamp: event.timestamp,
+  };
+}
+
+export function betKey(tenantId: number, betId: string): string {
+  return `${tenantId}:${betId}`;
+}

@@ -1,0 +1,94 @@
+/** Every metric the projector exports; names are constants here and nowhere else. */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export const METRIC = {
+  events: 'projector_events_total',
+  flushDuration: 'projector_flush_duration_seconds',
+  batchSize: 'projector_flush_batch_size',
+  eventToView: 'projector_event_to_view_latency_seconds',
+  consumerLag: 'projector_consumer_lag_messages',
+  checkpointTimestamp: 'projector_checkpoint_event_timestamp_seconds',
+  errors: 'projector_errors_total',
+  retries: 'projector_retries_total',
+  refolds: 'projector_refolded_bets_total',
+  appended: 'projector_appended_events_total',
+} as const;
+
+export type EventResult = 'consumed' | 'projected' | 'stale' | 'dead_lettered' | 'already_checkpointed';
+
+export interface Metrics {
+  readonly registry: Registry;
+  readonly events: Counter<'result'>;
+  readonly flushDuration: Histogram;
+  readonly batchSize: Histogram;
+  readonly eventToView: Histogram;
+  readonly consumerLag: Gauge<'topic' | 'partition'>;
+  readonly checkpointTimestamp: Gauge<'topic' | 'partition'>;
+  readonly errors: Counter<'kind'>;
+  readonly retries: Counter<'operation'>;
+  readonly refolds: Counter;
+  readonly appended: Counter<'result'>;
+}
+
+export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
+  const registry = new Registry();
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  return {
+    registry,
+    events: new Counter({
+      name: METRIC.events,
+      help: 'Events by outcome: consumed from Kafka, projected, skipped as stale, dead-lettered, skipped below checkpoint',
+      labelNames: ['result'],
+      registers,
+    }),
+    flushDuration: new Histogram({
+      name: METRIC.flushDuration,
+      help: 'Duration of one flush transaction (view UPSERT + checkpoint + commit)',
+      buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    }),
+    batchSize: new Histogram({
+      name: METRIC.batchSize,
+      help: 'Messages per flush',
+      buckets: [1, 5, 10, 25, 50, 100, 250, 500, 1000, 5000],
+      registers,
+    }),
+    eventToView: new Histogram({
+      name: METRIC.eventToView,
+      help: 'From the event timestamp to the commit of its view row',
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    }),
+    consumerLag: new Gauge({
+      name: METRIC.consumerLag,
+      help: 'Messages between the partition end and the last flushed offset',
+      labelNames: ['topic', 'partition'],
+      registers,
+    }),
+    checkpointTimestamp: new Gauge({
+      name: METRIC.checkpointTimestamp,
+      help: 'Timestamp of the newest event checkpointed per partition (unix seconds)',
+      labelNames: ['topic', 'partition'],
+      registers,
+    }),
+    errors: new Counter({ name: METRIC.errors, help: 'Errors by kind', labelNames: ['kind'], registers }),
+    retries: new Counter({
+      name: METRIC.retries,
+      help: 'Retried operations',
+      labelNames: ['operation'],
+      registers,
+    }),
+    refolds: new Counter({
+      name: METRIC.refolds,
+      help: 'Bets re-folded from the event store (gap healing)',
+      registers,
+    }),
+    appended: new Counter({
+      name: METRIC.appended,
+      help: 'Events offered to the event store by outcome (appended, duplicate)',
+      labelNames: ['result'],
+      registers,
+    }),
+  };
+}

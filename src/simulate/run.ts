@@ -1,0 +1,61 @@
+/** Drives the simulated stream through the real append path, at a given rate, with retried batches. */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { BetEvent } from '../events/types.js';
+import type { EventStore } from '../store/eventStore.js';
+import { seededRandom, simulateEvents, type SimulationOptions } from './generator.js';
+
+export interface SimulationRun extends SimulationOptions {
+  readonly batchSize: number;
+  /** Events per second; 0 means as fast as the store takes them. */
+  readonly rate: number;
+  /** Fraction of batches sent a second time, as a producer retrying after a lost acknowledgement. */
+  readonly duplicateRate: number;
+  readonly signal?: AbortSignal;
+  readonly onBatch?: (progress: SimulationReport) => void;
+}
+
+export interface SimulationReport {
+  appended: number;
+  duplicates: number;
+  batches: number;
+  elapsedMs: number;
+}
+
+export async function runSimulation(store: EventStore, run: SimulationRun): Promise<SimulationReport> {
+  const retryRandom = seededRandom(run.seed ^ 0x5eed);
+  const report: SimulationReport = { appended: 0, duplicates: 0, batches: 0, elapsedMs: 0 };
+  const started = performance.now();
+  let batch: BetEvent[] = [];
+
+  const send = async (events: BetEvent[]) => {
+    const result = await store.append(events);
+    report.appended += result.appended.length;
+    report.duplicates += result.duplicates.length;
+    report.batches++;
+    if (retryRandom() < run.duplicateRate) {
+      const retry = await store.append(events);
+      report.duplicates += retry.duplicates.length;
+      report.batches++;
+    }
+    if (run.rate > 0) {
+      const due = (report.appended / run.rate) * 1000;
+      const ahead = due - (performance.now() - started);
+      if (ahead > 1)
+        await sleep(ahead, undefined, run.signal ? { signal: run.signal } : {}).catch(() => undefined);
+    }
+    report.elapsedMs = performance.now() - started;
+    run.onBatch?.(report);
+  };
+
+  for (const event of simulateEvents(run)) {
+    if (run.signal?.aborted) break;
+    batch.push(event);
+    if (batch.length >= run.batchSize) {
+      await send(batch);
+      batch = [];
+    }
+  }
+  if (batch.length > 0 && !run.signal?.aborted) await send(batch);
+  report.elapsedMs = performance.now() - started;
+  return report;
+}
