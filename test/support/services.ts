@@ -1,0 +1,77 @@
+/**
+ * Where the tests find PostgreSQL and Kafka: DATABASE_URL and KAFKA_BROKERS from the environment
+ * first; then the local stack of `npm run stack:up` on its default ports; then testcontainers where
+ * a Docker engine answers; otherwise a clear error saying what to start.
+ */
+import net from 'node:net';
+
+export interface Services {
+  databaseUrl: string;
+  kafkaBrokers: string;
+  stop(): Promise<void>;
+}
+
+const LOCAL_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
+const LOCAL_KAFKA = '127.0.0.1:9092';
+
+function reachable(hostPort: string, timeoutMs = 1_000): Promise<boolean> {
+  const [host, port] = [
+    hostPort.slice(0, hostPort.lastIndexOf(':')),
+    Number(hostPort.slice(hostPort.lastIndexOf(':') + 1)),
+  ];
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+async function fromTestcontainers(): Promise<Services | undefined> {
+  try {
+    const { getContainerRuntimeClient } = await import('testcontainers');
+    await getContainerRuntimeClient();
+  } catch {
+    return undefined;
+  }
+  const { PostgreSqlContainer } = await import('@testcontainers/postgresql');
+  const { KafkaContainer } = await import('@testcontainers/kafka');
+  const [postgres, kafka] = await Promise.all([
+    new PostgreSqlContainer('postgres:15').start(),
+    new KafkaContainer('confluentinc/cp-kafka:7.9.0').withKraft().start(),
+  ]);
+  return {
+    databaseUrl: postgres.getConnectionUri(),
+    kafkaBrokers: `${kafka.getHost()}:${kafka.getMappedPort(9093)}`,
+    async stop() {
+      await Promise.all([postgres.stop(), kafka.stop()]);
+    },
+  };
+}
+
+export async function resolveServices(env: NodeJS.ProcessEnv = process.env): Promise<Services> {
+  const noop = async () => undefined;
+  if (env['DATABASE_URL'] && env['KAFKA_BROKERS']) {
+    return { databaseUrl: env['DATABASE_URL'], kafkaBrokers: env['KAFKA_BROKERS'], stop: noop };
+  }
+  const databaseUrl = env['DATABASE_URL'] ?? LOCAL_DATABASE_URL;
+  const kafkaBrokers = env['KAFKA_BROKERS'] ?? LOCAL_KAFKA;
+  const pgHost = new URL(databaseUrl);
+  if (
+    (await reachable(`${pgHost.hostname}:${pgHost.port || 5432}`)) &&
+    (await reachable(kafkaBrokers.split(',')[0] ?? ''))
+  ) {
+    return { databaseUrl, kafkaBrokers, stop: noop };
+  }
+  const containers = await fromTestcontainers();
+  if (containers) return containers;
+  throw new Error(
+    `No PostgreSQL/Kafka for the integration tests: nothing answers at ${databaseUrl.replace(/\/\/[^@]*@/, '//')} ` +
+      `and ${kafkaBrokers}, and no Docker engine answers for testcontainers. Run \`npm run stack:up\` ` +
+      '(or set DATABASE_URL and KAFKA_BROKERS) and try again.',
+  );
+}

@@ -1,0 +1,75 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BatchBuffer } from '../../consumers/batchBuffer.js';
+
+function recorder(delayMs = 0) {
+  const flushed: number[][] = [];
+  return {
+    flushed,
+    flush: async (items: number[]) => {
+      await sleep(delayMs);
+      flushed.push(items);
+    },
+  };
+}
+
+describe('BatchBuffer', () => {
+  it('flushes as soon as the batch is full, in order, at most maxItems per flush', async () => {
+    const r = recorder();
+    const buffer = new BatchBuffer<number>({ maxItems: 3, maxWaitMs: 10_000, flush: r.flush });
+    await buffer.add([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(r.flushed).toEqual([
+      [1, 2, 3],
+      [4, 5, 6],
+      [7, 8, 9],
+    ]);
+  });
+
+  it('flushes a partial batch when the deadline passes', async () => {
+    const r = recorder();
+    const buffer = new BatchBuffer<number>({ maxItems: 100, maxWaitMs: 20, flush: r.flush });
+    const started = Date.now();
+    await buffer.add([1, 2]);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(15);
+    expect(r.flushed).toEqual([[1, 2]]);
+  });
+
+  it('resolves a caller only after the flush holding its items', async () => {
+    const r = recorder(30);
+    const buffer = new BatchBuffer<number>({ maxItems: 2, maxWaitMs: 5, flush: r.flush });
+    const first = buffer.add([1]);
+    const second = buffer.add([2, 3]);
+    await first;
+    expect(r.flushed[0]).toEqual([1, 2]);
+    await second;
+    expect(r.flushed).toEqual([[1, 2], [3]]);
+  });
+
+  it('fails every later caller once a flush fails, so nothing is acknowledged out of order', async () => {
+    let calls = 0;
+    const buffer = new BatchBuffer<number>({
+      maxItems: 1,
+      maxWaitMs: 5,
+      flush: async () => {
+        calls++;
+        await sleep(5);
+        throw new Error('database gone');
+      },
+    });
+    const a = buffer.add([1]);
+    const b = buffer.add([2]);
+    await expect(a).rejects.toThrow('database gone');
+    await expect(b).rejects.toThrow('database gone');
+    await expect(buffer.add([3])).rejects.toThrow('database gone');
+    expect(calls).toBe(1);
+  });
+
+  it('drain flushes what is buffered without waiting for the deadline', async () => {
+    const r = recorder();
+    const buffer = new BatchBuffer<number>({ maxItems: 100, maxWaitMs: 60_000, flush: r.flush });
+    const pending = buffer.add([1]);
+    await buffer.drain();
+    await pending;
+    expect(r.flushed).toEqual([[1]]);
+    expect(buffer.pending).toBe(0);
+  });
+});

@@ -1,0 +1,32 @@
+import { ConfigError, describeConfig, loadConfig } from '../../src/config.js';
+
+describe('loadConfig', () => {
+  it('has documented defaults and freezes the result', () => {
+    const config = loadConfig({});
+    expect(config.flushMaxEvents).toBe(100);
+    expect(config.flushIntervalMs).toBe(100);
+    expect(config.kafkaBrokers).toEqual(['127.0.0.1:9092']);
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it.each([
+    [{ FLUSH_MAX_EVENTS: 'lots' }, 'FLUSH_MAX_EVENTS "lots" is not a whole number'],
+    [{ FLUSH_INTERVAL_MS: '0' }, 'FLUSH_INTERVAL_MS 0 is out of range'],
+    [{ KAFKA_BROKERS: 'localhost' }, 'KAFKA_BROKERS entry "localhost" is not host:port'],
+    [{ PUBLISH_EVENTS: 'maybe' }, 'PUBLISH_EVENTS "maybe" is not a boolean'],
+    [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL scheme "mysql:" is not postgres:'],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL "loud" is not one of'],
+    [{ KAFKA_TOPIC: 'bad topic' }, 'KAFKA_TOPIC "bad topic" may only contain'],
+  ])('rejects %j with a message naming the variable and value', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('never shows the database password', () => {
+    const config = loadConfig({ DATABASE_URL: 'postgres://app:s3cret@db:5432/bets' });
+    expect(JSON.stringify(describeConfig(config))).not.toContain('s3cret');
+    expect(() => loadConfig({ DATABASE_URL: 'postgres://app:s3cret@db:5432/bets\u0000%%' })).not.toThrow(
+      /s3cret/,
+    );
+  });
+});
