@@ -6,16 +6,16 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { createWorker } from '../../../consumers/worker.js';
-import { listCheckpoints } from '../../../consumers/checkpoints.js';
+import { isCaughtUp } from '../../../consumers/lag.js';
 import { betsProjection } from '../../../projections/bets/index.js';
 import { betsBehind, statusCounts } from '../../../projections/bets/verify.js';
 import { maskUrl } from '../../config.js';
 import { migrate } from '../../db/migrate.js';
-import { ensureTopic, topicEndOffsets } from '../../kafka/topics.js';
+import { ensureTopic } from '../../kafka/topics.js';
 import { createMetrics } from '../../observability/metrics.js';
 import { runSimulation } from '../../simulate/run.js';
 import { intOption, type Command } from '../command.js';
-import { createRuntime, type Runtime } from '../runtime.js';
+import { createRuntime } from '../runtime.js';
 import { SIMULATION_HELP, SIMULATION_OPTIONS, simulationFlags } from './simulate.js';
 
 async function ensureDatabase(databaseUrl: string): Promise<void> {
@@ -30,16 +30,6 @@ async function ensureDatabase(databaseUrl: string): Promise<void> {
   } finally {
     await admin.end();
   }
-}
-
-async function caughtUp(runtime: Runtime, topic: string): Promise<boolean> {
-  const ends = await topicEndOffsets(runtime.kafka, topic);
-  const checkpoints = new Map(
-    (await listCheckpoints(runtime.pool, runtime.config.projectionName))
-      .filter((c) => c.topic === topic)
-      .map((c) => [c.partition, c.next_offset]),
-  );
-  return [...ends].every(([partition, end]) => end === 0 || (checkpoints.get(partition) ?? 0) >= end);
 }
 
 function table(rows: Array<[string, ...Array<string | number>]>): string {
@@ -93,7 +83,7 @@ ${SIMULATION_HELP.replace('(default 10000)', '(default 100000)')}
       const started = performance.now();
       const running = worker.run(controller.signal);
       running.catch(() => undefined);
-      while (!(await caughtUp(runtime, topic))) {
+      while (!(await isCaughtUp(runtime.pool, runtime.kafka, runtime.config.projectionName, topic))) {
         if (worker.state === 'failed') await running;
         await sleep(100);
       }

@@ -1,17 +1,20 @@
+// @ts-check
 /**
  * Once per test run: find the services, and build a migrated template database that every test
- * file clones (CREATE DATABASE ... TEMPLATE), so each file has its own database in milliseconds.
+ * file clones (CREATE DATABASE ... TEMPLATE), so each file gets its own database in milliseconds.
+ * Uses the built migration runner (dist/), since Jest loads this file outside its TS transform;
+ * `npm test` builds first.
  */
 import { createHash } from 'node:crypto';
 import pg from 'pg';
-import { loadMigrations, migrate } from '../../src/db/migrate.js';
+import { loadMigrations, migrate } from '../../dist/src/db/migrate.js';
 import { resolveServices } from './services.js';
 
-export default async function globalSetup(): Promise<void> {
+export default async function globalSetup() {
   const services = await resolveServices();
   process.env['DATABASE_URL'] = services.databaseUrl;
   process.env['KAFKA_BROKERS'] = services.kafkaBrokers;
-  (globalThis as { __services?: unknown }).__services = services;
+  /** @type {any} */ (globalThis).__services = services;
 
   const migrations = await loadMigrations();
   const digest = createHash('sha256')
@@ -38,8 +41,6 @@ export default async function globalSetup(): Promise<void> {
     }
     // Renamed only when complete, so a run killed half-way never leaves a half-migrated template.
     await admin.query(`ALTER DATABASE ${building} RENAME TO ${template}`);
-  } catch (error) {
-    if ((error as { code?: string }).code !== '42P04') throw error;
   } finally {
     await admin.end();
   }

@@ -1,27 +1,25 @@
+// @ts-check
 /**
  * Where the tests find PostgreSQL and Kafka: DATABASE_URL and KAFKA_BROKERS from the environment
  * first; then the local stack of `npm run stack:up` on its default ports; then testcontainers where
  * a Docker engine answers; otherwise a clear error saying what to start.
+ *
+ * Plain JavaScript because Jest loads globalSetup with Node's own loader, outside its transform.
  */
 import net from 'node:net';
-
-export interface Services {
-  databaseUrl: string;
-  kafkaBrokers: string;
-  stop(): Promise<void>;
-}
 
 const LOCAL_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 const LOCAL_KAFKA = '127.0.0.1:9092';
 
-function reachable(hostPort: string, timeoutMs = 1_000): Promise<boolean> {
-  const [host, port] = [
-    hostPort.slice(0, hostPort.lastIndexOf(':')),
-    Number(hostPort.slice(hostPort.lastIndexOf(':') + 1)),
-  ];
+/** @param {string} hostPort */
+function reachable(hostPort, timeoutMs = 1_000) {
+  const at = hostPort.lastIndexOf(':');
+  const host = hostPort.slice(0, at);
+  const port = Number(hostPort.slice(at + 1));
   return new Promise((resolve) => {
     const socket = net.connect({ host, port });
-    const done = (ok: boolean) => {
+    /** @param {boolean} ok */
+    const done = (ok) => {
       socket.destroy();
       resolve(ok);
     };
@@ -31,7 +29,7 @@ function reachable(hostPort: string, timeoutMs = 1_000): Promise<boolean> {
   });
 }
 
-async function fromTestcontainers(): Promise<Services | undefined> {
+async function fromTestcontainers() {
   try {
     const { getContainerRuntimeClient } = await import('testcontainers');
     await getContainerRuntimeClient();
@@ -53,25 +51,23 @@ async function fromTestcontainers(): Promise<Services | undefined> {
   };
 }
 
-export async function resolveServices(env: NodeJS.ProcessEnv = process.env): Promise<Services> {
+/** @returns {Promise<{ databaseUrl: string, kafkaBrokers: string, stop(): Promise<void> }>} */
+export async function resolveServices(env = process.env) {
   const noop = async () => undefined;
   if (env['DATABASE_URL'] && env['KAFKA_BROKERS']) {
     return { databaseUrl: env['DATABASE_URL'], kafkaBrokers: env['KAFKA_BROKERS'], stop: noop };
   }
   const databaseUrl = env['DATABASE_URL'] ?? LOCAL_DATABASE_URL;
   const kafkaBrokers = env['KAFKA_BROKERS'] ?? LOCAL_KAFKA;
-  const pgHost = new URL(databaseUrl);
-  if (
-    (await reachable(`${pgHost.hostname}:${pgHost.port || 5432}`)) &&
-    (await reachable(kafkaBrokers.split(',')[0] ?? ''))
-  ) {
-    return { databaseUrl, kafkaBrokers, stop: noop };
-  }
+  const pgUrl = new URL(databaseUrl);
+  const pgUp = await reachable(`${pgUrl.hostname}:${pgUrl.port || 5432}`);
+  const kafkaUp = await reachable(kafkaBrokers.split(',')[0] ?? '');
+  if (pgUp && kafkaUp) return { databaseUrl, kafkaBrokers, stop: noop };
   const containers = await fromTestcontainers();
   if (containers) return containers;
   throw new Error(
-    `No PostgreSQL/Kafka for the integration tests: nothing answers at ${databaseUrl.replace(/\/\/[^@]*@/, '//')} ` +
-      `and ${kafkaBrokers}, and no Docker engine answers for testcontainers. Run \`npm run stack:up\` ` +
-      '(or set DATABASE_URL and KAFKA_BROKERS) and try again.',
+    `No ${[pgUp ? '' : 'PostgreSQL', kafkaUp ? '' : 'Kafka'].filter(Boolean).join(' or ')} for the integration ` +
+      `tests (looked at ${pgUrl.hostname}:${pgUrl.port || 5432} and ${kafkaBrokers}), and no Docker engine ` +
+      'answers for testcontainers. Run `npm run stack:up` (or set DATABASE_URL and KAFKA_BROKERS) and try again.',
   );
 }

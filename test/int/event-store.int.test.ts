@@ -1,0 +1,140 @@
+import { jest } from '@jest/globals';
+import type { Kafka } from 'kafkajs';
+import pg from 'pg';
+import { createKafkaPublisher, noPublisher, type EventPublisher } from '../../src/kafka/publisher.js';
+import { ConcurrencyConflictError, createEventStore, type EventStore } from '../../src/store/eventStore.js';
+import type { BetEvent } from '../../src/events/types.js';
+import { simulateEvents } from '../../src/simulate/generator.js';
+import { betsProjection } from '../../projections/bets/index.js';
+import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { createTopic, readAll, testKafka } from '../support/kafka.js';
+import { viewMismatches } from '../support/oracle.js';
+
+const T0 = 1_790_000_000_000;
+let seed = 1_000;
+const stream = (events: number, tenants = 3): BetEvent[] => [
+  ...simulateEvents({ seed: seed++, events, tenants, openBets: 20, now: () => T0 }),
+];
+
+describe('event store on real PostgreSQL', () => {
+  let db: TestDatabase;
+  let store: EventStore;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    store = createEventStore({ pool: db.pool, publisher: noPublisher, projection: betsProjection });
+  });
+  afterAll(async () => db.drop());
+
+  it('appends a whole batch with one INSERT statement and reads a bet back in version order', async () => {
+    const events = stream(300);
+    const query = jest.spyOn(pg.Client.prototype, 'query');
+    try {
+      const result = await store.append(events);
+      expect(result.appended).toHaveLength(300);
+      const inserts = query.mock.calls.filter((c) => JSON.stringify(c[0]).includes('INSERT INTO bet_events'));
+      expect(inserts).toHaveLength(1);
+    } finally {
+      query.mockRestore();
+    }
+    const first = events[0]!;
+    const read = await store.readBet(first.tenantId, first.aggregateId);
+    expect(read.map((e) => e.version)).toEqual(read.map((_, i) => i + 1));
+    expect(read).toEqual(events.filter((e) => e.aggregateId === first.aggregateId));
+  });
+
+  it('reports duplicates by (tenant_id, idempotency_key) and stores nothing twice', async () => {
+    const events = stream(50);
+    await store.append(events.slice(0, 20));
+    const result = await store.append(events);
+    expect(result.duplicates).toHaveLength(20);
+    expect(result.appended).toHaveLength(30);
+    const again = await store.append([...events, events[0]!]);
+    expect(again.appended).toEqual([]);
+    expect(again.duplicates).toHaveLength(51);
+    const { rows } = await db.pool.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM bet_events WHERE idempotency_key = ANY($1)',
+      [events.map((e) => e.idempotencyKey)],
+    );
+    expect(rows[0]!.n).toBe(50);
+  });
+
+  it('gives a racing writer a conflict naming the bet and version, and keeps none of its batch', async () => {
+    const [placed, next] = stream(200).filter((e, _, all) => e.aggregateId === all[0]!.aggregateId);
+    await store.append([placed!]);
+    const winner = { ...next!, idempotencyKey: `${next!.idempotencyKey}-winner` };
+    const loser = { ...next!, idempotencyKey: `${next!.idempotencyKey}-loser` };
+    const bystander = stream(5);
+    const results = await Promise.allSettled([store.append([winner]), store.append([...bystander, loser])]);
+    const rejected = results.filter((r) => r.status === 'rejected');
+    expect(rejected).toHaveLength(1);
+    const error = (rejected[0] as PromiseRejectedResult).reason as ConcurrencyConflictError;
+    expect(error).toBeInstanceOf(ConcurrencyConflictError);
+    expect(error.message).toContain(`bet ${placed!.aggregateId} of tenant ${placed!.tenantId} version 2`);
+    const stored = await store.readBet(placed!.tenantId, placed!.aggregateId);
+    expect(stored.map((e) => e.idempotencyKey)).toEqual([
+      placed!.idempotencyKey,
+      expect.stringMatching(/-winner$/),
+    ]);
+    const { rows } = await db.pool.query('SELECT 1 FROM bet_events WHERE idempotency_key = $1', [
+      bystander[0]!.idempotencyKey,
+    ]);
+    expect(rows).toEqual([]);
+  });
+
+  it('refuses a version gap, in the batch or against the store', async () => {
+    const bet = stream(400).filter((e, _, all) => e.aggregateId === all[0]!.aggregateId);
+    expect(bet.length).toBeGreaterThanOrEqual(3);
+    await expect(store.append([bet[0]!, bet[2]!])).rejects.toThrow(/version 2 is missing from the batch/);
+    await expect(store.append([bet[1]!])).rejects.toThrow(
+      /version 2 cannot be appended: version 1 is not stored/,
+    );
+    await store.append([bet[0]!]);
+    await expect(store.append([bet[2]!])).rejects.toThrow(ConcurrencyConflictError);
+  });
+
+  it('in immediate mode writes the view rows in the append transaction', async () => {
+    const events = stream(500, 4);
+    for (let i = 0; i < events.length; i += 100)
+      await store.append(events.slice(i, i + 100), { projection: 'immediate' });
+    // Earlier tests appended without immediate mode; only this test's bets must have rows.
+    const ours = new Set(events.map((e) => `${e.tenantId}:${e.aggregateId}`));
+    const problems = (await viewMismatches(db.pool)).filter((p) => ours.has(p.split(': ')[0]!));
+    expect(problems).toEqual([]);
+    const { rows } = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM bets_view');
+    expect(rows[0]!.n).toBe(ours.size);
+  });
+});
+
+describe('event store publishing to real Kafka', () => {
+  let db: TestDatabase;
+  let kafka: Kafka;
+  let publisher: EventPublisher;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    kafka = testKafka();
+  });
+  afterAll(async () => {
+    await publisher?.close();
+    await db.drop();
+  });
+
+  it('publishes newly appended events after commit, keyed tenant_id:bet_id, and not duplicates', async () => {
+    const topic = await createTopic(kafka, 'store-publish', 3);
+    publisher = createKafkaPublisher(kafka, topic);
+    const store = createEventStore({ pool: db.pool, publisher, projection: betsProjection });
+    const events = stream(120);
+    await store.append(events.slice(0, 60));
+    await store.append(events);
+    const messages = await readAll(kafka, topic, 120);
+    expect(messages).toHaveLength(120);
+    const byKey = new Map<string, number[]>();
+    for (const m of messages) {
+      const value = JSON.parse(m.value!) as { tenant_id: number; aggregate_id: string; version: number };
+      expect(m.key).toBe(`${value.tenant_id}:${value.aggregate_id}`);
+      byKey.set(m.key!, [...(byKey.get(m.key!) ?? []), value.version]);
+    }
+    // Every event of a bet is in one partition, in version order.
+    for (const versions of byKey.values()) expect(versions).toEqual([...versions].sort((a, b) => a - b));
+    expect(new Set(messages.map((m) => m.value)).size).toBe(120);
+  });
+});

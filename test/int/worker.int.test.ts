@@ -1,0 +1,205 @@
+import type { Kafka } from 'kafkajs';
+import { noPublisher, createKafkaPublisher, type EventPublisher } from '../../src/kafka/publisher.js';
+import { createEventStore, type EventStore } from '../../src/store/eventStore.js';
+import { simulateEvents } from '../../src/simulate/generator.js';
+import { toEnvelopeJson, type BetEvent } from '../../src/events/types.js';
+import { betsProjection } from '../../projections/bets/index.js';
+import { betsBehind } from '../../projections/bets/verify.js';
+import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { createTopic, produceRaw, testKafka, uniqueName } from '../support/kafka.js';
+import { viewMismatches } from '../support/oracle.js';
+import { startWorker, untilCaughtUp, workerConfig } from '../support/worker.js';
+
+let seed = 7_000;
+const stream = (events: number): BetEvent[] => [
+  ...simulateEvents({ seed: seed++, events, tenants: 5, openBets: 50, now: () => Date.now() }),
+];
+
+async function append(store: EventStore, events: readonly BetEvent[], batch = 100): Promise<void> {
+  for (let i = 0; i < events.length; i += batch) await store.append(events.slice(i, i + batch));
+}
+
+async function snapshot(db: TestDatabase): Promise<Map<string, string>> {
+  const { rows } = await db.pool.query<{ key: string; row: string }>(
+    `SELECT tenant_id || ':' || bet_id AS key, row_to_json(v)::text AS row FROM bets_view v`,
+  );
+  return new Map(rows.map((r) => [r.key, r.row]));
+}
+
+describe('projection worker on real Kafka and PostgreSQL', () => {
+  let db: TestDatabase;
+  let kafka: Kafka;
+  const publishers: EventPublisher[] = [];
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    kafka = testKafka();
+  });
+  afterAll(async () => {
+    for (const p of publishers) await p.close();
+    await db.drop();
+  });
+
+  async function publishingStore(topic: string): Promise<EventStore> {
+    const publisher = createKafkaPublisher(kafka, topic);
+    publishers.push(publisher);
+    return createEventStore({ pool: db.pool, publisher, projection: betsProjection });
+  }
+
+  it('projects a stream so that every row equals the ordered fold, and checkpoints per partition', async () => {
+    const topic = await createTopic(kafka, 'worker-e2e', 3);
+    const config = workerConfig(topic, uniqueName('g'));
+    await append(await publishingStore(topic), stream(3_000));
+    const running = startWorker(db.pool, kafka, config);
+    await untilCaughtUp(db.pool, kafka, config, running);
+    await running.stop();
+    expect(running.worker.state).toBe('stopped');
+    expect(await viewMismatches(db.pool)).toEqual([]);
+    expect(await betsBehind(db.pool)).toBe(0);
+    // Kafka's committed offsets follow the DB checkpoints once the flushes have committed.
+    const admin = kafka.admin();
+    await admin.connect();
+    const [committed] = await admin.fetchOffsets({ groupId: config.groupId, topics: [topic] });
+    const ends = await admin.fetchTopicOffsets(topic);
+    await admin.disconnect();
+    for (const end of ends) {
+      expect(committed!.partitions.find((p) => p.partition === end.partition)?.offset).toBe(end.high);
+    }
+    expect(running.worker.stats.flushes).toBeGreaterThan(3_000 / 100 - 1);
+
+    // A second group replaying the whole topic with no checkpoints changes no row (version guard).
+    await db.pool.query('DELETE FROM projection_checkpoints');
+    const before = await snapshot(db);
+    const replay = startWorker(db.pool, kafka, workerConfig(topic, uniqueName('replay')));
+    await untilCaughtUp(db.pool, kafka, config, replay);
+    await replay.stop();
+    expect(replay.worker.stats.staleEvents).toBe(3_000);
+    expect(replay.worker.stats.projectedRows).toBe(0);
+    expect(await snapshot(db)).toEqual(before);
+  });
+
+  it('a crash between the DB commit and the offset commit replays as a no-op after restart', async () => {
+    const topic = await createTopic(kafka, 'worker-crash', 3);
+    const config = workerConfig(topic, uniqueName('g'), { partitionsConsumedConcurrently: 1 });
+    await append(await publishingStore(topic), stream(1_500));
+    let flushes = 0;
+    const crashing = startWorker(db.pool, kafka, config, {
+      afterDbCommit: () => {
+        if (++flushes === 4) throw new Error('injected crash after the DB commit');
+      },
+    });
+    await expect(crashing.done).rejects.toThrow('injected crash after the DB commit');
+    expect(crashing.worker.state).toBe('failed');
+    const afterCrash = await snapshot(db);
+    expect(afterCrash.size).toBeGreaterThan(0);
+
+    const restarted = startWorker(db.pool, kafka, config);
+    await untilCaughtUp(db.pool, kafka, config, restarted);
+    await restarted.stop();
+    // The crashed flush's messages came back from Kafka and were recognised below the checkpoint.
+    expect(restarted.worker.stats.skippedBelowCheckpoint).toBeGreaterThan(0);
+    expect(await viewMismatches(db.pool)).toEqual([]);
+    // Rows committed before the crash that no later event touched were not rewritten.
+    const now = await snapshot(db);
+    const untouched = [...afterCrash].filter(([key, row]) => now.get(key) === row);
+    expect(untouched.length).toBeGreaterThan(0);
+  });
+
+  it('dead-letters undecodable messages with position and reason, without stalling the partition', async () => {
+    const topic = await createTopic(kafka, 'worker-dlq', 1);
+    const config = workerConfig(topic, uniqueName('g'));
+    const events = stream(200);
+    await append(
+      createEventStore({ pool: db.pool, publisher: noPublisher, projection: betsProjection }),
+      events,
+    );
+    const good = events.map((e) => ({
+      key: `${e.tenantId}:${e.aggregateId}`,
+      value: JSON.stringify(toEnvelopeJson(e)),
+    }));
+    const placed = toEnvelopeJson(events[0]!);
+    const garbage: Array<{ key: string | null; value: string | null }> = [
+      { key: 'x', value: '{not json' },
+      { key: 'x', value: 'null' },
+      { key: 'x', value: '[1,2,3]' },
+      { key: 'x', value: null },
+      { key: 'x', value: JSON.stringify({ ...placed, event_type: 'V9_BET_EXPLODED' }) },
+      { key: 'x', value: JSON.stringify({ ...placed, tenant_id: undefined }) },
+      { key: 'x', value: JSON.stringify({ ...placed, version: '1' }) },
+      {
+        key: 'x',
+        value: JSON.stringify({ ...placed, event_data: { ...placed.event_data, amount: '1e999' } }),
+      },
+      { key: 'x', value: JSON.stringify({ ...placed, event_data: { selection: 'y'.repeat(900_000) } }) },
+    ];
+    const messages = [...good.slice(0, 100), ...garbage, ...good.slice(100)];
+    await produceRaw(kafka, topic, messages);
+    const running = startWorker(db.pool, kafka, config);
+    await untilCaughtUp(db.pool, kafka, config, running);
+    await running.stop();
+
+    const { rows } = await db.pool.query<{
+      kafka_offset: number;
+      reason: string;
+      payload: Buffer | null;
+      partition: number;
+    }>(
+      'SELECT kafka_offset, reason, payload, partition FROM dead_letters WHERE topic = $1 ORDER BY kafka_offset',
+      [topic],
+    );
+    expect(rows.map((r) => r.kafka_offset)).toEqual(garbage.map((_, i) => 100 + i));
+    expect(rows.map((r) => r.reason)).toEqual([
+      expect.stringContaining('is not JSON'),
+      'event null must be a JSON object',
+      'event [1,2,3] must be a JSON object',
+      'message null has no value',
+      expect.stringContaining('event_type "V9_BET_EXPLODED" is not one of'),
+      'tenant_id (missing) must be a whole number',
+      'version "1" must be a whole number',
+      'event_data.amount "1e999" is not a decimal',
+      expect.stringContaining('event_data.amount (missing) is not a decimal'),
+    ]);
+    expect(rows[0]!.payload!.toString()).toBe('{not json');
+    expect(rows.every((r) => r.partition === 0)).toBe(true);
+    const counted = (await running.metrics.events.get()).values.find(
+      (v) => v.labels.result === 'dead_lettered',
+    );
+    expect(counted?.value).toBe(garbage.length);
+    expect(await viewMismatches(db.pool)).toEqual([]);
+
+    // A second delivery of the same bad messages is the same dead letters, not new ones.
+    const replay = startWorker(db.pool, kafka, workerConfig(topic, uniqueName('replay')));
+    await db.pool.query('DELETE FROM projection_checkpoints WHERE topic = $1', [topic]);
+    await untilCaughtUp(db.pool, kafka, config, replay);
+    await replay.stop();
+    const { rows: after } = await db.pool.query('SELECT 1 FROM dead_letters WHERE topic = $1', [topic]);
+    expect(after).toHaveLength(garbage.length);
+  });
+
+  it('heals a version gap in delivery by re-folding the bet from the event store', async () => {
+    const topic = await createTopic(kafka, 'worker-gap', 1);
+    const config = workerConfig(topic, uniqueName('g'));
+    const events = stream(400);
+    await append(
+      createEventStore({ pool: db.pool, publisher: noPublisher, projection: betsProjection }),
+      events,
+    );
+    const bet = events.filter((e) => e.aggregateId === events[0]!.aggregateId);
+    expect(bet.length).toBeGreaterThanOrEqual(3);
+    const msg = (e: BetEvent) => ({
+      key: `${e.tenantId}:${e.aggregateId}`,
+      value: JSON.stringify(toEnvelopeJson(e)),
+    });
+    // Version 1, then the last version: everything in between never arrives.
+    await produceRaw(kafka, topic, [msg(bet[0]!)]);
+    const first = startWorker(db.pool, kafka, config);
+    await untilCaughtUp(db.pool, kafka, config, first);
+    await first.stop();
+    await produceRaw(kafka, topic, [msg(bet[bet.length - 1]!)]);
+    const second = startWorker(db.pool, kafka, config);
+    await untilCaughtUp(db.pool, kafka, config, second);
+    await second.stop();
+    expect(second.worker.stats.refoldedBets).toBe(1);
+    const problems = await viewMismatches(db.pool);
+    expect(problems.filter((p) => p.startsWith(`${bet[0]!.tenantId}:${bet[0]!.aggregateId}:`))).toEqual([]);
+  });
+});

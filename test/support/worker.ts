@@ -1,0 +1,76 @@
+/** Runs a real worker against the test topic until a condition holds, then stops it cleanly. */
+import type { Kafka } from 'kafkajs';
+import { createWorker, type Worker, type WorkerConfig, type WorkerHooks } from '../../consumers/worker.js';
+import { isCaughtUp } from '../../consumers/lag.js';
+import type { Pool } from '../../src/db/pool.js';
+import { silentLogger } from '../../src/observability/logger.js';
+import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
+import { betsProjection } from '../../projections/bets/index.js';
+import { waitFor } from './oracle.js';
+
+export function workerConfig(
+  topic: string,
+  groupId: string,
+  overrides: Partial<WorkerConfig> = {},
+): WorkerConfig {
+  return {
+    topic,
+    groupId,
+    projectionName: 'bets_view',
+    flushMaxEvents: 100,
+    flushIntervalMs: 50,
+    partitionsConsumedConcurrently: 3,
+    retryInitialMs: 20,
+    retryMaxMs: 200,
+    retryMaxAttempts: 3,
+    ...overrides,
+  };
+}
+
+export interface RunningWorker {
+  readonly worker: Worker;
+  readonly metrics: Metrics;
+  readonly done: Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function startWorker(
+  pool: Pool,
+  kafka: Kafka,
+  config: WorkerConfig,
+  hooks?: WorkerHooks,
+): RunningWorker {
+  const metrics = createMetrics({ defaultMetrics: false });
+  const worker = createWorker({
+    config,
+    pool,
+    kafka,
+    projection: betsProjection,
+    logger: silentLogger,
+    metrics,
+    ...(hooks ? { hooks } : {}),
+  });
+  const controller = new AbortController();
+  const done = worker.run(controller.signal);
+  done.catch(() => undefined);
+  return {
+    worker,
+    metrics,
+    done,
+    async stop() {
+      controller.abort();
+      await done;
+    },
+  };
+}
+
+export async function untilCaughtUp(pool: Pool, kafka: Kafka, config: WorkerConfig, running?: RunningWorker) {
+  await waitFor(
+    `${config.topic} to be projected`,
+    async () => {
+      if (running?.worker.state === 'failed') await running.done;
+      return isCaughtUp(pool, kafka, config.projectionName, config.topic);
+    },
+    60_000,
+  );
+}
