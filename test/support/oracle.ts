@@ -30,7 +30,9 @@ export async function viewMismatches(pool: Pool): Promise<string[]> {
   const events = (
     await pool.query('SELECT * FROM bet_events ORDER BY tenant_id, aggregate_id, version')
   ).rows.map(eventFromRow);
-  const viewRows = await pool.query(SELECT_BET_ROWS.replace(/WHERE[\s\S]*$/, ''));
+  const viewRows = await pool.query<Parameters<typeof toBetRow>[0]>(
+    SELECT_BET_ROWS.replace(/WHERE[\s\S]*$/, ''),
+  );
   const view = new Map(viewRows.rows.map((r) => [betKey(r.tenant_id, r.bet_id), comparable(toBetRow(r))]));
   const problems: string[] = [];
   for (const [key, betEvents] of groupByBet(events)) {
