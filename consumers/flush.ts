@@ -74,8 +74,10 @@ export function createFlusher(deps: {
   retry: RetryPolicy;
   logger: Logger;
   metrics?: Metrics;
+  /** Called before each retry: a worker retrying an outage is alive, not hung. */
+  onRetry?: () => void;
 }): Flusher {
-  const { pool, projection, checkpointName, retry, logger, metrics } = deps;
+  const { pool, projection, checkpointName, retry, logger, metrics, onRetry } = deps;
 
   async function attempt(items: readonly ConsumedItem[], oneByOne: boolean): Promise<FlushResult> {
     const events = items.filter((i): i is EventItem => i.kind === 'event');
@@ -117,6 +119,7 @@ export function createFlusher(deps: {
       },
       {
         onRetry: (error, attemptNo, delayMs) => {
+          onRetry?.();
           metrics?.retries.inc({ operation: 'flush' });
           metrics?.errors.inc({ kind: 'db' });
           logger.warn({ err: error, attempt: attemptNo, delayMs }, 'flush failed; retrying');

@@ -38,7 +38,10 @@ export interface WorkerStats {
   skippedBelowCheckpoint: number;
   flushes: number;
   lastFlushAt: number | null;
+  /** Last sign of life of the consume loop: a fetch, a heartbeat, a flush or a retry. */
+  lastActivityAt: number;
   joinedGroup: boolean;
+  rebalancing: boolean;
 }
 
 export interface Worker {
@@ -86,7 +89,12 @@ export function createWorker(deps: {
     skippedBelowCheckpoint: 0,
     flushes: 0,
     lastFlushAt: null,
+    lastActivityAt: Date.now(),
     joinedGroup: false,
+    rebalancing: false,
+  };
+  const alive = () => {
+    stats.lastActivityAt = Date.now();
   };
   let state: WorkerState = 'created';
   let consumer: Consumer | undefined;
@@ -100,12 +108,14 @@ export function createWorker(deps: {
     checkpointName: config.projectionName,
     retry,
     logger: logger.child({ stage: 'flush' }),
+    onRetry: alive,
     ...(metrics ? { metrics } : {}),
   });
 
   function record(result: FlushResult, items: readonly ConsumedItem[], seconds: number): void {
     stats.flushes++;
     stats.lastFlushAt = Date.now();
+    alive();
     stats.projectedRows += result.rowsWritten;
     stats.staleEvents += result.staleEvents;
     stats.deadLettered += result.deadLettered;
@@ -230,12 +240,21 @@ export function createWorker(deps: {
       // Assignments may have moved: re-read checkpoints for whatever we now own.
       applied.clear();
       stats.joinedGroup = true;
+      stats.rebalancing = false;
+      alive();
+      metrics?.groupJoins.inc();
       logger.info(
         { assignment: payload.memberAssignment, generation: payload.groupProtocol },
         'joined group',
       );
     });
-    c.on(c.events.REBALANCING, () => logger.info('rebalancing'));
+    c.on(c.events.REBALANCING, () => {
+      stats.rebalancing = true;
+      metrics?.rebalances.inc();
+      logger.info('rebalancing');
+    });
+    c.on(c.events.FETCH_START, alive);
+    c.on(c.events.HEARTBEAT, alive);
     c.on(c.events.CRASH, ({ payload }) => {
       metrics?.errors.inc({ kind: 'kafka_crash' });
       logger.error({ err: payload.error, restart: payload.restart }, 'consumer crashed');

@@ -29,6 +29,7 @@ export interface Config {
   readonly retryMaxAttempts: number;
   readonly shutdownTimeoutMs: number;
   readonly httpPort: number;
+  readonly livenessTimeoutMs: number;
   readonly logLevel: LogLevel;
 }
 
@@ -127,6 +128,7 @@ export function loadConfig(env: Env = process.env): Config {
     retryMaxAttempts: integer(env, 'RETRY_MAX_ATTEMPTS', 10, 1, 1_000),
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 30_000, 100, 3_600_000),
     httpPort: integer(env, 'HTTP_PORT', 9464, 0, 65_535),
+    livenessTimeoutMs: integer(env, 'LIVENESS_TIMEOUT_MS', 120_000, 1_000, 3_600_000),
     logLevel: logLevel(env),
   });
 }

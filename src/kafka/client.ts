@@ -8,6 +8,9 @@ function kafkaLogCreator(logger: Logger): logCreator {
     ({ level, log }) => {
       const { message, ...extra } = log;
       const child = { stage: 'kafkajs', ...extra };
+      // We bound retries on purpose (an outage must surface as an error, not a hung append);
+      // kafkajs warns about that on every producer start.
+      if (message.startsWith('Limiting retries for the idempotent producer')) return;
       if (level <= KafkaLogLevel.ERROR) logger.error(child, message);
       else if (level === KafkaLogLevel.WARN) logger.warn(child, message);
       else if (level === KafkaLogLevel.INFO) logger.debug(child, message);

@@ -12,6 +12,10 @@ export const METRIC = {
   retries: 'projector_retries_total',
   refolds: 'projector_refolded_bets_total',
   appended: 'projector_appended_events_total',
+  rebalances: 'projector_rebalances_total',
+  groupJoins: 'projector_group_joins_total',
+  rebuildProgress: 'projector_rebuild_progress_ratio',
+  repairedBets: 'projector_repaired_bets_total',
 } as const;
 
 export type EventResult = 'consumed' | 'projected' | 'stale' | 'dead_lettered' | 'already_checkpointed';
@@ -28,6 +32,10 @@ export interface Metrics {
   readonly retries: Counter<'operation'>;
   readonly refolds: Counter;
   readonly appended: Counter<'result'>;
+  readonly rebalances: Counter;
+  readonly groupJoins: Counter;
+  readonly rebuildProgress: Gauge;
+  readonly repairedBets: Counter<'source'>;
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
@@ -88,6 +96,19 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       name: METRIC.appended,
       help: 'Events offered to the event store by outcome (appended, duplicate)',
       labelNames: ['result'],
+      registers,
+    }),
+    rebalances: new Counter({ name: METRIC.rebalances, help: 'Consumer group rebalances seen', registers }),
+    groupJoins: new Counter({ name: METRIC.groupJoins, help: 'Consumer group joins', registers }),
+    rebuildProgress: new Gauge({
+      name: METRIC.rebuildProgress,
+      help: 'Progress of a running rebuild, 0..1',
+      registers,
+    }),
+    repairedBets: new Counter({
+      name: METRIC.repairedBets,
+      help: 'Bets re-folded from the event store by repair or the reconciliation sweep',
+      labelNames: ['source'],
       registers,
     }),
   };

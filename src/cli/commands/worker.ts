@@ -1,5 +1,9 @@
+import { liveness, readiness } from '../../../consumers/health.js';
 import { createWorker } from '../../../consumers/worker.js';
 import { betsProjection } from '../../../projections/bets/index.js';
+import { describeConfig } from '../../config.js';
+import { faultHooks } from '../../faults.js';
+import { startHttpServer } from '../../observability/httpServer.js';
 import { createMetrics } from '../../observability/metrics.js';
 import type { Command } from '../command.js';
 import { createRuntime } from '../runtime.js';
@@ -11,23 +15,35 @@ export const workerCommand: Command = {
   usage: `projector worker
 
 Joins consumer group KAFKA_GROUP_ID on KAFKA_TOPIC and projects events into bets_view, flushing
-every FLUSH_MAX_EVENTS events or FLUSH_INTERVAL_MS ms. SIGTERM/SIGINT finish the flush in flight,
-commit, leave the group and exit 0; a second signal or SHUTDOWN_TIMEOUT_MS exits 1.`,
+every FLUSH_MAX_EVENTS events or FLUSH_INTERVAL_MS ms. Serves /metrics, /healthz and /readyz on
+HTTP_PORT. SIGTERM/SIGINT finish the flush in flight, commit, leave the group and exit 0; a second
+signal or SHUTDOWN_TIMEOUT_MS exits non-zero.`,
   options: {},
   async run() {
     const runtime = createRuntime('worker');
+    runtime.logger.info({ config: describeConfig(runtime.config) }, 'starting');
     const signal = shutdownSignal(runtime.config.shutdownTimeoutMs, runtime.logger);
+    const metrics = createMetrics();
     const worker = createWorker({
       config: runtime.config,
       pool: runtime.pool,
       kafka: runtime.kafka,
       projection: betsProjection,
       logger: runtime.logger,
-      metrics: createMetrics(),
+      metrics,
+      hooks: faultHooks(process.env, runtime.logger),
     });
+    const http = await startHttpServer({
+      port: runtime.config.httpPort,
+      registry: metrics.registry,
+      liveness: () => liveness(worker, runtime.config.livenessTimeoutMs),
+      readiness: () => readiness(worker, runtime.pool),
+    });
+    runtime.logger.info({ port: http.port }, 'serving /metrics, /healthz, /readyz');
     try {
       await worker.run(signal);
     } finally {
+      await http.close();
       await runtime.close();
     }
     return 0;

@@ -1,0 +1,42 @@
+/** Runs the built `projector` binary as a real process, capturing its JSON logs. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { waitFor } from './oracle.js';
+
+export const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/src/cli/main.js');
+
+export interface ProjectorProcess {
+  readonly child: ChildProcess;
+  readonly logs: () => string;
+  readonly exited: Promise<number | null>;
+  waitForLog(text: string, timeoutMs?: number): Promise<void>;
+  /** A field of the first JSON log line whose msg is `msg`. */
+  logField(msg: string, field: string): unknown;
+}
+
+export function startProjector(args: string[], env: Record<string, string>): ProjectorProcess {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { PATH: process.env['PATH'] ?? '', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  return {
+    child,
+    logs: () => output,
+    exited,
+    waitForLog: (text, timeoutMs = 30_000) =>
+      waitFor(`log "${text}"`, () => output.includes(text), timeoutMs),
+    logField(msg, field) {
+      for (const line of output.split('\n')) {
+        if (!line.startsWith('{')) continue;
+        const parsed = JSON.parse(line) as Record<string, unknown>;
+        if (parsed['msg'] === msg) return parsed[field];
+      }
+      return undefined;
+    },
+  };
+}
