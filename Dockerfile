@@ -1,0 +1,25 @@
+# syntax=docker/dockerfile:1
+# Build: compile TypeScript with the full dependency set.
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+COPY consumers ./consumers
+COPY projections ./projections
+RUN npm run build
+
+# Runtime: production dependencies only, non-root, node as PID 1 so SIGTERM reaches the process
+# (the worker finishes its flush, commits and leaves the group before exiting).
+FROM node:20-bookworm-slim AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY --from=build /app/dist ./dist
+COPY migrations ./migrations
+USER node
+EXPOSE 9464
+ENTRYPOINT ["node", "dist/src/cli/main.js"]
+CMD ["worker"]
