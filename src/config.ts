@@ -30,6 +30,9 @@ export interface Config {
   readonly shutdownTimeoutMs: number;
   readonly httpPort: number;
   readonly livenessTimeoutMs: number;
+  readonly sweepIntervalMs: number;
+  readonly sweepWindowMs: number;
+  readonly sweepGraceMs: number;
   readonly logLevel: LogLevel;
 }
 
@@ -129,6 +132,9 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 30_000, 100, 3_600_000),
     httpPort: integer(env, 'HTTP_PORT', 9464, 0, 65_535),
     livenessTimeoutMs: integer(env, 'LIVENESS_TIMEOUT_MS', 120_000, 1_000, 3_600_000),
+    sweepIntervalMs: integer(env, 'SWEEP_INTERVAL_MS', 60_000, 0, 86_400_000),
+    sweepWindowMs: integer(env, 'SWEEP_WINDOW_MS', 3_600_000, 1_000, 30 * 86_400_000),
+    sweepGraceMs: integer(env, 'SWEEP_GRACE_MS', 30_000, 0, 86_400_000),
     logLevel: logLevel(env),
   });
 }

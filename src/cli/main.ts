@@ -9,7 +9,11 @@ import { ConcurrencyConflictError } from '../store/batch.js';
 import { parse, UsageError, type Command } from './command.js';
 import { appendCommand } from './commands/append.js';
 import { demoCommand } from './commands/demo.js';
+import { dlqCommand } from './commands/dlq.js';
+import { lagCommand } from './commands/lag.js';
+import { repairCommand } from './commands/repair.js';
 import { migrateCommand } from './commands/migrate.js';
+import { rebuildCommand } from './commands/rebuild.js';
 import { simulateCommand } from './commands/simulate.js';
 import { workerCommand } from './commands/worker.js';
 
@@ -18,6 +22,10 @@ const COMMANDS: readonly Command[] = [
   workerCommand,
   appendCommand,
   simulateCommand,
+  rebuildCommand,
+  lagCommand,
+  repairCommand,
+  dlqCommand,
   demoCommand,
 ];
 

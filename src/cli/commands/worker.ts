@@ -1,4 +1,5 @@
 import { liveness, readiness } from '../../../consumers/health.js';
+import { runSweep } from '../../../consumers/sweep.js';
 import { createWorker } from '../../../consumers/worker.js';
 import { betsProjection } from '../../../projections/bets/index.js';
 import { describeConfig } from '../../config.js';
@@ -40,9 +41,21 @@ signal or SHUTDOWN_TIMEOUT_MS exits non-zero.`,
       readiness: () => readiness(worker, runtime.pool),
     });
     runtime.logger.info({ port: http.port }, 'serving /metrics, /healthz, /readyz');
+    // The sweep stops with the worker, whether it was asked to or failed.
+    const sweepStop = new AbortController();
+    signal.addEventListener('abort', () => sweepStop.abort(), { once: true });
+    const sweep = runSweep({
+      pool: runtime.pool,
+      config: runtime.config,
+      logger: runtime.logger,
+      metrics,
+      signal: sweepStop.signal,
+    });
     try {
       await worker.run(signal);
     } finally {
+      sweepStop.abort();
+      await sweep;
       await http.close();
       await runtime.close();
     }

@@ -1,0 +1,75 @@
+/**
+ * The reconciliation sweep: heals events that reached bet_events but never reached Kafka (a
+ * producer that died between COMMIT and publish, publishing switched off by mistake). Every
+ * interval, one worker at a time (advisory lock) re-folds the bets whose view is behind their
+ * events within a look-back window, leaving a grace period for events still in flight.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Config } from '../src/config.js';
+import type { Pool } from '../src/db/pool.js';
+import type { Logger } from '../src/observability/logger.js';
+import type { Metrics } from '../src/observability/metrics.js';
+import { laggingBets } from '../projections/bets/lag.js';
+import { repairBets } from '../projections/bets/repair.js';
+
+const SWEEP_LOCK_ID = 0x73776570; // "swep"
+
+export type SweepConfig = Pick<Config, 'sweepIntervalMs' | 'sweepWindowMs' | 'sweepGraceMs'>;
+
+export interface SweepResult {
+  readonly ran: boolean;
+  readonly repaired: number;
+}
+
+export async function sweepOnce(pool: Pool, config: SweepConfig, now = Date.now()): Promise<SweepResult> {
+  const lock = await pool.connect();
+  try {
+    const { rows } = await lock.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [
+      SWEEP_LOCK_ID,
+    ]);
+    if (!rows[0]?.ok) return { ran: false, repaired: 0 };
+    try {
+      const bets = await laggingBets(pool, {
+        sinceMs: now - config.sweepWindowMs,
+        untilMs: now - config.sweepGraceMs,
+      });
+      if (bets.length === 0) return { ran: true, repaired: 0 };
+      const report = await repairBets(pool, bets);
+      return { ran: true, repaired: report.bets };
+    } finally {
+      await lock.query('SELECT pg_advisory_unlock($1)', [SWEEP_LOCK_ID]);
+    }
+  } finally {
+    lock.release();
+  }
+}
+
+/** Runs the sweep every interval until `signal` aborts; errors are logged, never fatal. */
+export async function runSweep(deps: {
+  pool: Pool;
+  config: SweepConfig;
+  logger: Logger;
+  metrics?: Metrics;
+  signal: AbortSignal;
+}): Promise<void> {
+  const { pool, config, metrics, signal } = deps;
+  const logger = deps.logger.child({ stage: 'sweep' });
+  if (config.sweepIntervalMs === 0) return;
+  while (!signal.aborted) {
+    try {
+      await sleep(config.sweepIntervalMs, undefined, { signal });
+    } catch {
+      return;
+    }
+    try {
+      const result = await sweepOnce(pool, config);
+      if (result.repaired > 0) {
+        metrics?.repairedBets.inc({ source: 'sweep' }, result.repaired);
+        logger.warn({ repaired: result.repaired }, 'sweep healed bets whose events never reached the view');
+      }
+    } catch (error) {
+      metrics?.errors.inc({ kind: 'sweep' });
+      logger.error({ err: error }, 'sweep failed');
+    }
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * How far bets_view is behind bet_events, by versions rather than timestamps: a bet lags when its
+ * latest stored version is above its view row's. Lag in milliseconds is how long its oldest
+ * unprojected event has waited.
+ */
+import type { Queryable } from '../../src/db/pool.js';
+import type { BetRef } from './plan.js';
+
+/**
+ * Scoped by an optional event-time window, tenant and bet. Joins on (tenant_id, bet) so that Citus
+ * runs it on colocated shards.
+ */
+const LAGGING_BETS = `
+SELECT e.tenant_id, e.aggregate_id AS bet_id, max(e.version) AS latest_version,
+       coalesce(max(v.version), 0) AS view_version,
+       ($4::bigint - min(e."timestamp"))::bigint AS lag_ms
+FROM bet_events e
+LEFT JOIN bets_view v ON v.tenant_id = e.tenant_id AND v.bet_id = e.aggregate_id
+WHERE e.version > coalesce(v.version, 0)
+  AND ($1::bigint IS NULL OR e."timestamp" >= $1)
+  AND ($2::bigint IS NULL OR e.tenant_id = $2)
+  AND ($3::text IS NULL OR e.aggregate_id = $3)
+  AND e."timestamp" <= $4
+GROUP BY e.tenant_id, e.aggregate_id`;
+
+export interface LagScope {
+  /** Only events at or after this time (ms since epoch). */
+  readonly sinceMs?: number;
+  readonly tenantId?: number;
+  readonly betId?: string;
+  /** Only events at or before this time; events newer than a grace period are in flight, not lagging. */
+  readonly untilMs?: number;
+}
+
+export interface LaggingBet extends BetRef {
+  readonly latestVersion: number;
+  readonly viewVersion: number;
+  readonly lagMs: number;
+}
+
+export async function laggingBets(db: Queryable, scope: LagScope = {}): Promise<LaggingBet[]> {
+  const { rows } = await db.query<{
+    tenant_id: number;
+    bet_id: string;
+    latest_version: number;
+    view_version: number;
+    lag_ms: number;
+  }>(LAGGING_BETS, [
+    scope.sinceMs ?? null,
+    scope.tenantId ?? null,
+    scope.betId ?? null,
+    scope.untilMs ?? Date.now(),
+  ]);
+  return rows.map((r) => ({
+    tenantId: r.tenant_id,
+    betId: r.bet_id,
+    latestVersion: r.latest_version,
+    viewVersion: r.view_version,
+    lagMs: r.lag_ms,
+  }));
+}
+
+export interface LagSummary {
+  readonly laggingBets: number;
+  readonly maxLagMs: number;
+  readonly p99LagMs: number;
+  readonly topTenants: ReadonlyArray<{ tenantId: number; laggingBets: number; maxLagMs: number }>;
+}
+
+/** Pure: the figures the lag report prints, from the lagging bets. */
+export function summarizeLag(bets: readonly LaggingBet[], topN = 5): LagSummary {
+  const lags = bets.map((b) => b.lagMs).sort((a, b) => a - b);
+  const p99 = lags.length === 0 ? 0 : lags[Math.min(lags.length - 1, Math.ceil(lags.length * 0.99) - 1)]!;
+  const tenants = new Map<number, { tenantId: number; laggingBets: number; maxLagMs: number }>();
+  for (const b of bets) {
+    const t = tenants.get(b.tenantId) ?? { tenantId: b.tenantId, laggingBets: 0, maxLagMs: 0 };
+    t.laggingBets++;
+    t.maxLagMs = Math.max(t.maxLagMs, b.lagMs);
+    tenants.set(b.tenantId, t);
+  }
+  return {
+    laggingBets: bets.length,
+    maxLagMs: lags[lags.length - 1] ?? 0,
+    p99LagMs: p99,
+    topTenants: [...tenants.values()]
+      .sort((a, b) => b.laggingBets - a.laggingBets || b.maxLagMs - a.maxLagMs)
+      .slice(0, topN),
+  };
+}

@@ -1,0 +1,125 @@
+import type { Kafka } from 'kafkajs';
+import { checkpointLag } from '../../../consumers/lag.js';
+import { laggingBets, summarizeLag } from '../../../projections/bets/lag.js';
+import type { Config } from '../../config.js';
+import type { Queryable } from '../../db/pool.js';
+import { intOption, stringOption, type Command } from '../command.js';
+import { parseSince } from '../duration.js';
+import { createRuntime } from '../runtime.js';
+import { table } from '../table.js';
+
+async function kafkaPartitions(db: Queryable, kafka: Kafka, config: Config) {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const [committed] = await admin.fetchOffsets({ groupId: config.groupId, topics: [config.topic] });
+    const byPartition = new Map((committed?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
+    const now = Date.now();
+    return (await checkpointLag(db, kafka, config.projectionName, config.topic)).map((p) => {
+      const offset = byPartition.get(p.partition) ?? -1;
+      return {
+        partition: p.partition,
+        endOffset: p.endOffset,
+        committedOffset: offset,
+        consumerLag: offset < 0 ? p.endOffset : Math.max(0, p.endOffset - offset),
+        checkpoint: p.checkpoint,
+        checkpointLag: p.lag,
+        checkpointAgeMs: p.checkpointedAt ? now - p.checkpointedAt.getTime() : null,
+        lastEventAgeMs: p.lastEventTimestamp === null ? null : now - p.lastEventTimestamp,
+      };
+    });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+export const lagCommand: Command = {
+  name: 'lag',
+  summary: 'how far bets_view is behind bet_events and Kafka',
+  usage: `projector lag [--since 24h|ISO|all] [--tenant N] [--json] [--fail-over N] [--no-kafka]
+
+Bets whose latest stored version is above their view row's (count, max and p99 lag in ms, top
+tenants), plus per Kafka partition: consumer-group lag and DB checkpoint lag and age.
+
+  --since S       only events since S: a duration (15m, 24h, 7d), an ISO time, or all (default 24h)
+  --tenant N      only this tenant
+  --json          machine-readable output
+  --fail-over N   exit 1 when more than N bets lag (for alerting from a CronJob)
+  --no-kafka      skip the Kafka part`,
+  options: {
+    since: { type: 'string' },
+    tenant: { type: 'string' },
+    json: { type: 'boolean' },
+    'fail-over': { type: 'string' },
+    'no-kafka': { type: 'boolean' },
+  },
+  async run(values) {
+    const sinceMs = parseSince('since', stringOption(values, 'since') ?? '24h');
+    const tenant =
+      values['tenant'] === undefined ? undefined : intOption(values, 'tenant', 0, 1, Number.MAX_SAFE_INTEGER);
+    const failOver =
+      values['fail-over'] === undefined
+        ? undefined
+        : intOption(values, 'fail-over', 0, 0, Number.MAX_SAFE_INTEGER);
+    const runtime = createRuntime('lag');
+    try {
+      const summary = summarizeLag(
+        await laggingBets(runtime.pool, {
+          ...(sinceMs !== undefined ? { sinceMs } : {}),
+          ...(tenant ? { tenantId: tenant } : {}),
+        }),
+      );
+      const partitions = values['no-kafka']
+        ? []
+        : await kafkaPartitions(runtime.pool, runtime.kafka, runtime.config);
+      if (values['json']) {
+        process.stdout.write(
+          `${JSON.stringify({ view: summary, kafka: { topic: runtime.config.topic, groupId: runtime.config.groupId, partitions } })}\n`,
+        );
+      } else {
+        const out: string[] = [
+          `view: ${summary.laggingBets} lagging bets, max lag ${summary.maxLagMs} ms, p99 ${summary.p99LagMs} ms`,
+        ];
+        if (summary.topTenants.length > 0) {
+          out.push(
+            table([
+              ['tenant', 'lagging bets', 'max lag ms'],
+              ...summary.topTenants.map((t) => [t.tenantId, t.laggingBets, t.maxLagMs]),
+            ]),
+          );
+        }
+        if (partitions.length > 0) {
+          out.push(`kafka: topic ${runtime.config.topic}, group ${runtime.config.groupId}`);
+          out.push(
+            table([
+              [
+                'partition',
+                'end',
+                'committed',
+                'consumer lag',
+                'checkpoint',
+                'checkpoint lag',
+                'checkpoint age ms',
+                'last event age ms',
+              ],
+              ...partitions.map((p) => [
+                p.partition,
+                p.endOffset,
+                p.committedOffset,
+                p.consumerLag,
+                p.checkpoint,
+                p.checkpointLag,
+                p.checkpointAgeMs ?? '-',
+                p.lastEventAgeMs ?? '-',
+              ]),
+            ]),
+          );
+        }
+        process.stdout.write(`${out.join('\n')}\n`);
+      }
+      return failOver !== undefined && summary.laggingBets > failOver ? 1 : 0;
+    } finally {
+      await runtime.close();
+    }
+  },
+};

@@ -1,0 +1,292 @@
+import { spawn } from 'node:child_process';
+import type { Kafka } from 'kafkajs';
+import { betsProjection } from '../../projections/bets/index.js';
+import { laggingBets } from '../../projections/bets/lag.js';
+import { rebuildBetsView } from '../../projections/bets/rebuild.js';
+import { repairBets } from '../../projections/bets/repair.js';
+import { sweepOnce } from '../../consumers/sweep.js';
+import { createKafkaPublisher, noPublisher, type EventPublisher } from '../../src/kafka/publisher.js';
+import { simulateEvents } from '../../src/simulate/generator.js';
+import { createEventStore, type EventStore } from '../../src/store/eventStore.js';
+import type { BetEvent } from '../../src/events/types.js';
+import { createTestDatabase, requiredEnv, type TestDatabase } from '../support/db.js';
+import { createTopic, testKafka, uniqueName } from '../support/kafka.js';
+import { viewMismatches } from '../support/oracle.js';
+import { CLI } from '../support/processes.js';
+import { startWorker, untilCaughtUp, workerConfig } from '../support/worker.js';
+
+let seed = 31_000;
+const stream = (events: number, tenants = 6): BetEvent[] => [
+  ...simulateEvents({ seed: seed++, events, tenants, openBets: 200, now: () => Date.now() }),
+];
+
+async function append(store: EventStore, events: readonly BetEvent[], batch = 100): Promise<void> {
+  for (let i = 0; i < events.length; i += batch) await store.append(events.slice(i, i + batch));
+}
+
+const rowCount = async (db: TestDatabase) =>
+  (await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM bets_view')).rows[0]!.n;
+
+function cli(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { PATH: process.env['PATH'] ?? '', LOG_LEVEL: 'warn', ...env },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('rebuild without downtime', () => {
+  let db: TestDatabase;
+  let kafka: Kafka;
+  const publishers: EventPublisher[] = [];
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    kafka = testKafka();
+  });
+  afterAll(async () => {
+    for (const p of publishers) await p.close();
+    await db.drop();
+  });
+
+  it('swaps in a rebuilt view while two workers project a live stream; readers never see fewer rows', async () => {
+    const topic = await createTopic(kafka, 'rebuild-live', 4);
+    const publisher = createKafkaPublisher(kafka, topic);
+    publishers.push(publisher);
+    const store = createEventStore({ pool: db.pool, publisher, projection: betsProjection });
+    const config = workerConfig(topic, uniqueName('g'));
+    await append(store, stream(4_000));
+    const workers = [startWorker(db.pool, kafka, config), startWorker(db.pool, kafka, config)];
+    await untilCaughtUp(db.pool, kafka, config, workers[0]);
+
+    // A reader polls the view on its own connections throughout.
+    let polling = true;
+    let minRowsSeen = Number.MAX_SAFE_INTEGER;
+    const before = await rowCount(db);
+    const reader = (async () => {
+      while (polling) minRowsSeen = Math.min(minRowsSeen, await rowCount(db));
+    })();
+    // The stream goes on during the rebuild.
+    const producing = append(store, stream(3_000), 50);
+    const report = await rebuildBetsView(db.pool, { chunks: 3, concurrency: 2 });
+    await producing;
+    await untilCaughtUp(db.pool, kafka, config, workers[0]);
+    polling = false;
+    await reader;
+    for (const w of workers) await w.stop();
+
+    expect(report.swapped).toBe(true);
+    expect(minRowsSeen).toBeGreaterThanOrEqual(before);
+    expect(workers.map((w) => w.worker.state)).toEqual(['stopped', 'stopped']);
+    expect(await viewMismatches(db.pool)).toEqual([]);
+    const { rows } = await db.pool.query(
+      `SELECT 1 FROM pg_class WHERE relname IN ('bets_view_rebuild', 'bets_view_retired')`,
+    );
+    expect(rows).toEqual([]);
+    const { rows: indexes } = await db.pool.query<{ indexname: string }>(
+      `SELECT indexname FROM pg_indexes WHERE tablename = 'bets_view' ORDER BY 1`,
+    );
+    expect(indexes.map((i) => i.indexname)).toEqual(['bets_view_pkey', 'bets_view_user_idx']);
+  });
+
+  it('--dry-run reports differences without swapping; the real rebuild (copy or set) repairs them', async () => {
+    await db.pool.query(
+      `UPDATE bets_view SET status = 'won', payout = 999 WHERE bet_id = (SELECT min(bet_id) FROM bets_view)`,
+    );
+    await db.pool.query(`DELETE FROM bets_view WHERE bet_id = (SELECT max(bet_id) FROM bets_view)`);
+    const dry = await rebuildBetsView(db.pool, { dryRun: true });
+    expect(dry.swapped).toBe(false);
+    expect(dry.differences?.count).toBe(2);
+    expect(dry.differences?.sample.map((d) => d.live === null).sort()).toEqual([false, true]);
+    expect((await viewMismatches(db.pool)).length).toBeGreaterThanOrEqual(2);
+
+    const copy = await rebuildBetsView(db.pool, { strategy: 'copy', chunks: 2 });
+    expect(copy.swapped).toBe(true);
+    expect(await viewMismatches(db.pool)).toEqual([]);
+    const set = await rebuildBetsView(db.pool, { strategy: 'set' });
+    expect(set.bets).toBe(copy.bets);
+    expect(await viewMismatches(db.pool)).toEqual([]);
+  });
+
+  it('upsert_bet_view() re-folds one bet at a psql prompt, version-guarded', async () => {
+    const { rows } = await db.pool.query<{ tenant_id: number; bet_id: string }>(
+      'SELECT tenant_id, bet_id FROM bets_view WHERE version >= 2 LIMIT 1',
+    );
+    const { tenant_id: tenant, bet_id: bet } = rows[0]!;
+    const call = async () =>
+      (await db.pool.query<{ changed: boolean }>('SELECT upsert_bet_view($1, $2) AS changed', [tenant, bet]))
+        .rows[0]!.changed;
+    expect(await call()).toBe(false);
+    await db.pool.query('DELETE FROM bets_view WHERE tenant_id = $1 AND bet_id = $2', [tenant, bet]);
+    expect(await call()).toBe(true);
+    expect(await viewMismatches(db.pool)).toEqual([]);
+  });
+});
+
+describe('lag, repair and the reconciliation sweep', () => {
+  let db: TestDatabase;
+  let store: EventStore;
+  let env: Record<string, string>;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    store = createEventStore({ pool: db.pool, publisher: noPublisher, projection: betsProjection });
+    env = { DATABASE_URL: db.url, KAFKA_BROKERS: requiredEnv('KAFKA_BROKERS') };
+  });
+  afterAll(async () => db.drop());
+
+  it('lag reports exactly the bets appended without publishing, repair heals them, lag is then zero', async () => {
+    const projected = stream(600);
+    for (let i = 0; i < projected.length; i += 100) {
+      await store.append(projected.slice(i, i + 100), { projection: 'immediate' });
+    }
+    const unpublished = stream(300);
+    await append(store, unpublished);
+    const expected = new Set(unpublished.map((e) => `${e.tenantId}:${e.aggregateId}`));
+
+    const lagging = await laggingBets(db.pool);
+    expect(new Set(lagging.map((b) => `${b.tenantId}:${b.betId}`))).toEqual(expected);
+    expect(lagging.every((b) => b.viewVersion === 0 && b.latestVersion >= 1 && b.lagMs >= 0)).toBe(true);
+
+    const report = await cli(['lag', '--json', '--no-kafka', '--fail-over', '0'], env);
+    expect(report.code).toBe(1);
+    const json = JSON.parse(report.stdout) as { view: { laggingBets: number; topTenants: unknown[] } };
+    expect(json.view.laggingBets).toBe(expected.size);
+    expect(json.view.topTenants.length).toBeGreaterThan(0);
+    expect((await cli(['lag', '--no-kafka', '--fail-over', String(expected.size)], env)).code).toBe(0);
+
+    const repaired = await cli(['repair', '--since', '1h', '--batch-size', '25'], env);
+    expect(repaired.code).toBe(0);
+    expect(JSON.parse(repaired.stdout.trim().split('\n').pop()!)).toEqual({
+      lagging: expected.size,
+      repaired: expected.size,
+    });
+    expect(await laggingBets(db.pool)).toEqual([]);
+    expect((await cli(['lag', '--no-kafka', '--fail-over', '0'], env)).code).toBe(0);
+    expect(await viewMismatches(db.pool)).toEqual([]);
+    // Idempotent: a second repair of the same bets writes nothing.
+    const again = [...expected].map((k) => ({ tenantId: Number(k.split(':')[0]), betId: k.split(':')[1]! }));
+    expect(await repairBets(db.pool, again)).toEqual({ bets: expected.size, rowsWritten: 0 });
+  });
+
+  it('the sweep heals events that never reached Kafka, within its window and after its grace period', async () => {
+    const missed = stream(200);
+    await append(store, missed);
+    const config = { sweepIntervalMs: 1_000, sweepWindowMs: 3_600_000, sweepGraceMs: 60_000 };
+    // Still within the grace period: in flight, not lagging.
+    expect(await sweepOnce(db.pool, config)).toEqual({ ran: true, repaired: 0 });
+    const result = await sweepOnce(db.pool, config, Date.now() + 120_000);
+    expect(result.repaired).toBe(new Set(missed.map((e) => e.aggregateId)).size);
+    expect(await laggingBets(db.pool)).toEqual([]);
+    expect(await viewMismatches(db.pool)).toEqual([]);
+  });
+});
+
+describe('immediate mode next to the worker', () => {
+  let immediate: TestDatabase;
+  let alone: TestDatabase;
+  let kafka: Kafka;
+  const publishers: EventPublisher[] = [];
+  beforeAll(async () => {
+    [immediate, alone] = await Promise.all([createTestDatabase(), createTestDatabase()]);
+    kafka = testKafka();
+  });
+  afterAll(async () => {
+    for (const p of publishers) await p.close();
+    await Promise.all([immediate.drop(), alone.drop()]);
+  });
+
+  it('produces the same rows as the worker alone, and the worker finds nothing left to do', async () => {
+    const events = stream(1_500);
+    const snapshots: Array<Map<string, string>> = [];
+    for (const [db, mode] of [
+      [immediate, 'immediate'],
+      [alone, 'async'],
+    ] as const) {
+      const topic = await createTopic(kafka, `immediate-${mode}`, 2);
+      const publisher = createKafkaPublisher(kafka, topic);
+      publishers.push(publisher);
+      const store = createEventStore({ pool: db.pool, publisher, projection: betsProjection });
+      for (let i = 0; i < events.length; i += 100) {
+        await store.append(events.slice(i, i + 100), { projection: mode });
+      }
+      const config = workerConfig(topic, uniqueName('g'));
+      const worker = startWorker(db.pool, kafka, config);
+      await untilCaughtUp(db.pool, kafka, config, worker);
+      await worker.stop();
+      if (mode === 'immediate') {
+        expect(worker.worker.stats.staleEvents).toBe(events.length);
+        expect(worker.worker.stats.projectedRows).toBe(0);
+      }
+      const { rows } = await db.pool.query<{ key: string; row: string }>(
+        `SELECT tenant_id || ':' || bet_id AS key, (to_jsonb(v) - 'projected_at')::text AS row FROM bets_view v`,
+      );
+      snapshots.push(new Map(rows.map((r) => [r.key, r.row])));
+    }
+    expect(snapshots[0]).toEqual(snapshots[1]);
+    expect(await viewMismatches(immediate.pool)).toEqual([]);
+  });
+});
+
+describe('dead letter list and replay', () => {
+  let db: TestDatabase;
+  let env: Record<string, string>;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    env = { DATABASE_URL: db.url, KAFKA_BROKERS: requiredEnv('KAFKA_BROKERS') };
+  });
+  afterAll(async () => db.drop());
+
+  it('replays what validates now and is stored, keeps the rest, and deletes nothing', async () => {
+    const [stored, unknown] = stream(400).filter((e) => e.version === 1);
+    const store = createEventStore({ pool: db.pool, publisher: noPublisher, projection: betsProjection });
+    await store.append([stored!]);
+    const json = (e: BetEvent) =>
+      Buffer.from(
+        JSON.stringify({
+          tenant_id: e.tenantId,
+          aggregate_id: e.aggregateId,
+          version: e.version,
+          idempotency_key: e.idempotencyKey,
+          event_type: e.eventType,
+          event_data: e.eventData,
+          timestamp: e.timestamp,
+        }),
+      );
+    await db.pool.query(
+      `INSERT INTO dead_letters (topic, partition, kafka_offset, message_key, payload, reason) VALUES
+       ('t', 0, 1, 'k', $1, 'rejected by an older release'), ('t', 0, 2, 'k', $2, 'is not JSON'),
+       ('t', 0, 3, 'k', $3, 'rejected by an older release')`,
+      [json(stored!), Buffer.from('{broken'), json(unknown!)],
+    );
+    const listed = await cli(['dlq', 'list', '--json'], env);
+    expect(listed.code).toBe(0);
+    expect((JSON.parse(listed.stdout) as unknown[]).length).toBe(3);
+
+    const replay = await cli(['dlq', 'replay'], env);
+    expect(replay.code).toBe(0);
+    expect(JSON.parse(replay.stdout)).toEqual({ replayed: 1, stillInvalid: 1, notStored: 1 });
+    const { rows } = await db.pool.query<{ kafka_offset: number; replayed: boolean; replay_result: string }>(
+      'SELECT kafka_offset, replayed_at IS NOT NULL AS replayed, replay_result FROM dead_letters ORDER BY 1',
+    );
+    expect(rows.map((r) => [r.kafka_offset, r.replayed])).toEqual([
+      [1, true],
+      [2, false],
+      [3, false],
+    ]);
+    expect(rows[0]!.replay_result).toBe('projected');
+    expect(rows[1]!.replay_result).toContain('still invalid: message "{broken" is not JSON');
+    expect(rows[2]!.replay_result).toBe('valid, but not in bet_events: left for review');
+    expect(await viewMismatches(db.pool)).toEqual([]);
+    const remaining = await cli(['dlq', 'list', '--json'], env);
+    expect((JSON.parse(remaining.stdout) as unknown[]).length).toBe(2);
+    expect((await cli(['dlq', 'purge'], env)).code).toBe(2);
+  });
+});
