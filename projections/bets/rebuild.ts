@@ -261,9 +261,11 @@ export async function rebuildBetsView(pool: Pool, options: RebuildOptions = {}):
   const lockStarted = performance.now();
   await inTransaction(pool, async (client) => {
     await client.query(`SET LOCAL lock_timeout = ${Number(options.lockTimeoutMs ?? 10_000)}`);
-    // EXCLUSIVE lets readers read and makes writers wait; the renames then take ACCESS EXCLUSIVE
-    // for the few milliseconds to commit.
-    await client.query(`LOCK TABLE ${VIEW_TABLE} IN EXCLUSIVE MODE`);
+    // ACCESS EXCLUSIVE from the start, not EXCLUSIVE upgraded for the renames: a worker that read
+    // bets_view in its flush transaction and then waits to write would deadlock with the upgrade
+    // (seen in the live-rebuild test). Readers wait for the locked catch-up and the swap (a few
+    // hundred ms at 1M events), then read the new table; they never see it empty.
+    await client.query(`LOCK TABLE ${VIEW_TABLE} IN ACCESS EXCLUSIVE MODE`);
     caughtUpBets += await catchUp(client);
     await swap(client, indexes);
   });
