@@ -8,6 +8,7 @@ import { ValidationError } from '../events/validate.js';
 import { ConcurrencyConflictError } from '../store/batch.js';
 import { parse, UsageError, type Command } from './command.js';
 import { appendCommand } from './commands/append.js';
+import { benchCommand } from './commands/bench.js';
 import { demoCommand } from './commands/demo.js';
 import { dlqCommand } from './commands/dlq.js';
 import { lagCommand } from './commands/lag.js';
@@ -26,6 +27,7 @@ const COMMANDS: readonly Command[] = [
   lagCommand,
   repairCommand,
   dlqCommand,
+  benchCommand,
   demoCommand,
 ];
 

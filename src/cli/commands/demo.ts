@@ -4,38 +4,20 @@
  * a fold computed by SQL straight from bet_events.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import pg from 'pg';
 import { createWorker } from '../../../consumers/worker.js';
 import { isCaughtUp } from '../../../consumers/lag.js';
 import { betsProjection } from '../../../projections/bets/index.js';
 import { betsBehind, statusCounts } from '../../../projections/bets/verify.js';
 import { maskUrl } from '../../config.js';
+import { ensureDatabase } from '../../db/ensureDatabase.js';
 import { migrate } from '../../db/migrate.js';
 import { ensureTopic } from '../../kafka/topics.js';
 import { createMetrics } from '../../observability/metrics.js';
 import { runSimulation } from '../../simulate/run.js';
 import { intOption, type Command } from '../command.js';
 import { createRuntime } from '../runtime.js';
+import { table } from '../table.js';
 import { SIMULATION_HELP, SIMULATION_OPTIONS, simulationFlags } from './simulate.js';
-
-async function ensureDatabase(databaseUrl: string): Promise<void> {
-  const url = new URL(databaseUrl);
-  const name = decodeURIComponent(url.pathname.slice(1));
-  url.pathname = '/postgres';
-  const admin = new pg.Client({ connectionString: url.toString() });
-  await admin.connect();
-  try {
-    const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
-    if (!rowCount) await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
-  } finally {
-    await admin.end();
-  }
-}
-
-function table(rows: Array<[string, ...Array<string | number>]>): string {
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => String(r[c]).length)));
-  return rows.map((r) => r.map((v, c) => String(v).padEnd(widths[c]!)).join('  ')).join('\n');
-}
 
 export const demoCommand: Command = {
   name: 'demo',

@@ -1,0 +1,328 @@
+/**
+ * The benchmark's measurements. Each runs against the bench database and the local broker, and
+ * returns figures (median and spread over runs) rather than single timings.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { Partitioners, type Kafka } from 'kafkajs';
+import { betsProjection } from '../../projections/bets/index.js';
+import { rebuildBetsView } from '../../projections/bets/rebuild.js';
+import { isCaughtUp } from '../../consumers/lag.js';
+import { saveCheckpoints } from '../../consumers/checkpoints.js';
+import { inTransaction, type Pool } from '../db/pool.js';
+import type { BetEvent } from '../events/types.js';
+import { encodeEvent, noPublisher } from '../kafka/publisher.js';
+import { ensureTopic } from '../kafka/topics.js';
+import { simulateEvents } from '../simulate/generator.js';
+import { runSimulation } from '../simulate/run.js';
+import { createEventStore } from '../store/eventStore.js';
+import { figure, quantile, repeat, type Figure } from './stats.js';
+
+export interface BenchContext {
+  readonly pool: Pool;
+  readonly kafka: Kafka;
+  readonly databaseUrl: string;
+  readonly brokers: string;
+  readonly runs: number;
+  readonly log: (line: string) => void;
+}
+
+const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+const perSecond = (count: number, ms: number) => Math.round((count / ms) * 1000);
+
+function events(count: number, seed: number): BetEvent[] {
+  return [...simulateEvents({ seed, events: count, tenants: 50, openBets: 5_000, now: Date.now })];
+}
+
+async function resetTables(pool: Pool): Promise<void> {
+  await pool.query('TRUNCATE bet_events, bets_view, projection_checkpoints, dead_letters');
+}
+
+export async function benchAppend(ctx: BenchContext, count: number): Promise<Record<string, Figure>> {
+  const store = createEventStore({ pool: ctx.pool, publisher: noPublisher, projection: betsProjection });
+  const result: Record<string, Figure> = {};
+  result['row per statement'] = await repeat(ctx.runs, async (run) => {
+    await resetTables(ctx.pool);
+    const batch = events(count, 100 + run);
+    const started = performance.now();
+    for (const e of batch) {
+      await ctx.pool.query(
+        `INSERT INTO bet_events (tenant_id, aggregate_id, version, idempotency_key, event_type, event_data, "timestamp")
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tenant_id, idempotency_key) DO NOTHING`,
+        [
+          e.tenantId,
+          e.aggregateId,
+          e.version,
+          e.idempotencyKey,
+          e.eventType,
+          JSON.stringify(e.eventData),
+          e.timestamp,
+        ],
+      );
+    }
+    return perSecond(count, performance.now() - started);
+  });
+  for (const size of [100, 1_000]) {
+    result[`UNNEST batch of ${size}`] = await repeat(ctx.runs, async (run) => {
+      await resetTables(ctx.pool);
+      const all = events(count, 200 + run);
+      const started = performance.now();
+      for (let i = 0; i < all.length; i += size) await store.append(all.slice(i, i + size));
+      return perSecond(count, performance.now() - started);
+    });
+  }
+  ctx.log(
+    `append: ${JSON.stringify(Object.fromEntries(Object.entries(result).map(([k, v]) => [k, v.median])))}`,
+  );
+  return result;
+}
+
+/** The same flush work as the worker (one transaction: UPSERT + checkpoint), with no Kafka. */
+export async function benchCeiling(ctx: BenchContext, count: number, batch: number): Promise<Figure> {
+  const f = await repeat(ctx.runs, async (run) => {
+    await resetTables(ctx.pool);
+    const all = events(count, 300 + run);
+    const started = performance.now();
+    for (let i = 0; i < all.length; i += batch) {
+      const slice = all.slice(i, i + batch);
+      await inTransaction(ctx.pool, async (client) => {
+        await betsProjection.project(client, slice);
+        await saveCheckpoints(client, 'ceiling', [
+          {
+            topic: 'ceiling',
+            partition: 0,
+            nextOffset: i + slice.length,
+            lastEventTimestamp: slice[0]!.timestamp,
+          },
+        ]);
+      });
+    }
+    return perSecond(count, performance.now() - started);
+  });
+  ctx.log(`ceiling (batch ${batch}): ${f.median} events/s`);
+  return f;
+}
+
+export async function benchImmediate(ctx: BenchContext, count: number): Promise<Figure> {
+  const store = createEventStore({ pool: ctx.pool, publisher: noPublisher, projection: betsProjection });
+  const f = await repeat(ctx.runs, async (run) => {
+    await resetTables(ctx.pool);
+    const all = events(count, 400 + run);
+    const started = performance.now();
+    for (const e of all) await store.append([e], { projection: 'immediate' });
+    return perSecond(count, performance.now() - started);
+  });
+  ctx.log(`immediate (one event per transaction): ${f.median} events/s`);
+  return f;
+}
+
+export async function fillTopic(ctx: BenchContext, topic: string, count: number): Promise<void> {
+  await ensureTopic(ctx.kafka, topic, 6);
+  const producer = ctx.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  try {
+    const all = events(count, 500);
+    for (let i = 0; i < all.length; i += 2_000) {
+      await producer.send({ topic, acks: -1, messages: all.slice(i, i + 2_000).map(encodeEvent) });
+    }
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+function peakRssMb(pid: number): number {
+  try {
+    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Math.round(Number(match[1]) / 1024) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+export interface EndToEndResult {
+  readonly eventsPerSecond: Figure;
+  readonly peakRssMb: Figure;
+  readonly throughput: Array<[number, number]>;
+}
+
+/** Worker processes draining a pre-filled topic into an empty view. */
+export async function benchEndToEnd(
+  ctx: BenchContext,
+  topic: string,
+  count: number,
+  workers: number,
+  flush: { maxEvents: number; intervalMs: number },
+): Promise<EndToEndResult> {
+  let throughput: Array<[number, number]> = [];
+  const rss: number[] = [];
+  const f = await repeat(ctx.runs, async (run) => {
+    await ctx.pool.query('TRUNCATE bets_view, projection_checkpoints, dead_letters');
+    const group = `bench-${Date.now()}-${run}`;
+    const env = {
+      PATH: process.env['PATH'] ?? '',
+      DATABASE_URL: ctx.databaseUrl,
+      KAFKA_BROKERS: ctx.brokers,
+      KAFKA_TOPIC: topic,
+      KAFKA_GROUP_ID: group,
+      FLUSH_MAX_EVENTS: String(flush.maxEvents),
+      FLUSH_INTERVAL_MS: String(flush.intervalMs),
+      HTTP_PORT: '0',
+      SWEEP_INTERVAL_MS: '0',
+      LOG_LEVEL: 'warn',
+    };
+    const started = performance.now();
+    const children = Array.from({ length: workers }, () =>
+      spawn(process.execPath, [CLI, 'worker'], { env, stdio: ['ignore', 'ignore', 'inherit'] }),
+    );
+    const series: Array<[number, number]> = [];
+    let peak = 0;
+    for (;;) {
+      const { rows } = await ctx.pool.query<{ done: number }>(
+        'SELECT coalesce(sum(next_offset), 0)::bigint AS done FROM projection_checkpoints',
+      );
+      series.push([(performance.now() - started) / 1000, rows[0]!.done]);
+      peak = Math.max(peak, peakRssMb(children[0]!.pid!));
+      if (await isCaughtUp(ctx.pool, ctx.kafka, 'bets_view', topic)) break;
+      if (performance.now() - started > 15 * 60_000)
+        throw new Error('end-to-end bench did not catch up in 15 minutes');
+      await sleep(250);
+    }
+    const ms = performance.now() - started;
+    peak = Math.max(peak, peakRssMb(children[0]!.pid!));
+    await Promise.all(
+      children.map(
+        (c) => new Promise<void>((resolve) => (c.once('close', () => resolve()), c.kill('SIGTERM'))),
+      ),
+    );
+    rss.push(peak);
+    if (run === 0) {
+      // Events per second between samples: the throughput-over-time chart.
+      throughput = series
+        .slice(1)
+        .map(([t, done], i) => [t, Math.round((done - series[i]![1]) / (t - series[i]![0]))]);
+    }
+    return perSecond(count, ms);
+  });
+  ctx.log(
+    `end to end, ${workers} worker(s), flush ${flush.maxEvents}/${flush.intervalMs}ms: ${f.median} events/s`,
+  );
+  return { eventsPerSecond: f, peakRssMb: figure(rss), throughput };
+}
+
+/** Event timestamp → view row, at a steady rate through the real append path and one worker. */
+export async function benchLatency(ctx: BenchContext, rate: number, seconds: number) {
+  await resetTables(ctx.pool);
+  const topic = `bench-latency-${Date.now()}`;
+  await ensureTopic(ctx.kafka, topic, 6);
+  const env = {
+    PATH: process.env['PATH'] ?? '',
+    DATABASE_URL: ctx.databaseUrl,
+    KAFKA_BROKERS: ctx.brokers,
+    KAFKA_TOPIC: topic,
+    KAFKA_GROUP_ID: `${topic}-g`,
+    HTTP_PORT: '0',
+    SWEEP_INTERVAL_MS: '0',
+    LOG_LEVEL: 'warn',
+  };
+  const worker = spawn(process.execPath, [CLI, 'worker'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  await sleep(3_000);
+  const { createKafkaPublisher } = await import('../kafka/publisher.js');
+  const publisher = createKafkaPublisher(ctx.kafka, topic);
+  const store = createEventStore({ pool: ctx.pool, publisher, projection: betsProjection });
+  await runSimulation(store, {
+    events: rate * seconds,
+    rate,
+    tenants: 50,
+    batchSize: Math.max(1, Math.round(rate / 100)),
+    duplicateRate: 0,
+    seed: 600,
+    openBets: 5_000,
+  });
+  await publisher.close();
+  while (!(await isCaughtUp(ctx.pool, ctx.kafka, 'bets_view', topic))) await sleep(200);
+  await new Promise<void>((resolve) => (worker.once('close', () => resolve()), worker.kill('SIGTERM')));
+  const { rows } = await ctx.pool.query<{ ms: number }>(
+    `SELECT (extract(epoch FROM projected_at) * 1000 - last_updated_timestamp)::float8 AS ms FROM bets_view`,
+  );
+  const sorted = rows.map((r) => r.ms).sort((a, b) => a - b);
+  const result = {
+    rate,
+    seconds,
+    samples: sorted.length,
+    p50: Math.round(quantile(sorted, 0.5)),
+    p95: Math.round(quantile(sorted, 0.95)),
+    p99: Math.round(quantile(sorted, 0.99)),
+    histogram: latencyHistogram(sorted),
+  };
+  ctx.log(`latency at ${rate}/s: p50 ${result.p50} ms, p95 ${result.p95} ms, p99 ${result.p99} ms`);
+  return result;
+}
+
+function latencyHistogram(sorted: readonly number[]): Array<[string, number]> {
+  const edges = [10, 25, 50, 100, 150, 250, 500, 1000, Infinity];
+  let from = 0;
+  return edges.map((edge) => {
+    const n = sorted.filter((v) => v >= from && v < edge).length;
+    const label = edge === Infinity ? `≥${from}` : `<${edge}`;
+    from = edge;
+    return [label, n];
+  });
+}
+
+/** Ours (shadow + swap) against the reference document's TRUNCATE + INSERT … SELECT DISTINCT ON. */
+export async function benchRebuild(ctx: BenchContext, count: number) {
+  const { rows } = await ctx.pool.query<{ n: number }>('SELECT count(*)::bigint AS n FROM bet_events');
+  if (rows[0]!.n !== count) {
+    ctx.log(`filling bet_events with ${count} events...`);
+    await resetTables(ctx.pool);
+    const store = createEventStore({ pool: ctx.pool, publisher: noPublisher, projection: betsProjection });
+    await runSimulation(store, {
+      events: count,
+      rate: 0,
+      tenants: 50,
+      batchSize: 1_000,
+      duplicateRate: 0,
+      seed: 1,
+      openBets: 20_000,
+    });
+  }
+  const { rows: bets } = await ctx.pool.query<{ n: number }>('SELECT count(*)::bigint AS n FROM bets_view');
+  if (bets[0]!.n === 0) await rebuildBetsView(ctx.pool);
+  await ctx.pool.query('DROP TABLE IF EXISTS bench_reference_view');
+  await ctx.pool.query('CREATE TABLE bench_reference_view (LIKE bets_view INCLUDING ALL)');
+  await ctx.pool.query('VACUUM ANALYZE bet_events');
+  const ours = await repeat(ctx.runs, async () => (await rebuildBetsView(ctx.pool)).totalMs);
+  const reference = await repeat(ctx.runs, async () => {
+    const started = performance.now();
+    await ctx.pool.query('TRUNCATE bench_reference_view');
+    await ctx.pool.query(REFERENCE_REBUILD);
+    return Math.round(performance.now() - started);
+  });
+  await ctx.pool.query('DROP TABLE bench_reference_view');
+  ctx.log(`rebuild of ${count} events: ours ${ours.median} ms, reference ${reference.median} ms`);
+  return { events: count, oursMs: ours, referenceMs: reference };
+}
+
+/**
+ * The reference document's rebuild, as written there (latest event per bet by timestamp), into a
+ * scratch table. It is not equivalent — it loses fields of earlier events and orders by producer
+ * time instead of version — and it empties the live view while it runs.
+ */
+const REFERENCE_REBUILD = `
+INSERT INTO bench_reference_view (tenant_id, bet_id, idempotency_key, user_id, amount, odds, selection, status,
+                                  version, last_event_type, last_updated_timestamp)
+WITH latest_events AS (
+  SELECT DISTINCT ON (tenant_id, aggregate_id)
+    tenant_id, aggregate_id, idempotency_key, event_type, event_data, "timestamp", version
+  FROM bet_events
+  ORDER BY tenant_id, aggregate_id, "timestamp" DESC
+)
+SELECT tenant_id, aggregate_id, idempotency_key, event_data->>'user_id', (event_data->>'amount')::numeric,
+       (event_data->>'odds')::numeric, event_data->>'selection',
+       CASE WHEN event_type = 'V1_BET_PLACED' THEN 'placed' WHEN event_type = 'V1_BET_ACCEPTED' THEN 'accepted'
+            WHEN event_type = 'V1_BET_REJECTED' THEN 'rejected' WHEN event_type = 'V1_BET_CANCELLED' THEN 'cancelled'
+            WHEN event_type = 'V1_BET_SETTLED' THEN event_data->>'result' ELSE 'cashed_out' END,
+       version, event_type, "timestamp"
+FROM latest_events`;

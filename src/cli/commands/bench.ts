@@ -1,0 +1,178 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  benchAppend,
+  benchCeiling,
+  benchEndToEnd,
+  benchImmediate,
+  benchLatency,
+  benchRebuild,
+  fillTopic,
+  type BenchContext,
+} from '../../bench/parts.js';
+import { barChart, lineChart } from '../../bench/svg.js';
+import { spread, type Figure } from '../../bench/stats.js';
+import { ensureDatabase } from '../../db/ensureDatabase.js';
+import { migrate } from '../../db/migrate.js';
+import { ensureTopic } from '../../kafka/topics.js';
+import { intOption, stringOption, UsageError, type Command } from '../command.js';
+import { createRuntime } from '../runtime.js';
+
+const PARTS = ['append', 'ceiling', 'immediate', 'e2e', 'latency', 'rebuild'] as const;
+type Part = (typeof PARTS)[number];
+
+export const benchCommand: Command = {
+  name: 'bench',
+  summary: 'measure append, projection, immediate mode, latency, rebuild and memory',
+  usage: `projector bench [--only ${PARTS.join(',')}] [--runs 3] [--e2e-events 500000] [--rebuild-events 1000000] [--out bench/results]
+
+Runs against the database bet_projector_bench on DATABASE_URL's server (created if missing) and the
+local broker. Every figure is the median of --runs runs, with the spread. Writes
+<out>/<timestamp>.json, .md and SVG charts (throughput over time, latency histogram).`,
+  options: {
+    only: { type: 'string' },
+    runs: { type: 'string' },
+    'e2e-events': { type: 'string' },
+    'rebuild-events': { type: 'string' },
+    out: { type: 'string' },
+  },
+  async run(values) {
+    const only = (stringOption(values, 'only') ?? PARTS.join(',')).split(',');
+    for (const part of only) {
+      if (!(PARTS as readonly string[]).includes(part))
+        throw new UsageError(`--only "${part}" is not one of ${PARTS.join(', ')}`);
+    }
+    const want = (part: Part) => only.includes(part);
+    const runs = intOption(values, 'runs', 3, 1, 100);
+    const e2eEvents = intOption(values, 'e2e-events', 500_000, 1_000, 100_000_000);
+    const rebuildEvents = intOption(values, 'rebuild-events', 1_000_000, 1_000, 100_000_000);
+    const out = stringOption(values, 'out') ?? 'bench/results';
+    const base = new URL(process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres');
+    base.pathname = '/bet_projector_bench';
+    await ensureDatabase(base.toString());
+    const runtime = createRuntime('bench', { DATABASE_URL: base.toString() });
+    const lines: string[] = [];
+    const log = (line: string) => {
+      lines.push(line);
+      process.stdout.write(`${line}\n`);
+    };
+    try {
+      await migrate(runtime.pool);
+      const ctx: BenchContext = {
+        pool: runtime.pool,
+        kafka: runtime.kafka,
+        databaseUrl: base.toString(),
+        brokers: runtime.config.kafkaBrokers.join(','),
+        runs,
+        log,
+      };
+      const results: Record<string, unknown> = {
+        startedAt: new Date().toISOString(),
+        runs,
+        machine: machine(),
+      };
+      const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+      await mkdir(out, { recursive: true });
+      if (want('append')) results['append'] = await benchAppend(ctx, 20_000);
+      if (want('ceiling')) {
+        results['ceiling'] = {
+          batch100: await benchCeiling(ctx, 100_000, 100),
+          batch1000: await benchCeiling(ctx, 100_000, 1_000),
+        };
+      }
+      if (want('immediate')) results['immediate'] = await benchImmediate(ctx, 3_000);
+      if (want('e2e')) {
+        const topic = `bench-e2e-${Date.now()}`;
+        await ensureTopic(runtime.kafka, topic, 6);
+        log(`filling ${topic} with ${e2eEvents} events...`);
+        await fillTopic(ctx, topic, e2eEvents);
+        const e2e = {
+          oneWorkerDefault: await benchEndToEnd(ctx, topic, e2eEvents, 1, {
+            maxEvents: 100,
+            intervalMs: 100,
+          }),
+          oneWorkerTuned: await benchEndToEnd(ctx, topic, e2eEvents, 1, { maxEvents: 1_000, intervalMs: 50 }),
+          twoWorkersTuned: await benchEndToEnd(ctx, topic, e2eEvents, 2, {
+            maxEvents: 1_000,
+            intervalMs: 50,
+          }),
+          threeWorkersTuned: await benchEndToEnd(ctx, topic, e2eEvents, 3, {
+            maxEvents: 1_000,
+            intervalMs: 50,
+          }),
+        };
+        results['e2e'] = { events: e2eEvents, ...e2e };
+        await writeFile(
+          path.join(out, `${stamp}-throughput.svg`),
+          lineChart(
+            'One worker (default buffer): events/s over time',
+            e2e.oneWorkerDefault.throughput,
+            'seconds',
+            'events/s',
+          ),
+        );
+      }
+      if (want('latency')) {
+        const latency = await benchLatency(ctx, 5_000, 20);
+        results['latency'] = latency;
+        await writeFile(
+          path.join(out, `${stamp}-latency.svg`),
+          barChart('Event → view latency at 5,000 events/s (ms)', latency.histogram, 'ms', 'bets'),
+        );
+      }
+      if (want('rebuild')) results['rebuild'] = await benchRebuild(ctx, rebuildEvents);
+      await writeFile(path.join(out, `${stamp}.json`), `${JSON.stringify(results, null, 2)}\n`);
+      await writeFile(path.join(out, `${stamp}.md`), markdown(results));
+      log(`wrote ${path.join(out, `${stamp}.json`)} and .md`);
+    } finally {
+      await runtime.close();
+    }
+  },
+};
+
+function machine() {
+  return { node: process.version, cpus: os.cpus().length, memoryGb: Math.round(os.totalmem() / 2 ** 30) };
+}
+
+function markdown(r: Record<string, unknown>): string {
+  const rows: string[] = ['| figure | median (min–max, runs) | target |', '|---|---|---|'];
+  const add = (name: string, f: Figure | undefined, unit: string, target = '') => {
+    if (f) rows.push(`| ${name} | ${spread(f)} ${unit} | ${target} |`);
+  };
+  const append = r['append'] as Record<string, Figure> | undefined;
+  for (const [k, v] of Object.entries(append ?? {})) add(`append, ${k}`, v, 'events/s');
+  const ceiling = r['ceiling'] as { batch100: Figure; batch1000: Figure } | undefined;
+  add('ceiling (UPSERT + checkpoint, no Kafka), batch 100', ceiling?.batch100, 'events/s');
+  add('ceiling, batch 1000', ceiling?.batch1000, 'events/s');
+  const immediate = r['immediate'] as Figure | undefined;
+  add('immediate mode (one event per transaction)', immediate, 'events/s');
+  if (ceiling && immediate)
+    rows.push(
+      `| batch (ceiling, 100) / immediate | ${(ceiling.batch100.median / immediate.median).toFixed(1)}× | ≥ 25× |`,
+    );
+  const e2e = r['e2e'] as Record<string, { eventsPerSecond: Figure; peakRssMb: Figure }> | undefined;
+  if (e2e) {
+    for (const [k, v] of Object.entries(e2e)) {
+      if (typeof v !== 'object') continue;
+      add(`end to end, ${k}`, v.eventsPerSecond, 'events/s', k === 'oneWorkerDefault' ? '≥ 30,000' : '');
+      add(`peak RSS of the first worker, ${k}`, v.peakRssMb, 'MB', '≤ 200');
+    }
+    if (ceiling) {
+      rows.push(
+        `| worker (1, tuned) / ceiling (batch 1000) | ${(e2e['oneWorkerTuned']!.eventsPerSecond.median / ceiling.batch1000.median).toFixed(2)} | ≥ 0.7 |`,
+      );
+    }
+  }
+  const latency = r['latency'] as { p50: number; p95: number; p99: number; rate: number } | undefined;
+  if (latency)
+    rows.push(
+      `| latency at ${latency.rate}/s p50 / p95 / p99 | ${latency.p50} / ${latency.p95} / ${latency.p99} ms | p99 ≤ 250 ms |`,
+    );
+  const rebuild = r['rebuild'] as { events: number; oursMs: Figure; referenceMs: Figure } | undefined;
+  if (rebuild) {
+    add(`rebuild of ${rebuild.events} events, ours (shadow + swap)`, rebuild.oursMs, 'ms', '≤ 4,000 ms');
+    add(`rebuild, reference TRUNCATE + INSERT … DISTINCT ON`, rebuild.referenceMs, 'ms');
+  }
+  return `# bet-projector bench, ${String(r['startedAt'])}\n\n${rows.join('\n')}\n`;
+}
