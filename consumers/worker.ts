@@ -1,5 +1,5 @@
 /**
- * The projection worker: a kafkajs consumer group feeding a BatchBuffer, flushed through a
+ * The projection worker: a kafkajs consumer group feeding one BatchBuffer per partition, flushed through a
  * projection in one transaction per batch. The loop holds no SQL; it moves messages and offsets.
  *
  *   created → starting → running → stopping → stopped
@@ -169,11 +169,24 @@ export function createWorker(deps: {
     }
   }
 
-  const buffer = new BatchBuffer<ConsumedItem>({
-    maxItems: config.flushMaxEvents,
-    maxWaitMs: config.flushIntervalMs,
-    flush,
-  });
+  /**
+   * One buffer per partition: each partition's flushes are ordered, and different partitions
+   * flush in parallel on separate connections, so one transaction's commit latency does not hold
+   * up the others. A bet always lives in one partition, so parallel flushes never race on a row.
+   */
+  const buffers = new Map<number, BatchBuffer<ConsumedItem>>();
+  const bufferOf = (partition: number): BatchBuffer<ConsumedItem> => {
+    let buffer = buffers.get(partition);
+    if (!buffer) {
+      buffer = new BatchBuffer<ConsumedItem>({
+        maxItems: config.flushMaxEvents,
+        maxWaitMs: config.flushIntervalMs,
+        flush,
+      });
+      buffers.set(partition, buffer);
+    }
+    return buffer;
+  };
 
   async function appliedOffset(partition: number): Promise<number> {
     const known = applied.get(partition);
@@ -202,7 +215,7 @@ export function createWorker(deps: {
     metrics?.events.inc({ result: 'consumed' }, batch.messages.length);
     metrics?.events.inc({ result: 'already_checkpointed' }, skipped);
     try {
-      if (items.length > 0) await buffer.add(items);
+      if (items.length > 0) await bufferOf(partition).add(items);
       else await commitOffsets([{ topic, partition, offset: String(from) }]);
     } catch (error) {
       failWith(error);
