@@ -19,7 +19,15 @@ export default {
       testMatch: ['<rootDir>/test/int/**/*.int.test.ts'],
       globalSetup: '<rootDir>/test/support/globalSetup.js',
       globalTeardown: '<rootDir>/test/support/globalTeardown.js',
-      testTimeout: 60_000,
+      setupFilesAfterEnv: ['<rootDir>/test/support/timeouts.ts'],
+    },
+    {
+      ...common,
+      displayName: 'faults',
+      testMatch: ['<rootDir>/test/faults/**/*.fault.test.ts'],
+      globalSetup: '<rootDir>/test/support/globalSetup.js',
+      globalTeardown: '<rootDir>/test/support/globalTeardown.js',
+      setupFilesAfterEnv: ['<rootDir>/test/support/faultTimeouts.ts'],
     },
   ],
 };

@@ -59,6 +59,7 @@ export type WorkerConfig = Pick<
   | 'flushMaxEvents'
   | 'flushIntervalMs'
   | 'partitionsConsumedConcurrently'
+  | 'kafkaSessionTimeoutMs'
   | 'retryInitialMs'
   | 'retryMaxMs'
   | 'retryMaxAttempts'
@@ -244,8 +245,8 @@ export function createWorker(deps: {
     const c = kafka.consumer({
       groupId: config.groupId,
       allowAutoTopicCreation: false,
-      sessionTimeout: 30_000,
-      heartbeatInterval: 3_000,
+      sessionTimeout: config.kafkaSessionTimeoutMs,
+      heartbeatInterval: Math.max(500, Math.floor(config.kafkaSessionTimeoutMs / 10)),
       maxWaitTimeInMs: Math.max(50, config.flushIntervalMs),
     });
     consumer = c;

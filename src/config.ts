@@ -24,6 +24,7 @@ export interface Config {
   readonly flushMaxEvents: number;
   readonly flushIntervalMs: number;
   readonly partitionsConsumedConcurrently: number;
+  readonly kafkaSessionTimeoutMs: number;
   readonly retryInitialMs: number;
   readonly retryMaxMs: number;
   readonly retryMaxAttempts: number;
@@ -126,6 +127,7 @@ export function loadConfig(env: Env = process.env): Config {
     flushMaxEvents: integer(env, 'FLUSH_MAX_EVENTS', DEFAULT_FLUSH_MAX_EVENTS, 1, 100_000),
     flushIntervalMs: integer(env, 'FLUSH_INTERVAL_MS', DEFAULT_FLUSH_INTERVAL_MS, 1, 60_000),
     partitionsConsumedConcurrently: integer(env, 'PARTITIONS_CONSUMED_CONCURRENTLY', 16, 1, 1_000),
+    kafkaSessionTimeoutMs: integer(env, 'KAFKA_SESSION_TIMEOUT_MS', 30_000, 6_000, 300_000),
     retryInitialMs,
     retryMaxMs,
     retryMaxAttempts: integer(env, 'RETRY_MAX_ATTEMPTS', 10, 1, 1_000),

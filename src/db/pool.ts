@@ -21,9 +21,12 @@ export function createPool(config: Pick<Config, 'databaseUrl' | 'dbPoolMax'>, ap
     connectionTimeoutMillis: 10_000,
     idleTimeoutMillis: 30_000,
   });
-  // An idle client that loses its connection (server restart, pg_terminate_backend) emits 'error'
-  // on the pool; without a listener that would crash the process instead of failing one query.
+  // A client that loses its connection (server restart, pg_terminate_backend) emits 'error': on the
+  // pool when idle, on the client itself when checked out. Without listeners either crashes the
+  // process (found by the fault suite); with them, the next query on that client fails instead,
+  // and the caller's retry policy takes over.
   pool.on('error', () => undefined);
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
 }
 

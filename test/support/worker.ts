@@ -20,6 +20,7 @@ export function workerConfig(
     flushMaxEvents: 100,
     flushIntervalMs: 50,
     partitionsConsumedConcurrently: 3,
+    kafkaSessionTimeoutMs: 10_000,
     retryInitialMs: 20,
     retryMaxMs: 200,
     retryMaxAttempts: 3,

@@ -1,0 +1,329 @@
+/**
+ * The fault suite: real worker processes against real Kafka and PostgreSQL under a running load,
+ * each scenario ending with the same oracle — every bet's view row equals the ordered fold of its
+ * events, every event is projected or dead-lettered, nothing is applied twice (the view would
+ * differ from the fold if it were).
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Kafka } from 'kafkajs';
+import { betsProjection } from '../../projections/bets/index.js';
+import { betsBehind } from '../../projections/bets/verify.js';
+import { isCaughtUp } from '../../consumers/lag.js';
+import { createKafkaPublisher, noPublisher } from '../../src/kafka/publisher.js';
+import { toEnvelopeJson, type BetEvent } from '../../src/events/types.js';
+import { seededRandom, simulateEvents } from '../../src/simulate/generator.js';
+import { createEventStore, ConcurrencyConflictError } from '../../src/store/eventStore.js';
+import { createTestDatabase, requiredEnv, type TestDatabase } from '../support/db.js';
+import { createTopic, produceRaw, testKafka, uniqueName } from '../support/kafka.js';
+import { viewMismatches, waitFor } from '../support/oracle.js';
+import { startProjector, type ProjectorProcess } from '../support/processes.js';
+
+interface Row {
+  scenario: string;
+  produced: number;
+  projectedBets: number;
+  deadLettered: number;
+  duplicatesSkipped: number;
+  mismatches: number;
+  recoveryMs: number;
+}
+const table: Row[] = [];
+
+let seed = 90_000;
+const stream = (events: number): BetEvent[] => [
+  ...simulateEvents({ seed: seed++, events, tenants: 8, openBets: 300, now: () => Date.now() }),
+];
+
+describe('fault suite', () => {
+  let db: TestDatabase;
+  let kafka: Kafka;
+  let env: Record<string, string>;
+  beforeAll(() => {
+    kafka = testKafka();
+  });
+  // Each scenario gets its own database: one scenario's failure must not colour the next one's oracle.
+  beforeEach(async () => {
+    db = await createTestDatabase();
+    env = {
+      DATABASE_URL: db.url,
+      KAFKA_BROKERS: requiredEnv('KAFKA_BROKERS'),
+      HTTP_PORT: '0',
+      SWEEP_INTERVAL_MS: '0',
+      // A SIGKILLed member holds its partitions until its session expires: keep that short here.
+      KAFKA_SESSION_TIMEOUT_MS: '6000',
+    };
+  });
+  afterEach(async () => db.drop());
+  afterAll(() => {
+    process.stdout.write(
+      `\n| scenario | events produced | bets projected | dead-lettered | duplicate appends recognised | mismatches | recovery ms |\n|---|---|---|---|---|---|---|\n${table
+        .map(
+          (r) =>
+            `| ${r.scenario} | ${r.produced} | ${r.projectedBets} | ${r.deadLettered} | ${r.duplicatesSkipped} | ${r.mismatches} | ${r.recoveryMs} |`,
+        )
+        .join('\n')}\n`,
+    );
+  });
+
+  /** Appends `events` through the real path (published to `topic`) at about `rate` events/s. */
+  async function load(topic: string, events: BetEvent[], rate: number): Promise<{ duplicates: number }> {
+    const publisher = createKafkaPublisher(kafka, topic);
+    const store = createEventStore({ pool: db.pool, publisher, projection: betsProjection });
+    let duplicates = 0;
+    try {
+      const started = Date.now();
+      for (let i = 0; i < events.length; i += 50) {
+        const batch = events.slice(i, i + 50);
+        await store.append(batch);
+        // A producer retry after a lost acknowledgement, now and then.
+        if (i % 500 === 0) duplicates += (await store.append(batch)).duplicates.length;
+        const ahead = ((i + 50) / rate) * 1000 - (Date.now() - started);
+        if (ahead > 0) await sleep(ahead);
+      }
+    } finally {
+      await publisher.close();
+    }
+    return { duplicates };
+  }
+
+  async function settle(
+    topic: string,
+    group: string,
+    scenario: string,
+    produced: number,
+    duplicates: number,
+    faultEnded: number,
+  ) {
+    const finisher = startProjector(['worker'], { ...env, KAFKA_TOPIC: topic, KAFKA_GROUP_ID: group });
+    try {
+      await finisher.waitForLog('"msg":"running"', 60_000);
+      await waitFor('caught up', () => isCaughtUp(db.pool, kafka, 'bets_view', topic), 120_000, 200);
+    } finally {
+      finisher.child.kill('SIGTERM');
+    }
+    expect(await finisher.exited).toBe(0);
+    const mismatches = await viewMismatches(db.pool);
+    const { rows } = await db.pool.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM dead_letters WHERE topic = $1',
+      [topic],
+    );
+    const { rows: bets } = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM bets_view');
+    table.push({
+      scenario,
+      produced,
+      projectedBets: bets[0]!.n,
+      deadLettered: rows[0]!.n,
+      duplicatesSkipped: duplicates,
+      mismatches: mismatches.length,
+      recoveryMs: Date.now() - faultEnded,
+    });
+    expect(mismatches).toEqual([]);
+    expect(await betsBehind(db.pool)).toBe(0);
+  }
+
+  it('worker killed with SIGKILL at random moments, 10 times, restarted each time', async () => {
+    const topic = await createTopic(kafka, 'fault-kill', 3);
+    const group = uniqueName('g');
+    const events = stream(6_000);
+    const loading = load(topic, events, 2_000);
+    const random = seededRandom(1);
+    for (let i = 0; i < 10; i++) {
+      const worker = startProjector(['worker'], { ...env, KAFKA_TOPIC: topic, KAFKA_GROUP_ID: group });
+      await worker.waitForLog('"msg":"running"', 30_000);
+      await sleep(150 + Math.floor(random() * 600));
+      worker.child.kill('SIGKILL');
+      await worker.exited;
+    }
+    const { duplicates } = await loading;
+    await settle(topic, group, 'SIGKILL ×10 under load', events.length, duplicates, Date.now());
+  });
+
+  it('crash between the DB commit and the Kafka offset commit: redelivery is a no-op', async () => {
+    const topic = await createTopic(kafka, 'fault-commit', 3);
+    const group = uniqueName('g');
+    const events = stream(6_000);
+    let loaded = false;
+    const loading = load(topic, events, 1_500).finally(() => (loaded = true));
+    let crashes = 0;
+    while (!loaded) {
+      const worker = startProjector(['worker'], {
+        ...env,
+        KAFKA_TOPIC: topic,
+        KAFKA_GROUP_ID: group,
+        PROJECTOR_FAULTS: 'crash-after-db-commit=5',
+      });
+      // With nothing left to flush, a worker never reaches its fifth commit: stop it instead.
+      const timer = setTimeout(() => worker.child.kill('SIGTERM'), 8_000);
+      if ((await worker.exited) === 137) crashes++;
+      clearTimeout(timer);
+    }
+    expect(crashes).toBeGreaterThanOrEqual(2);
+    const { duplicates } = await loading;
+    await settle(topic, group, `crash after DB commit ×${crashes}`, events.length, duplicates, Date.now());
+  });
+
+  it('PostgreSQL connections terminated under load: the worker retries and catches up', async () => {
+    const topic = await createTopic(kafka, 'fault-pg', 3);
+    const group = uniqueName('g');
+    const events = stream(4_000);
+    const worker = startProjector(['worker'], {
+      ...env,
+      KAFKA_TOPIC: topic,
+      KAFKA_GROUP_ID: group,
+      RETRY_INITIAL_MS: '50',
+      RETRY_MAX_ATTEMPTS: '20',
+    });
+    const loading = load(topic, events, 2_000);
+    await worker.waitForLog('"msg":"running"', 30_000);
+    for (let i = 0; i < 8; i++) {
+      await sleep(250);
+      await db.pool.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'bet-projector:worker' AND datname = $1`,
+        [db.name],
+      );
+    }
+    const faultEnded = Date.now();
+    const { duplicates } = await loading;
+    try {
+      await waitFor('caught up', () => isCaughtUp(db.pool, kafka, 'bets_view', topic), 120_000, 200);
+    } catch (error) {
+      throw new Error(`${(error as Error).message}; worker logs:\n${worker.logs().slice(-4_000)}`);
+    }
+    worker.child.kill('SIGTERM');
+    expect(await worker.exited).toBe(0);
+    expect(worker.logs()).toContain('flush failed; retrying');
+    await settle(topic, group, 'pg_terminate_backend ×8', events.length, duplicates, faultEnded);
+  });
+
+  it('rebalance 1 → 3 → 1 workers under load', async () => {
+    const topic = await createTopic(kafka, 'fault-rebalance', 3);
+    const group = uniqueName('g');
+    const events = stream(5_000);
+    const run = () => startProjector(['worker'], { ...env, KAFKA_TOPIC: topic, KAFKA_GROUP_ID: group });
+    const loading = load(topic, events, 2_000);
+    const first = run();
+    await first.waitForLog('"msg":"running"', 30_000);
+    await sleep(700);
+    const more: ProjectorProcess[] = [run(), run()];
+    await Promise.all(more.map((w) => w.waitForLog('joined group', 30_000)));
+    await sleep(700);
+    for (const w of more) w.child.kill('SIGTERM');
+    for (const w of more) expect(await w.exited).toBe(0);
+    const faultEnded = Date.now();
+    const { duplicates } = await loading;
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+    await settle(topic, group, 'rebalance 1→3→1', events.length, duplicates, faultEnded);
+  });
+
+  it('hostile delivery: duplicates, reordering, gaps and garbage from a raw client', async () => {
+    const topic = await createTopic(kafka, 'fault-hostile', 3);
+    const group = uniqueName('g');
+    const events = stream(4_000);
+    const store = createEventStore({ pool: db.pool, publisher: noPublisher, projection: betsProjection });
+    for (let i = 0; i < events.length; i += 200) await store.append(events.slice(i, i + 200));
+    const random = seededRandom(7);
+    const byBet = new Map<string, BetEvent[]>();
+    for (const e of events)
+      byBet.set(`${e.tenantId}:${e.aggregateId}`, [
+        ...(byBet.get(`${e.tenantId}:${e.aggregateId}`) ?? []),
+        e,
+      ]);
+    const messages: Array<{ key: string | null; value: string | null }> = [];
+    let duplicates = 0;
+    for (const [key, bet] of byBet) {
+      // Reorder within the bet, skip ahead now and then (a gap), duplicate 10%.
+      const delivered =
+        random() < 0.3
+          ? [...bet].reverse()
+          : random() < 0.2 && bet.length > 2
+            ? [bet[0]!, bet[2]!, bet[1]!]
+            : bet;
+      for (const e of delivered) {
+        messages.push({ key, value: JSON.stringify(toEnvelopeJson(e)) });
+        if (random() < 0.1) {
+          messages.push({ key, value: JSON.stringify(toEnvelopeJson(e)) });
+          duplicates++;
+        }
+      }
+    }
+    const sample = toEnvelopeJson(events[0]!);
+    const garbage = [
+      '{oops',
+      'null',
+      '[1,2]',
+      JSON.stringify({ ...sample, event_type: 'V1_BET_TELEPORTED' }),
+      JSON.stringify({ ...sample, tenant_id: undefined }),
+      JSON.stringify({ ...sample, version: 'one' }),
+      JSON.stringify({ ...sample, event_data: { ...sample.event_data, amount: '1e999' } }),
+      JSON.stringify({ ...sample, event_data: { note: 'x'.repeat(950_000) } }),
+    ];
+    const mixed: Array<{ key: string | null; value: string | null }> = [];
+    for (const [i, m] of messages.entries()) {
+      mixed.push(m);
+      if (i % 100 === 50) mixed.push({ key: 'garbage', value: garbage[((i / 100) % garbage.length) | 0]! });
+    }
+    for (let i = 0; i < mixed.length; i += 500) await produceRaw(kafka, topic, mixed.slice(i, i + 500));
+    const expectedGarbage = mixed.filter((m) => m.key === 'garbage').length;
+    await settle(
+      topic,
+      group,
+      'hostile delivery (10% dup, reorder, gaps, 1% garbage)',
+      events.length,
+      duplicates,
+      Date.now(),
+    );
+    const { rows } = await db.pool.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM dead_letters WHERE topic = $1',
+      [topic],
+    );
+    expect(rows[0]!.n).toBe(expectedGarbage);
+  });
+
+  it('concurrent writers on the same bets: one wins each version, the loser gets a conflict', async () => {
+    const store = createEventStore({ pool: db.pool, publisher: noPublisher, projection: betsProjection });
+    const placed = stream(2_000)
+      .filter((e) => e.version === 1)
+      .slice(0, 50);
+    await store.append(placed, { projection: 'immediate' });
+    let conflicts = 0;
+    const attempts = placed.flatMap((p) =>
+      ['a', 'b', 'c'].map((writer) => ({
+        ...p,
+        version: 2,
+        eventType: 'V1_BET_CANCELLED' as const,
+        eventData: { reason: `by ${writer}` },
+        idempotencyKey: `${p.idempotencyKey}-cancel-${writer}`,
+      })),
+    );
+    await Promise.all(
+      attempts.map(async (e) => {
+        try {
+          await store.append([e], { projection: 'immediate' });
+        } catch (error) {
+          expect(error).toBeInstanceOf(ConcurrencyConflictError);
+          expect((error as Error).message).toContain(
+            `bet ${e.aggregateId} of tenant ${e.tenantId} version 2`,
+          );
+          conflicts++;
+        }
+      }),
+    );
+    expect(conflicts).toBe(attempts.length - placed.length);
+    const { rows } = await db.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM bet_events WHERE version = 2 AND idempotency_key LIKE '%-cancel-%'`,
+    );
+    expect(rows[0]!.n).toBe(placed.length);
+    const mismatches = await viewMismatches(db.pool);
+    table.push({
+      scenario: 'concurrent writers (3 per version)',
+      produced: attempts.length,
+      projectedBets: placed.length,
+      deadLettered: 0,
+      duplicatesSkipped: 0,
+      mismatches: mismatches.length,
+      recoveryMs: 0,
+    });
+    expect(mismatches).toEqual([]);
+  });
+});
