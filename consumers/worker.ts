@@ -60,6 +60,7 @@ export type WorkerConfig = Pick<
   | 'flushIntervalMs'
   | 'partitionsConsumedConcurrently'
   | 'kafkaSessionTimeoutMs'
+  | 'kafkaMaxBytesPerPartition'
   | 'retryInitialMs'
   | 'retryMaxMs'
   | 'retryMaxAttempts'
@@ -248,6 +249,9 @@ export function createWorker(deps: {
       sessionTimeout: config.kafkaSessionTimeoutMs,
       heartbeatInterval: Math.max(500, Math.floor(config.kafkaSessionTimeoutMs / 10)),
       maxWaitTimeInMs: Math.max(50, config.flushIntervalMs),
+      // Fetched batches are what a worker holds in memory: bounded per partition and in total.
+      maxBytesPerPartition: config.kafkaMaxBytesPerPartition,
+      maxBytes: config.kafkaMaxBytesPerPartition * 8,
     });
     consumer = c;
     c.on(c.events.GROUP_JOIN, ({ payload }) => {

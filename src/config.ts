@@ -25,6 +25,7 @@ export interface Config {
   readonly flushIntervalMs: number;
   readonly partitionsConsumedConcurrently: number;
   readonly kafkaSessionTimeoutMs: number;
+  readonly kafkaMaxBytesPerPartition: number;
   readonly retryInitialMs: number;
   readonly retryMaxMs: number;
   readonly retryMaxAttempts: number;
@@ -128,6 +129,7 @@ export function loadConfig(env: Env = process.env): Config {
     flushIntervalMs: integer(env, 'FLUSH_INTERVAL_MS', DEFAULT_FLUSH_INTERVAL_MS, 1, 60_000),
     partitionsConsumedConcurrently: integer(env, 'PARTITIONS_CONSUMED_CONCURRENTLY', 16, 1, 1_000),
     kafkaSessionTimeoutMs: integer(env, 'KAFKA_SESSION_TIMEOUT_MS', 30_000, 6_000, 300_000),
+    kafkaMaxBytesPerPartition: integer(env, 'KAFKA_MAX_BYTES_PER_PARTITION', 262_144, 1_024, 104_857_600),
     retryInitialMs,
     retryMaxMs,
     retryMaxAttempts: integer(env, 'RETRY_MAX_ATTEMPTS', 10, 1, 1_000),

@@ -173,15 +173,23 @@ describe('fault suite', () => {
       RETRY_INITIAL_MS: '50',
       RETRY_MAX_ATTEMPTS: '20',
     });
-    const loading = load(topic, events, 2_000);
     await worker.waitForLog('"msg":"running"', 30_000);
-    for (let i = 0; i < 8; i++) {
-      await sleep(250);
-      await db.pool.query(
-        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'bet-projector:worker' AND datname = $1`,
+    const loading = load(topic, events, 1_000);
+    // Kill the worker's backends while they are busy (mid-transaction), not just idle ones in its
+    // pool, for as long as the load runs.
+    let loaded = false;
+    void loading.finally(() => (loaded = true));
+    let busyKilled = 0;
+    while (!loaded) {
+      const { rows } = await db.pool.query<{ killed: boolean }>(
+        `SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity
+         WHERE application_name = 'bet-projector:worker' AND datname = $1 AND state <> 'idle'`,
         [db.name],
       );
+      busyKilled += rows.filter((r) => r.killed).length;
+      await sleep(20);
     }
+    expect(busyKilled).toBeGreaterThan(0);
     const faultEnded = Date.now();
     const { duplicates } = await loading;
     try {
@@ -192,7 +200,14 @@ describe('fault suite', () => {
     worker.child.kill('SIGTERM');
     expect(await worker.exited).toBe(0);
     expect(worker.logs()).toContain('flush failed; retrying');
-    await settle(topic, group, 'pg_terminate_backend ×8', events.length, duplicates, faultEnded);
+    await settle(
+      topic,
+      group,
+      `pg_terminate_backend of busy connections ×${busyKilled}`,
+      events.length,
+      duplicates,
+      faultEnded,
+    );
   });
 
   it('rebalance 1 → 3 → 1 workers under load', async () => {

@@ -21,6 +21,7 @@ export function workerConfig(
     flushIntervalMs: 50,
     partitionsConsumedConcurrently: 3,
     kafkaSessionTimeoutMs: 10_000,
+    kafkaMaxBytesPerPartition: 262_144,
     retryInitialMs: 20,
     retryMaxMs: 200,
     retryMaxAttempts: 3,
