@@ -18,6 +18,13 @@ import { loadCheckpoint } from './checkpoints.js';
 import { createFlusher, type FlushResult } from './flush.js';
 import { toConsumedItem, type ConsumedItem } from './messages.js';
 
+/**
+ * How many flushes' worth of messages a partition may hold unflushed. Offsets are resolved (the
+ * fetch position moves on) before the flush commits; that is safe because Kafka offsets are only
+ * committed after it, and a redelivery of what was buffered is a no-op under the version guard.
+ */
+const MAX_BATCHES_AHEAD = 4;
+
 function asError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
 }
@@ -217,8 +224,16 @@ export function createWorker(deps: {
     metrics?.events.inc({ result: 'consumed' }, batch.messages.length);
     metrics?.events.inc({ result: 'already_checkpointed' }, skipped);
     try {
-      if (items.length > 0) await bufferOf(partition).add(items);
-      else await commitOffsets([{ topic, partition, offset: String(from) }]);
+      if (items.length > 0) {
+        const buffer = bufferOf(partition);
+        const flushed = buffer.add(items);
+        flushed.catch((error: unknown) => failWith(error));
+        // The partition may run ahead of its flushes by a few batches (so fetching overlaps
+        // flushing), no more: beyond that the fetch loop waits, and memory stays bounded.
+        if (buffer.pending > config.flushMaxEvents * MAX_BATCHES_AHEAD) await flushed;
+      } else {
+        await commitOffsets([{ topic, partition, offset: String(from) }]);
+      }
     } catch (error) {
       failWith(error);
       throw error;
@@ -300,9 +315,14 @@ export function createWorker(deps: {
       { reason: failure === undefined ? 'shutdown' : 'failure' },
       'stopping: finishing the flush in flight',
     );
+    const drainAll = () => Promise.allSettled([...buffers.values()].map((b) => b.drain()));
     try {
-      // stop() waits for the eachBatch calls in flight, whose flush and offset commit complete first.
+      // Stop fetching, flush and commit what is buffered while still in the group, leave, then
+      // flush anything the batches in flight added meanwhile (its offsets stay in the DB checkpoint).
+      c.pause([{ topic: config.topic }]);
+      await drainAll();
       await c.disconnect();
+      await drainAll();
     } catch (error) {
       logger.warn({ err: error }, 'consumer disconnect failed');
     }
