@@ -236,22 +236,12 @@ export async function rebuildBetsView(pool: Pool, options: RebuildOptions = {}):
   await pool.query(`ANALYZE ${SHADOW_TABLE}`);
   const indexMs = elapsed() - fillMs;
 
+  const built = { strategy, events, bets, fillMs, indexMs };
   if (options.dryRun) {
     progress('compare', 0, 1);
     const differences = await compare(pool);
     await pool.query(`DROP TABLE ${SHADOW_TABLE}`);
-    return {
-      strategy,
-      events,
-      bets,
-      fillMs,
-      indexMs,
-      caughtUpBets: 0,
-      lockedMs: 0,
-      totalMs: elapsed(),
-      swapped: false,
-      differences,
-    };
+    return { ...built, caughtUpBets: 0, lockedMs: 0, totalMs: elapsed(), swapped: false, differences };
   }
 
   // Most of the catching up happens before the lock; the locked pass only sees the last moments.
@@ -271,15 +261,5 @@ export async function rebuildBetsView(pool: Pool, options: RebuildOptions = {}):
   });
   const lockedMs = Math.round(performance.now() - lockStarted);
   progress('swap', 1, 1);
-  return {
-    strategy,
-    events,
-    bets,
-    fillMs,
-    indexMs,
-    caughtUpBets,
-    lockedMs,
-    totalMs: elapsed(),
-    swapped: true,
-  };
+  return { ...built, caughtUpBets, lockedMs, totalMs: elapsed(), swapped: true };
 }

@@ -7,20 +7,9 @@ import type { Queryable } from '../../src/db/pool.js';
 export const STATUS_COUNTS_FROM_VIEW = `
 SELECT status, count(*)::bigint AS bets FROM bets_view GROUP BY status ORDER BY status`;
 
-/** The status of each bet's latest event, straight from the event store. */
+/** The status of every bet folded by the database from bet_events (the bets_fold view), not by the reducer. */
 export const STATUS_COUNTS_FROM_EVENTS = `
-SELECT CASE
-         WHEN event_type = 'V1_BET_PLACED' THEN 'placed'
-         WHEN event_type = 'V1_BET_ACCEPTED' THEN 'accepted'
-         WHEN event_type = 'V1_BET_REJECTED' THEN 'rejected'
-         WHEN event_type = 'V1_BET_CANCELLED' THEN 'cancelled'
-         WHEN event_type = 'V1_BET_SETTLED' THEN event_data->>'result'
-         WHEN event_type = 'V1_BET_CASHED_OUT' THEN 'cashed_out'
-       END AS status,
-       count(*)::bigint AS bets
-FROM (SELECT DISTINCT ON (tenant_id, aggregate_id) event_type, event_data
-      FROM bet_events ORDER BY tenant_id, aggregate_id, version DESC) latest
-GROUP BY 1 ORDER BY 1`;
+SELECT status, count(*)::bigint AS bets FROM bets_fold GROUP BY status ORDER BY status`;
 
 /** Bets whose view row is missing or not at the latest stored version. */
 export const BETS_BEHIND = `
