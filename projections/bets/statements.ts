@@ -69,11 +69,11 @@ export function upsertParams(rows: readonly BetRow[]): unknown[][] {
 /** Writes rows (at most one per bet); returns how many passed the version guard. */
 export async function upsertBetRows(db: Queryable, rows: readonly BetRow[], table?: string): Promise<number> {
   if (rows.length === 0) return 0;
-  const result = await db.query({
-    name: table ? undefined : 'bets_view_upsert',
-    text: table ? upsertSql(table) : UPSERT_BETS,
-    values: upsertParams(rows),
-  } as { text: string; values: unknown[] });
+  const values = upsertParams(rows);
+  // The live table's statement is prepared once per connection; a rebuild's shadow table is not.
+  const result = await db.query(
+    table ? { text: upsertSql(table), values } : { name: 'bets_view_upsert', text: UPSERT_BETS, values },
+  );
   return result.rowCount ?? 0;
 }
 

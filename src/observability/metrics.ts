@@ -11,7 +11,6 @@ export const METRIC = {
   errors: 'projector_errors_total',
   retries: 'projector_retries_total',
   refolds: 'projector_refolded_bets_total',
-  appended: 'projector_appended_events_total',
   rebalances: 'projector_rebalances_total',
   groupJoins: 'projector_group_joins_total',
   rebuildProgress: 'projector_rebuild_progress_ratio',
@@ -31,7 +30,6 @@ export interface Metrics {
   readonly errors: Counter<'kind'>;
   readonly retries: Counter<'operation'>;
   readonly refolds: Counter;
-  readonly appended: Counter<'result'>;
   readonly rebalances: Counter;
   readonly groupJoins: Counter;
   readonly rebuildProgress: Gauge;
@@ -90,12 +88,6 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     refolds: new Counter({
       name: METRIC.refolds,
       help: 'Bets re-folded from the event store (gap healing)',
-      registers,
-    }),
-    appended: new Counter({
-      name: METRIC.appended,
-      help: 'Events offered to the event store by outcome (appended, duplicate)',
-      labelNames: ['result'],
       registers,
     }),
     rebalances: new Counter({ name: METRIC.rebalances, help: 'Consumer group rebalances seen', registers }),
