@@ -132,7 +132,7 @@ export function loadConfig(env: Env = process.env): Config {
     kafkaMaxBytesPerPartition: integer(env, 'KAFKA_MAX_BYTES_PER_PARTITION', 262_144, 1_024, 104_857_600),
     retryInitialMs,
     retryMaxMs,
-    retryMaxAttempts: integer(env, 'RETRY_MAX_ATTEMPTS', 10, 1, 1_000),
+    retryMaxAttempts: integer(env, 'RETRY_MAX_ATTEMPTS', 20, 1, 1_000),
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 30_000, 100, 3_600_000),
     httpPort: integer(env, 'HTTP_PORT', 9464, 0, 65_535),
     livenessTimeoutMs: integer(env, 'LIVENESS_TIMEOUT_MS', 120_000, 1_000, 3_600_000),

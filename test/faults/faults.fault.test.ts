@@ -4,11 +4,14 @@
  * events, every event is projected or dead-lettered, nothing is applied twice (the view would
  * differ from the fold if it were).
  */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka } from 'kafkajs';
 import { betsProjection } from '../../projections/bets/index.js';
 import { betsBehind } from '../../projections/bets/verify.js';
 import { isCaughtUp } from '../../consumers/lag.js';
+import { sweepOnce } from '../../consumers/sweep.js';
 import { createKafkaPublisher, noPublisher } from '../../src/kafka/publisher.js';
 import { toEnvelopeJson, type BetEvent } from '../../src/events/types.js';
 import { seededRandom, simulateEvents } from '../../src/simulate/generator.js';
@@ -28,6 +31,32 @@ interface Row {
   recoveryMs: number;
 }
 const table: Row[] = [];
+
+/**
+ * The local PostgreSQL cluster, when the tests run against it and may stop and start it (the
+ * outage scenario needs that; against a remote or containerised server it is not registered).
+ */
+function localCluster(): string | undefined {
+  const url = new URL(requiredEnv('DATABASE_URL'));
+  if (!['127.0.0.1', 'localhost'].includes(url.hostname) || !existsSync('/etc/postgresql')) return undefined;
+  try {
+    execFileSync('pg_lsclusters', [], { stdio: 'ignore' });
+  } catch {
+    return undefined;
+  }
+  return readdirSync('/etc/postgresql')[0];
+}
+
+function pgCluster(version: string, action: 'start' | 'stop'): void {
+  const args = [
+    '--skip-systemctl-redirect',
+    version,
+    'main',
+    action,
+    ...(action === 'stop' ? ['-m', 'fast'] : []),
+  ];
+  execFileSync('pg_ctlcluster', args, { stdio: 'ignore' });
+}
 
 let seed = 90_000;
 const stream = (events: number): BetEvent[] => [
@@ -209,6 +238,88 @@ describe('fault suite', () => {
       faultEnded,
     );
   });
+
+  const cluster = localCluster();
+  if (cluster) {
+    it('PostgreSQL stopped for 20 s under load: the worker waits it out, nothing acknowledged is lost', async () => {
+      const topic = await createTopic(kafka, 'fault-outage', 3);
+      const group = uniqueName('g');
+      const worker = startProjector(['worker'], {
+        ...env,
+        KAFKA_TOPIC: topic,
+        KAFKA_GROUP_ID: group,
+        KAFKA_SESSION_TIMEOUT_MS: '30000',
+        RETRY_MAX_MS: '2000',
+        RETRY_MAX_ATTEMPTS: '60',
+      });
+      await worker.waitForLog('"msg":"running"', 30_000);
+      // About 30 s of load at ~1,000 events/s: before, during and after the outage.
+      const events = stream(30_000);
+      const publisher = createKafkaPublisher(kafka, topic);
+      const store = createEventStore({ pool: db.pool, publisher, projection: betsProjection });
+      const acknowledged: BetEvent[] = [];
+      let refused = 0;
+      const producing = (async () => {
+        for (let i = 0; i < events.length; i += 50) {
+          try {
+            const result = await store.append(events.slice(i, i + 50));
+            acknowledged.push(...result.appended);
+          } catch {
+            refused++; // the producer sees the outage as errors; a real one would retry later
+          }
+          await sleep(50);
+        }
+      })();
+      // Events already stored whose publication reaches Kafka during the outage: the worker is
+      // certain to have flushes to retry while the server is down.
+      const stored = stream(2_000);
+      const quiet = createEventStore({ pool: db.pool, publisher: noPublisher, projection: betsProjection });
+      for (let i = 0; i < stored.length; i += 200) await quiet.append(stored.slice(i, i + 200));
+      acknowledged.push(...stored);
+      await sleep(1_000);
+      pgCluster(cluster, 'stop');
+      try {
+        await produceRaw(
+          kafka,
+          topic,
+          stored.map((e) => ({
+            key: `${e.tenantId}:${e.aggregateId}`,
+            value: JSON.stringify(toEnvelopeJson(e)),
+          })),
+        );
+        await sleep(20_000);
+      } finally {
+        pgCluster(cluster, 'start');
+      }
+      const faultEnded = Date.now();
+      await waitFor('PostgreSQL to answer', async () => {
+        try {
+          await db.pool.query('SELECT 1');
+          return true;
+        } catch {
+          return false;
+        }
+      });
+      await producing;
+      await publisher.close();
+      await waitFor('caught up', () => isCaughtUp(db.pool, kafka, 'bets_view', topic), 120_000, 200);
+      expect(worker.child.exitCode).toBeNull();
+      expect(worker.logs()).toContain('flush failed; retrying');
+      worker.child.kill('SIGTERM');
+      expect(await worker.exited).toBe(0);
+      expect(refused).toBeGreaterThan(0);
+      // Everything the producer was told is stored, is stored.
+      const { rows } = await db.pool.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM bet_events WHERE idempotency_key = ANY($1)',
+        [acknowledged.map((e) => e.idempotencyKey)],
+      );
+      expect(rows[0]!.n).toBe(acknowledged.length);
+      // A batch whose COMMIT landed as the server went down was stored but never published: that
+      // is the reconciliation sweep's job.
+      await sweepOnce(db.pool, { sweepIntervalMs: 1, sweepWindowMs: 3_600_000, sweepGraceMs: 0 });
+      await settle(topic, group, 'PostgreSQL stopped 20 s under load', acknowledged.length, 0, faultEnded);
+    });
+  }
 
   it('rebalance 1 → 3 → 1 workers under load', async () => {
     const topic = await createTopic(kafka, 'fault-rebalance', 3);
