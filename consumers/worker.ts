@@ -16,6 +16,7 @@ import type { Projection } from '../projections/projection.js';
 import { BatchBuffer } from './batchBuffer.js';
 import { loadCheckpoint } from './checkpoints.js';
 import { createFlusher, type FlushResult } from './flush.js';
+import { recordFlush } from './flushStats.js';
 import { toConsumedItem, type ConsumedItem } from './messages.js';
 
 /**
@@ -121,38 +122,10 @@ export function createWorker(deps: {
     ...(metrics ? { metrics } : {}),
   });
 
-  function record(result: FlushResult, items: readonly ConsumedItem[], seconds: number): void {
-    stats.flushes++;
-    stats.lastFlushAt = Date.now();
-    alive();
-    stats.projectedRows += result.rowsWritten;
-    stats.staleEvents += result.staleEvents;
-    stats.deadLettered += result.deadLettered;
-    stats.refoldedBets += result.refoldedBets;
-    if (!metrics) return;
-    metrics.flushDuration.observe(seconds);
-    metrics.batchSize.observe(items.length);
-    metrics.events.inc({ result: 'projected' }, result.events - result.staleEvents);
-    metrics.events.inc({ result: 'stale' }, result.staleEvents);
-    metrics.events.inc({ result: 'dead_lettered' }, result.deadLettered);
-    metrics.refolds.inc(result.refoldedBets);
-    const now = Date.now();
-    for (const item of items)
-      if (item.kind === 'event') metrics.eventToView.observe((now - item.event.timestamp) / 1000);
-    for (const p of result.progress) {
-      if (p.lastEventTimestamp !== null) {
-        metrics.checkpointTimestamp.set(
-          { topic: p.topic, partition: p.partition },
-          p.lastEventTimestamp / 1000,
-        );
-      }
-    }
-  }
-
   async function flush(items: ConsumedItem[]): Promise<void> {
     const started = process.hrtime.bigint();
     const result = await flusher(items);
-    record(result, items, Number(process.hrtime.bigint() - started) / 1e9);
+    recordFlush(stats, metrics, result, items, Number(process.hrtime.bigint() - started) / 1e9);
     await hooks?.afterDbCommit?.(result);
     const offsets = result.progress
       .filter((p) => result.checkpoints.get(p.partition) === 'stored')

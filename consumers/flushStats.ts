@@ -1,0 +1,40 @@
+/** What a committed flush adds to the worker's counters and to the Prometheus metrics. */
+import type { Metrics } from '../src/observability/metrics.js';
+import type { FlushResult } from './flush.js';
+import type { ConsumedItem } from './messages.js';
+import type { WorkerStats } from './worker.js';
+
+export function recordFlush(
+  stats: WorkerStats,
+  metrics: Metrics | undefined,
+  result: FlushResult,
+  items: readonly ConsumedItem[],
+  seconds: number,
+): void {
+  const now = Date.now();
+  stats.flushes++;
+  stats.lastFlushAt = now;
+  stats.lastActivityAt = now;
+  stats.projectedRows += result.rowsWritten;
+  stats.staleEvents += result.staleEvents;
+  stats.deadLettered += result.deadLettered;
+  stats.refoldedBets += result.refoldedBets;
+  if (!metrics) return;
+  metrics.flushDuration.observe(seconds);
+  metrics.batchSize.observe(items.length);
+  metrics.events.inc({ result: 'projected' }, result.events - result.staleEvents);
+  metrics.events.inc({ result: 'stale' }, result.staleEvents);
+  metrics.events.inc({ result: 'dead_lettered' }, result.deadLettered);
+  metrics.refolds.inc(result.refoldedBets);
+  for (const item of items) {
+    if (item.kind === 'event') metrics.eventToView.observe((now - item.event.timestamp) / 1000);
+  }
+  for (const p of result.progress) {
+    if (p.lastEventTimestamp !== null) {
+      metrics.checkpointTimestamp.set(
+        { topic: p.topic, partition: p.partition },
+        p.lastEventTimestamp / 1000,
+      );
+    }
+  }
+}
