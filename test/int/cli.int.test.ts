@@ -2,38 +2,15 @@ import { spawn } from 'node:child_process';
 import { writeFile, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Kafka } from 'kafkajs';
 import { toEnvelopeJson } from '../../src/events/types.js';
 import { simulateEvents } from '../../src/simulate/generator.js';
 import { createTestDatabase, requiredEnv, type TestDatabase } from '../support/db.js';
 import { createTopic, testKafka, uniqueName } from '../support/kafka.js';
 import { waitFor } from '../support/oracle.js';
+import { CLI, runProjector } from '../support/processes.js';
 
-const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/src/cli/main.js');
-
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-function projector(args: string[], env: Record<string, string> = {}, stdin?: string): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env: { PATH: process.env['PATH'] ?? '', LOG_LEVEL: 'warn', ...env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-    child.stdin.end(stdin ?? '');
-  });
-}
+const projector = runProjector;
 
 const oneLine = (text: string) => text.trim().split('\n');
 

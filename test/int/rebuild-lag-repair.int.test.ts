@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import type { Kafka } from 'kafkajs';
 import { betsProjection } from '../../projections/bets/index.js';
 import { laggingBets } from '../../projections/bets/lag.js';
@@ -12,7 +11,8 @@ import type { BetEvent } from '../../src/events/types.js';
 import { createTestDatabase, requiredEnv, type TestDatabase } from '../support/db.js';
 import { createTopic, testKafka, uniqueName } from '../support/kafka.js';
 import { viewMismatches } from '../support/oracle.js';
-import { CLI } from '../support/processes.js';
+import { runProjector } from '../support/processes.js';
+import { appendInBatches } from '../support/append.js';
 import { startWorker, untilCaughtUp, workerConfig } from '../support/worker.js';
 
 let seed = 31_000;
@@ -20,29 +20,8 @@ const stream = (events: number, tenants = 6): BetEvent[] => [
   ...simulateEvents({ seed: seed++, events, tenants, openBets: 200, now: () => Date.now() }),
 ];
 
-async function append(store: EventStore, events: readonly BetEvent[], batch = 100): Promise<void> {
-  for (let i = 0; i < events.length; i += batch) await store.append(events.slice(i, i + batch));
-}
-
 const rowCount = async (db: TestDatabase) =>
   (await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM bets_view')).rows[0]!.n;
-
-function cli(
-  args: string[],
-  env: Record<string, string>,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env: { PATH: process.env['PATH'] ?? '', LOG_LEVEL: 'warn', ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 describe('rebuild without downtime', () => {
   let db: TestDatabase;
@@ -63,7 +42,7 @@ describe('rebuild without downtime', () => {
     publishers.push(publisher);
     const store = createEventStore({ pool: db.pool, publisher, projection: betsProjection });
     const config = workerConfig(topic, uniqueName('g'));
-    await append(store, stream(4_000));
+    await appendInBatches(store, stream(4_000));
     const workers = [startWorker(db.pool, kafka, config), startWorker(db.pool, kafka, config)];
     await untilCaughtUp(db.pool, kafka, config, workers[0]);
 
@@ -75,7 +54,7 @@ describe('rebuild without downtime', () => {
       while (polling) minRowsSeen = Math.min(minRowsSeen, await rowCount(db));
     })();
     // The stream goes on during the rebuild.
-    const producing = append(store, stream(3_000), 50);
+    const producing = appendInBatches(store, stream(3_000), 50);
     const report = await rebuildBetsView(db.pool, { chunks: 3, concurrency: 2 });
     await producing;
     await untilCaughtUp(db.pool, kafka, config, workers[0]);
@@ -148,28 +127,30 @@ describe('lag, repair and the reconciliation sweep', () => {
       await store.append(projected.slice(i, i + 100), { projection: 'immediate' });
     }
     const unpublished = stream(300);
-    await append(store, unpublished);
+    await appendInBatches(store, unpublished);
     const expected = new Set(unpublished.map((e) => `${e.tenantId}:${e.aggregateId}`));
 
     const lagging = await laggingBets(db.pool);
     expect(new Set(lagging.map((b) => `${b.tenantId}:${b.betId}`))).toEqual(expected);
     expect(lagging.every((b) => b.viewVersion === 0 && b.latestVersion >= 1 && b.lagMs >= 0)).toBe(true);
 
-    const report = await cli(['lag', '--json', '--no-kafka', '--fail-over', '0'], env);
+    const report = await runProjector(['lag', '--json', '--no-kafka', '--fail-over', '0'], env);
     expect(report.code).toBe(1);
     const json = JSON.parse(report.stdout) as { view: { laggingBets: number; topTenants: unknown[] } };
     expect(json.view.laggingBets).toBe(expected.size);
     expect(json.view.topTenants.length).toBeGreaterThan(0);
-    expect((await cli(['lag', '--no-kafka', '--fail-over', String(expected.size)], env)).code).toBe(0);
+    expect((await runProjector(['lag', '--no-kafka', '--fail-over', String(expected.size)], env)).code).toBe(
+      0,
+    );
 
-    const repaired = await cli(['repair', '--since', '1h', '--batch-size', '25'], env);
+    const repaired = await runProjector(['repair', '--since', '1h', '--batch-size', '25'], env);
     expect(repaired.code).toBe(0);
     expect(JSON.parse(repaired.stdout.trim().split('\n').pop()!)).toEqual({
       lagging: expected.size,
       repaired: expected.size,
     });
     expect(await laggingBets(db.pool)).toEqual([]);
-    expect((await cli(['lag', '--no-kafka', '--fail-over', '0'], env)).code).toBe(0);
+    expect((await runProjector(['lag', '--no-kafka', '--fail-over', '0'], env)).code).toBe(0);
     expect(await viewMismatches(db.pool)).toEqual([]);
     // Idempotent: a second repair of the same bets writes nothing.
     const again = [...expected].map((k) => ({ tenantId: Number(k.split(':')[0]), betId: k.split(':')[1]! }));
@@ -178,7 +159,7 @@ describe('lag, repair and the reconciliation sweep', () => {
 
   it('the sweep heals events that never reached Kafka, within its window and after its grace period', async () => {
     const missed = stream(200);
-    await append(store, missed);
+    await appendInBatches(store, missed);
     const config = { sweepIntervalMs: 1_000, sweepWindowMs: 3_600_000, sweepGraceMs: 60_000 };
     // Still within the grace period: in flight, not lagging.
     expect(await sweepOnce(db.pool, config)).toEqual({ ran: true, repaired: 0 });
@@ -266,11 +247,11 @@ describe('dead letter list and replay', () => {
        ('t', 0, 3, 'k', $3, 'rejected by an older release')`,
       [json(stored!), Buffer.from('{broken'), json(unknown!)],
     );
-    const listed = await cli(['dlq', 'list', '--json'], env);
+    const listed = await runProjector(['dlq', 'list', '--json'], env);
     expect(listed.code).toBe(0);
     expect((JSON.parse(listed.stdout) as unknown[]).length).toBe(3);
 
-    const replay = await cli(['dlq', 'replay'], env);
+    const replay = await runProjector(['dlq', 'replay'], env);
     expect(replay.code).toBe(0);
     expect(JSON.parse(replay.stdout)).toEqual({ replayed: 1, stillInvalid: 1, notStored: 1 });
     const { rows } = await db.pool.query<{ kafka_offset: number; replayed: boolean; replay_result: string }>(
@@ -285,8 +266,8 @@ describe('dead letter list and replay', () => {
     expect(rows[1]!.replay_result).toContain('still invalid: message "{broken" is not JSON');
     expect(rows[2]!.replay_result).toBe('valid, but not in bet_events: left for review');
     expect(await viewMismatches(db.pool)).toEqual([]);
-    const remaining = await cli(['dlq', 'list', '--json'], env);
+    const remaining = await runProjector(['dlq', 'list', '--json'], env);
     expect((JSON.parse(remaining.stdout) as unknown[]).length).toBe(2);
-    expect((await cli(['dlq', 'purge'], env)).code).toBe(2);
+    expect((await runProjector(['dlq', 'purge'], env)).code).toBe(2);
   });
 });

@@ -8,16 +8,13 @@ import { betsBehind } from '../../projections/bets/verify.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { createTopic, produceRaw, testKafka, uniqueName } from '../support/kafka.js';
 import { viewMismatches } from '../support/oracle.js';
+import { appendInBatches } from '../support/append.js';
 import { startWorker, untilCaughtUp, workerConfig } from '../support/worker.js';
 
 let seed = 7_000;
 const stream = (events: number): BetEvent[] => [
   ...simulateEvents({ seed: seed++, events, tenants: 5, openBets: 50, now: () => Date.now() }),
 ];
-
-async function append(store: EventStore, events: readonly BetEvent[], batch = 100): Promise<void> {
-  for (let i = 0; i < events.length; i += batch) await store.append(events.slice(i, i + batch));
-}
 
 async function snapshot(db: TestDatabase): Promise<Map<string, string>> {
   const { rows } = await db.pool.query<{ key: string; row: string }>(
@@ -48,7 +45,7 @@ describe('projection worker on real Kafka and PostgreSQL', () => {
   it('projects a stream so that every row equals the ordered fold, and checkpoints per partition', async () => {
     const topic = await createTopic(kafka, 'worker-e2e', 3);
     const config = workerConfig(topic, uniqueName('g'));
-    await append(await publishingStore(topic), stream(3_000));
+    await appendInBatches(await publishingStore(topic), stream(3_000));
     const running = startWorker(db.pool, kafka, config);
     await untilCaughtUp(db.pool, kafka, config, running);
     await running.stop();
@@ -80,7 +77,7 @@ describe('projection worker on real Kafka and PostgreSQL', () => {
   it('a crash between the DB commit and the offset commit replays as a no-op after restart', async () => {
     const topic = await createTopic(kafka, 'worker-crash', 3);
     const config = workerConfig(topic, uniqueName('g'), { partitionsConsumedConcurrently: 1 });
-    await append(await publishingStore(topic), stream(1_500));
+    await appendInBatches(await publishingStore(topic), stream(1_500));
     let flushes = 0;
     const crashing = startWorker(db.pool, kafka, config, {
       afterDbCommit: () => {
@@ -108,7 +105,7 @@ describe('projection worker on real Kafka and PostgreSQL', () => {
     const topic = await createTopic(kafka, 'worker-dlq', 1);
     const config = workerConfig(topic, uniqueName('g'));
     const events = stream(200);
-    await append(
+    await appendInBatches(
       createEventStore({ pool: db.pool, publisher: noPublisher, projection: betsProjection }),
       events,
     );
@@ -179,7 +176,7 @@ describe('projection worker on real Kafka and PostgreSQL', () => {
     const topic = await createTopic(kafka, 'worker-gap', 1);
     const config = workerConfig(topic, uniqueName('g'));
     const events = stream(400);
-    await append(
+    await appendInBatches(
       createEventStore({ pool: db.pool, publisher: noPublisher, projection: betsProjection }),
       events,
     );

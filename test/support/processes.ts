@@ -40,3 +40,31 @@ export function startProjector(args: string[], env: Record<string, string>): Pro
     },
   };
 }
+
+export interface ProjectorRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs one `projector` command to completion (stdin from `stdin`, empty by default). */
+export function runProjector(
+  args: string[],
+  env: Record<string, string> = {},
+  stdin?: string,
+): Promise<ProjectorRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { PATH: process.env['PATH'] ?? '', LOG_LEVEL: 'warn', ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+    child.stdin.end(stdin ?? '');
+  });
+}
