@@ -3,6 +3,18 @@
  * Every error names the variable and the value, so an operator can fix a Deployment from the log line.
  */
 
+import { ConfigError, boolean, raw, valueOrFile, type Env } from './configEnv.js';
+import {
+  databasePassword,
+  databaseSsl,
+  describeTls,
+  kafkaSasl,
+  kafkaTls,
+  type DatabaseSsl,
+  type KafkaSasl,
+  type KafkaTls,
+} from './security/settings.js';
+
 export const DEFAULT_FLUSH_MAX_EVENTS = 100;
 export const DEFAULT_FLUSH_INTERVAL_MS = 100;
 export const DEFAULT_TOPIC = 'bet-events';
@@ -13,9 +25,14 @@ const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debu
 
 export interface Config {
   readonly databaseUrl: string;
+  /** From DATABASE_PASSWORD(_FILE); when unset, the password in DATABASE_URL (if any) is used. */
+  readonly databasePassword?: string;
+  readonly databaseSsl: DatabaseSsl;
   readonly dbPoolMax: number;
   readonly kafkaBrokers: readonly string[];
   readonly kafkaClientId: string;
+  readonly kafkaSsl: KafkaTls | null;
+  readonly kafkaSasl: KafkaSasl | null;
   readonly topic: string;
   readonly topicPartitions: number;
   readonly groupId: string;
@@ -38,16 +55,7 @@ export interface Config {
   readonly logLevel: LogLevel;
 }
 
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-}
-
-type Env = Readonly<Record<string, string | undefined>>;
-
-function raw(env: Env, name: string): string | undefined {
-  const value = env[name];
-  return value === undefined || value.trim() === '' ? undefined : value.trim();
-}
+export { ConfigError };
 
 function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
   const value = raw(env, name);
@@ -58,14 +66,6 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
     throw new ConfigError(`${name} ${value} is out of range (${min}..${max})`);
   }
   return parsed;
-}
-
-function boolean(env: Env, name: string, fallback: boolean): boolean {
-  const value = raw(env, name);
-  if (value === undefined) return fallback;
-  if (/^(true|1|yes|on)$/i.test(value)) return true;
-  if (/^(false|0|no|off)$/i.test(value)) return false;
-  throw new ConfigError(`${name} "${value}" is not a boolean (true/false)`);
 }
 
 function name(env: Env, key: string, fallback: string): string {
@@ -87,8 +87,9 @@ function brokers(env: Env): string[] {
   return list;
 }
 
-function databaseUrl(env: Env): string {
-  const value = raw(env, 'DATABASE_URL') ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+/** DATABASE_URL(_FILE): the file form keeps a password that lives in the URL out of the pod spec. */
+function databaseUrl(env: Env): URL {
+  const value = valueOrFile(env, 'DATABASE_URL')?.trim() ?? 'postgres://postgres@127.0.0.1:5432/postgres';
   let url: URL;
   try {
     url = new URL(value);
@@ -98,7 +99,7 @@ function databaseUrl(env: Env): string {
   if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
     throw new ConfigError(`DATABASE_URL scheme "${url.protocol}" is not postgres:`);
   }
-  return value;
+  return url;
 }
 
 function logLevel(env: Env): LogLevel {
@@ -115,11 +116,18 @@ export function loadConfig(env: Env = process.env): Config {
   if (retryMaxMs < retryInitialMs) {
     throw new ConfigError(`RETRY_MAX_MS ${retryMaxMs} is below RETRY_INITIAL_MS ${retryInitialMs}`);
   }
+  const url = databaseUrl(env);
+  const password = databasePassword(env, url);
+  const tls = kafkaTls(env);
   return Object.freeze({
-    databaseUrl: databaseUrl(env),
+    databaseUrl: url.toString(),
+    ...(password !== undefined && { databasePassword: password }),
+    databaseSsl: databaseSsl(env, url),
     dbPoolMax: integer(env, 'DB_POOL_MAX', 10, 1, 1_000),
     kafkaBrokers: Object.freeze(brokers(env)),
     kafkaClientId: name(env, 'KAFKA_CLIENT_ID', 'bet-projector'),
+    kafkaSsl: tls,
+    kafkaSasl: kafkaSasl(env, tls),
     topic: name(env, 'KAFKA_TOPIC', DEFAULT_TOPIC),
     topicPartitions: integer(env, 'KAFKA_TOPIC_PARTITIONS', 6, 1, 10_000),
     groupId: name(env, 'KAFKA_GROUP_ID', DEFAULT_GROUP_ID),
@@ -148,7 +156,15 @@ export function maskUrl(value: string): string {
   return value.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
 }
 
-/** The config as it may be logged: secrets masked. */
+/** The config as it may be logged: which secrets are set, never their values. */
 export function describeConfig(config: Config): Record<string, unknown> {
-  return { ...config, databaseUrl: maskUrl(config.databaseUrl) };
+  const { databasePassword, databaseSsl, kafkaSsl, kafkaSasl, ...rest } = config;
+  return {
+    ...rest,
+    databaseUrl: maskUrl(config.databaseUrl),
+    databasePassword: databasePassword === undefined ? 'unset' : 'set',
+    databaseSsl: { mode: databaseSsl.mode, ...describeTls(databaseSsl) },
+    kafkaSsl: describeTls(kafkaSsl),
+    kafkaSasl: kafkaSasl && { mechanism: kafkaSasl.mechanism, username: kafkaSasl.username },
+  };
 }

@@ -3,11 +3,14 @@
  * (this one message is bad), or fail loudly (a bug or a misconfiguration). Retries are bounded.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { TLS_VERIFY_CODES } from './security/connectionErrors.js';
 
 export type ErrorKind = 'retryable' | 'bad_input' | 'fatal';
 
 const RETRYABLE_SQLSTATE = /^(40001|40P01|08...|57P01|57P02|57P03|53300)$/;
 const BAD_INPUT_SQLSTATE = /^(22...|23...)$/;
+// Wrong credentials, privileges and certificates do not heal by waiting: fail at once, loudly.
+const MISCONFIGURED_SQLSTATE = /^(28...|42501)$/;
 const RETRYABLE_NODE_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -21,10 +24,12 @@ export function classifyError(error: unknown): ErrorKind {
   if (typeof error !== 'object' || error === null) return 'fatal';
   const e = error as { code?: unknown; retriable?: unknown; message?: unknown; name?: unknown };
   if (typeof e.code === 'string') {
+    if (MISCONFIGURED_SQLSTATE.test(e.code) || TLS_VERIFY_CODES.has(e.code)) return 'fatal';
     if (RETRYABLE_SQLSTATE.test(e.code) || RETRYABLE_NODE_CODES.has(e.code)) return 'retryable';
     if (BAD_INPUT_SQLSTATE.test(e.code)) return 'bad_input';
   }
   // kafkajs marks its own errors.
+  if (e.name === 'KafkaJSSASLAuthenticationError') return 'fatal';
   if (e.retriable === true) return 'retryable';
   if (e.name === 'ValidationError') return 'bad_input';
   // pg reports a dropped socket with a plain Error.

@@ -5,6 +5,7 @@
  */
 import { ConfigError } from '../config.js';
 import { ValidationError } from '../events/validate.js';
+import { explainConnectionError } from '../security/connectionErrors.js';
 import { ConcurrencyConflictError } from '../store/batch.js';
 import { parse, UsageError, type Command } from './command.js';
 import { appendCommand } from './commands/append.js';
@@ -61,9 +62,14 @@ export async function main(argv: string[]): Promise<number> {
     }
     return (await command.run(values, positionals)) ?? 0;
   } catch (error) {
+    // A connection that fails mid-run for a setting's sake is still explained by the setting's name.
+    const advice = explainConnectionError(error, 'database') ?? explainConnectionError(error, 'kafka');
     const badInput =
-      error instanceof UsageError || error instanceof ConfigError || error instanceof ValidationError;
-    const message = error instanceof Error ? error.message : String(error);
+      error instanceof UsageError ||
+      error instanceof ConfigError ||
+      error instanceof ValidationError ||
+      advice !== undefined;
+    const message = advice ?? (error instanceof Error ? error.message : String(error));
     process.stderr.write(`projector ${command.name}: ${message.split('\n')[0]}\n`);
     if (!badInput && !(error instanceof ConcurrencyConflictError) && process.env['LOG_LEVEL'] === 'debug') {
       process.stderr.write(`${(error as Error).stack ?? ''}\n`);

@@ -6,6 +6,7 @@ import { createKafka } from '../kafka/client.js';
 import { createKafkaPublisher, noPublisher, type EventPublisher } from '../kafka/publisher.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createEventStore, type EventStore } from '../store/eventStore.js';
+import { checkDatabase, checkKafka } from './preflight.js';
 import { betsProjection } from '../../projections/bets/index.js';
 
 export interface Runtime {
@@ -15,6 +16,8 @@ export interface Runtime {
   readonly kafka: Kafka;
   publisher(): EventPublisher;
   eventStore(): EventStore;
+  /** Connects to PostgreSQL, and to Kafka when `kafka` (default: when publishing), or fails with one line. */
+  checkConnections(options?: { kafka?: boolean }): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -38,9 +41,28 @@ export function createRuntime(command: string, overrides: Partial<Record<string,
     eventStore() {
       return createEventStore({ pool, publisher: this.publisher(), projection: betsProjection });
     },
+    async checkConnections(options = {}) {
+      await checkDatabase(pool);
+      if (options.kafka ?? config.publishEvents) await checkKafka(config, logger);
+    },
     async close() {
       await publisher?.close();
       await pool.end();
     },
   };
+}
+
+/** createRuntime, then the connection check; closes what it opened if the check fails. */
+export async function openRuntime(
+  command: string,
+  options: { kafka?: boolean; overrides?: Partial<Record<string, string>> } = {},
+): Promise<Runtime> {
+  const runtime = createRuntime(command, options.overrides);
+  try {
+    await runtime.checkConnections(options.kafka === undefined ? {} : { kafka: options.kafka });
+    return runtime;
+  } catch (error) {
+    await runtime.close();
+    throw error;
+  }
 }

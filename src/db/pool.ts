@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { Config } from '../config.js';
+import { connectionOptions, type DatabaseSettings } from './connection.js';
 
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
@@ -13,9 +13,12 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value) => {
   return parsed;
 });
 
-export function createPool(config: Pick<Config, 'databaseUrl' | 'dbPoolMax'>, applicationName: string): Pool {
+export function createPool(
+  config: DatabaseSettings & { readonly dbPoolMax: number },
+  applicationName: string,
+): Pool {
   const pool = new pg.Pool({
-    connectionString: config.databaseUrl,
+    ...connectionOptions(config),
     max: config.dbPoolMax,
     application_name: applicationName,
     connectionTimeoutMillis: 10_000,

@@ -1,4 +1,11 @@
-import { Kafka, logLevel as KafkaLogLevel, type logCreator } from 'kafkajs';
+import {
+  Kafka,
+  logLevel as KafkaLogLevel,
+  type KafkaConfig,
+  type logCreator,
+  type SASLOptions,
+} from 'kafkajs';
+import type { ConnectionOptions } from 'node:tls';
 import type { Config } from '../config.js';
 import type { Logger } from '../observability/logger.js';
 
@@ -17,16 +24,48 @@ function kafkaLogCreator(logger: Logger): logCreator {
     };
 }
 
+export type KafkaSettings = Pick<
+  Config,
+  'kafkaBrokers' | 'kafkaClientId' | 'retryInitialMs' | 'retryMaxMs' | 'kafkaSsl' | 'kafkaSasl'
+>;
+
+/** kafkajs's `ssl` and `sasl` options from the validated settings. */
+export function securityOptions(
+  config: Pick<Config, 'kafkaSsl' | 'kafkaSasl'>,
+): Pick<KafkaConfig, 'ssl' | 'sasl'> {
+  const tls = config.kafkaSsl;
+  const ssl: ConnectionOptions | undefined = tls
+    ? {
+        rejectUnauthorized: true,
+        ...(tls.ca !== undefined && { ca: [tls.ca] }),
+        ...(tls.cert !== undefined && { cert: tls.cert }),
+        ...(tls.key !== undefined && { key: tls.key }),
+        ...(tls.keyPassphrase !== undefined && { passphrase: tls.keyPassphrase }),
+      }
+    : undefined;
+  const sasl = config.kafkaSasl;
+  const saslOptions: SASLOptions | undefined = sasl
+    ? { mechanism: sasl.mechanism, username: sasl.username, password: sasl.password }
+    : undefined;
+  return { ...(ssl && { ssl }), ...(saslOptions && { sasl: saslOptions }) };
+}
+
 export function createKafka(
-  config: Pick<Config, 'kafkaBrokers' | 'kafkaClientId' | 'retryInitialMs' | 'retryMaxMs'>,
+  config: KafkaSettings,
   logger: Logger,
+  options: { retries?: number } = {},
 ): Kafka {
   return new Kafka({
     clientId: config.kafkaClientId,
     brokers: [...config.kafkaBrokers],
+    ...securityOptions(config),
     logLevel: logger.isLevelEnabled('debug') ? KafkaLogLevel.INFO : KafkaLogLevel.WARN,
     logCreator: kafkaLogCreator(logger),
     connectionTimeout: 3_000,
-    retry: { initialRetryTime: config.retryInitialMs, maxRetryTime: config.retryMaxMs, retries: 8 },
+    retry: {
+      initialRetryTime: config.retryInitialMs,
+      maxRetryTime: config.retryMaxMs,
+      retries: options.retries ?? 8,
+    },
   });
 }

@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline';
 import { ValidationError, parseEvent } from '../../events/validate.js';
 import type { BetEvent } from '../../events/types.js';
 import { intOption, stringOption, UsageError, type Command } from '../command.js';
-import { createRuntime } from '../runtime.js';
+import { openRuntime } from '../runtime.js';
 
 /** Reads and validates every line first: one bad line and nothing is written. */
 export async function readEventLines(input: NodeJS.ReadableStream): Promise<BetEvent[]> {
@@ -49,7 +49,7 @@ Duplicates (same tenant_id + idempotency_key) are reported, not stored twice.
       input.once('error', (error: Error) => reject(new UsageError(`--file "${file}": ${error.message}`)));
       readEventLines(input).then(resolve, reject);
     });
-    const runtime = createRuntime('append');
+    const runtime = await openRuntime('append');
     const store = runtime.eventStore();
     let appended = 0;
     let duplicates = 0;

@@ -13,6 +13,8 @@ import {
 } from '../../bench/parts.js';
 import { barChart, lineChart } from '../../bench/svg.js';
 import { spread, type Figure } from '../../bench/stats.js';
+import { loadConfig } from '../../config.js';
+import { withDatabase } from '../../db/connection.js';
 import { ensureDatabase } from '../../db/ensureDatabase.js';
 import { migrate } from '../../db/migrate.js';
 import { ensureTopic } from '../../kafka/topics.js';
@@ -48,10 +50,9 @@ local broker. Every figure is the median of --runs runs, with the spread. Writes
     const e2eEvents = intOption(values, 'e2e-events', 500_000, 1_000, 100_000_000);
     const rebuildEvents = intOption(values, 'rebuild-events', 1_000_000, 1_000, 100_000_000);
     const out = stringOption(values, 'out') ?? 'bench/results';
-    const base = new URL(process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres');
-    base.pathname = '/bet_projector_bench';
-    await ensureDatabase(base.toString());
-    const runtime = createRuntime('bench', { DATABASE_URL: base.toString() });
+    const bench = withDatabase(loadConfig(), 'bet_projector_bench');
+    await ensureDatabase(bench);
+    const runtime = createRuntime('bench', { DATABASE_URL: bench.databaseUrl });
     const lines: string[] = [];
     const log = (line: string) => {
       lines.push(line);
@@ -62,7 +63,7 @@ local broker. Every figure is the median of --runs runs, with the spread. Writes
       const ctx: BenchContext = {
         pool: runtime.pool,
         kafka: runtime.kafka,
-        databaseUrl: base.toString(),
+        databaseUrl: bench.databaseUrl,
         brokers: runtime.config.kafkaBrokers.join(','),
         runs,
         log,

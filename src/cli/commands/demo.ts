@@ -40,7 +40,8 @@ ${SIMULATION_HELP.replace('(default 10000)', '(default 100000)')}
     const runtime = createRuntime('demo', overrides);
     const out = (line: string) => process.stdout.write(`${line}\n`);
     try {
-      await ensureDatabase(runtime.config.databaseUrl);
+      await ensureDatabase(runtime.config);
+      await runtime.checkConnections({ kafka: true });
       await migrate(runtime.pool);
       await ensureTopic(runtime.kafka, topic, partitions);
       out(`database ${maskUrl(runtime.config.databaseUrl)}, topic ${topic} (${partitions} partitions)`);

@@ -2,7 +2,7 @@ import { listDeadLetters } from '../../../consumers/deadLetters.js';
 import { replayDeadLetters } from '../../../consumers/deadLetterReplay.js';
 import { betsProjection } from '../../../projections/bets/index.js';
 import { intOption, UsageError, type Command } from '../command.js';
-import { createRuntime } from '../runtime.js';
+import { openRuntime } from '../runtime.js';
 import { table } from '../table.js';
 
 export const dlqCommand: Command = {
@@ -23,7 +23,7 @@ replay   validate each again; project the valid ones and mark them replayed; nev
       throw new UsageError(`action "${action ?? ''}" is not list or replay`);
     }
     if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
-    const runtime = createRuntime('dlq');
+    const runtime = await openRuntime('dlq', { kafka: false });
     try {
       if (action === 'replay') {
         const report = await replayDeadLetters(

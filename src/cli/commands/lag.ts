@@ -5,7 +5,7 @@ import type { Config } from '../../config.js';
 import type { Queryable } from '../../db/pool.js';
 import { intOption, stringOption, type Command } from '../command.js';
 import { parseSince } from '../duration.js';
-import { createRuntime } from '../runtime.js';
+import { openRuntime } from '../runtime.js';
 import { table } from '../table.js';
 
 async function kafkaPartitions(db: Queryable, kafka: Kafka, config: Config) {
@@ -61,7 +61,7 @@ tenants), plus per Kafka partition: consumer-group lag and DB checkpoint lag and
       values['fail-over'] === undefined
         ? undefined
         : intOption(values, 'fail-over', 0, 0, Number.MAX_SAFE_INTEGER);
-    const runtime = createRuntime('lag');
+    const runtime = await openRuntime('lag', { kafka: true });
     try {
       const summary = summarizeLag(
         await laggingBets(runtime.pool, {

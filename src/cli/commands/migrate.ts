@@ -1,7 +1,7 @@
 import { migrate } from '../../db/migrate.js';
 import { ensureTopic } from '../../kafka/topics.js';
 import type { Command } from '../command.js';
-import { createRuntime } from '../runtime.js';
+import { openRuntime } from '../runtime.js';
 
 export const migrateCommand: Command = {
   name: 'migrate',
@@ -14,7 +14,7 @@ two processes at once), then creates KAFKA_TOPIC with KAFKA_TOPIC_PARTITIONS par
   --skip-topic   only migrate the database`,
   options: { 'skip-topic': { type: 'boolean' } },
   async run(values) {
-    const runtime = createRuntime('migrate');
+    const runtime = await openRuntime('migrate', { kafka: false });
     try {
       const result = await migrate(runtime.pool);
       runtime.logger.info(

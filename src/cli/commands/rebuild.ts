@@ -2,7 +2,7 @@ import { rebuildBetsView } from '../../../projections/bets/rebuild.js';
 import { createMetrics } from '../../observability/metrics.js';
 import { intOption, stringOption, UsageError, type Command } from '../command.js';
 import { progressReporter } from '../progress.js';
-import { createRuntime } from '../runtime.js';
+import { openRuntime } from '../runtime.js';
 
 export const rebuildCommand: Command = {
   name: 'rebuild',
@@ -28,7 +28,7 @@ swaps it in under a short lock. Readers never see an empty or half-built view; w
       throw new UsageError(`--strategy "${strategy}" is not set or copy`);
     const chunks = intOption(values, 'chunks', 4, 1, 1_000);
     const concurrency = intOption(values, 'concurrency', 2, 1, 64);
-    const runtime = createRuntime('rebuild');
+    const runtime = await openRuntime('rebuild', { kafka: false });
     const metrics = createMetrics({ defaultMetrics: false });
     const report = progressReporter();
     try {

@@ -3,7 +3,7 @@ import { repairBets } from '../../../projections/bets/repair.js';
 import { intOption, stringOption, UsageError, type Command } from '../command.js';
 import { parseSince } from '../duration.js';
 import { progressReporter } from '../progress.js';
-import { createRuntime } from '../runtime.js';
+import { openRuntime } from '../runtime.js';
 
 export const repairCommand: Command = {
   name: 'repair',
@@ -34,7 +34,7 @@ events. Idempotent and safe while workers run: every write is version-guarded.
     const sinceMs = parseSince('since', stringOption(values, 'since') ?? 'all');
     const batchSize = intOption(values, 'batch-size', 500, 1, 100_000);
     const concurrency = intOption(values, 'concurrency', 2, 1, 64);
-    const runtime = createRuntime('repair');
+    const runtime = await openRuntime('repair', { kafka: false });
     try {
       const bets = await laggingBets(runtime.pool, {
         ...(sinceMs !== undefined ? { sinceMs } : {}),

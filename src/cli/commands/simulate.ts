@@ -1,6 +1,6 @@
 import { runSimulation } from '../../simulate/run.js';
 import { fractionOption, intOption, type Command, type Values } from '../command.js';
-import { createRuntime } from '../runtime.js';
+import { openRuntime } from '../runtime.js';
 import { shutdownSignal } from '../shutdown.js';
 
 export function simulationFlags(values: Values) {
@@ -45,7 +45,7 @@ ${SIMULATION_HELP}`,
   options: SIMULATION_OPTIONS,
   async run(values) {
     const flags = simulationFlags(values);
-    const runtime = createRuntime('simulate');
+    const runtime = await openRuntime('simulate');
     const signal = shutdownSignal(runtime.config.shutdownTimeoutMs, runtime.logger);
     try {
       const report = await runSimulation(runtime.eventStore(), { ...flags, signal });

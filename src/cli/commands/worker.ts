@@ -7,7 +7,7 @@ import { faultHooks } from '../../faults.js';
 import { startHttpServer } from '../../observability/httpServer.js';
 import { createMetrics } from '../../observability/metrics.js';
 import type { Command } from '../command.js';
-import { createRuntime } from '../runtime.js';
+import { openRuntime } from '../runtime.js';
 import { shutdownSignal } from '../shutdown.js';
 
 export const workerCommand: Command = {
@@ -21,7 +21,7 @@ HTTP_PORT. SIGTERM/SIGINT finish the flush in flight, commit, leave the group an
 signal or SHUTDOWN_TIMEOUT_MS exits non-zero.`,
   options: {},
   async run() {
-    const runtime = createRuntime('worker');
+    const runtime = await openRuntime('worker', { kafka: true });
     runtime.logger.info({ config: describeConfig(runtime.config) }, 'starting');
     const signal = shutdownSignal(runtime.config.shutdownTimeoutMs, runtime.logger);
     const metrics = createMetrics();

@@ -1,0 +1,33 @@
+/**
+ * Connects once to each service a command needs before it starts work, so wrong credentials,
+ * certificates or TLS settings fail at start with one line naming the setting (exit 2), instead of
+ * surfacing later as retries.
+ */
+import { ConfigError } from '../configEnv.js';
+import type { Pool } from '../db/pool.js';
+import { createKafka, type KafkaSettings } from '../kafka/client.js';
+import type { Logger } from '../observability/logger.js';
+import { explainConnectionError } from '../security/connectionErrors.js';
+
+export async function checkDatabase(pool: Pool): Promise<void> {
+  try {
+    await pool.query('SELECT 1');
+  } catch (error) {
+    const advice = explainConnectionError(error, 'database');
+    throw advice ? new ConfigError(advice) : error;
+  }
+}
+
+export async function checkKafka(config: KafkaSettings, logger: Logger): Promise<void> {
+  // One attempt, no backoff: a misconfiguration should not take kafkajs's full retry budget to show.
+  const admin = createKafka(config, logger, { retries: 1 }).admin();
+  try {
+    await admin.connect();
+    await admin.describeCluster();
+  } catch (error) {
+    const advice = explainConnectionError(error, 'kafka');
+    throw advice ? new ConfigError(advice) : error;
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
