@@ -91,6 +91,9 @@ async function createShadow(db: Queryable): Promise<void> {
       SHADOW_TABLE,
     ]);
   }
+  // The same grants and row-level security as the live table (migration 006), before any reader
+  // can see the shadow under the live name.
+  await db.query('SELECT secure_bets_view_table($1)', [SHADOW_TABLE]);
 }
 
 interface LiveIndex {

@@ -74,7 +74,7 @@ describe('fault suite', () => {
   beforeEach(async () => {
     db = await createTestDatabase();
     env = {
-      DATABASE_URL: db.url,
+      DATABASE_URL: db.workerUrl,
       KAFKA_BROKERS: requiredEnv('KAFKA_BROKERS'),
       HTTP_PORT: '0',
       SWEEP_INTERVAL_MS: '0',
@@ -97,7 +97,7 @@ describe('fault suite', () => {
   /** Appends `events` through the real path (published to `topic`) at about `rate` events/s. */
   async function load(topic: string, events: BetEvent[], rate: number): Promise<{ duplicates: number }> {
     const publisher = createKafkaPublisher(kafka, topic);
-    const store = createEventStore({ pool: db.pool, publisher, projection: betsProjection });
+    const store = createEventStore({ pool: db.workerPool, publisher, projection: betsProjection });
     let duplicates = 0;
     try {
       const started = Date.now();
@@ -256,7 +256,7 @@ describe('fault suite', () => {
       // About 30 s of load at ~1,000 events/s: before, during and after the outage.
       const events = stream(30_000);
       const publisher = createKafkaPublisher(kafka, topic);
-      const store = createEventStore({ pool: db.pool, publisher, projection: betsProjection });
+      const store = createEventStore({ pool: db.workerPool, publisher, projection: betsProjection });
       const acknowledged: BetEvent[] = [];
       let refused = 0;
       const producing = (async () => {
@@ -273,7 +273,11 @@ describe('fault suite', () => {
       // Events already stored whose publication reaches Kafka during the outage: the worker is
       // certain to have flushes to retry while the server is down.
       const stored = stream(2_000);
-      const quiet = createEventStore({ pool: db.pool, publisher: noPublisher, projection: betsProjection });
+      const quiet = createEventStore({
+        pool: db.workerPool,
+        publisher: noPublisher,
+        projection: betsProjection,
+      });
       for (let i = 0; i < stored.length; i += 200) await quiet.append(stored.slice(i, i + 200));
       acknowledged.push(...stored);
       await sleep(1_000);
@@ -346,7 +350,11 @@ describe('fault suite', () => {
     const topic = await createTopic(kafka, 'fault-hostile', 3);
     const group = uniqueName('g');
     const events = stream(4_000);
-    const store = createEventStore({ pool: db.pool, publisher: noPublisher, projection: betsProjection });
+    const store = createEventStore({
+      pool: db.workerPool,
+      publisher: noPublisher,
+      projection: betsProjection,
+    });
     for (let i = 0; i < events.length; i += 200) await store.append(events.slice(i, i + 200));
     const random = seededRandom(7);
     const byBet = new Map<string, BetEvent[]>();
@@ -407,7 +415,11 @@ describe('fault suite', () => {
   });
 
   it('concurrent writers on the same bets: one wins each version, the loser gets a conflict', async () => {
-    const store = createEventStore({ pool: db.pool, publisher: noPublisher, projection: betsProjection });
+    const store = createEventStore({
+      pool: db.workerPool,
+      publisher: noPublisher,
+      projection: betsProjection,
+    });
     const placed = stream(2_000)
       .filter((e) => e.version === 1)
       .slice(0, 50);

@@ -21,7 +21,11 @@ describe('projector CLI', () => {
   beforeAll(async () => {
     db = await createTestDatabase();
     dir = await mkdtemp(path.join(tmpdir(), 'projector-cli-'));
-    env = { DATABASE_URL: db.url, KAFKA_BROKERS: requiredEnv('KAFKA_BROKERS'), PUBLISH_EVENTS: 'false' };
+    env = {
+      DATABASE_URL: db.workerUrl,
+      KAFKA_BROKERS: requiredEnv('KAFKA_BROKERS'),
+      PUBLISH_EVENTS: 'false',
+    };
   });
   afterAll(async () => db.drop());
 
@@ -132,6 +136,6 @@ describe('projector CLI', () => {
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(logs).toContain('"msg":"stopped"');
-    expect(logs).not.toContain(db.url);
+    expect(logs).not.toContain(requiredEnv('TEST_WORKER_PASSWORD'));
   });
 });

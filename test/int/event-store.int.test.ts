@@ -21,7 +21,7 @@ describe('event store on real PostgreSQL', () => {
   let store: EventStore;
   beforeAll(async () => {
     db = await createTestDatabase();
-    store = createEventStore({ pool: db.pool, publisher: noPublisher, projection: betsProjection });
+    store = createEventStore({ pool: db.workerPool, publisher: noPublisher, projection: betsProjection });
   });
   afterAll(async () => db.drop());
 
@@ -121,7 +121,7 @@ describe('event store publishing to real Kafka', () => {
   it('publishes newly appended events after commit, keyed tenant_id:bet_id, and not duplicates', async () => {
     const topic = await createTopic(kafka, 'store-publish', 3);
     publisher = createKafkaPublisher(kafka, topic);
-    const store = createEventStore({ pool: db.pool, publisher, projection: betsProjection });
+    const store = createEventStore({ pool: db.workerPool, publisher, projection: betsProjection });
     const events = stream(120);
     await store.append(events.slice(0, 60));
     await store.append(events);

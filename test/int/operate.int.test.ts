@@ -23,17 +23,15 @@ describe('operating a worker process: metrics, probes, logs, shutdown', () => {
   beforeAll(async () => {
     db = await createTestDatabase();
     kafka = testKafka();
-    const url = new URL(db.url);
-    // Trust auth accepts any password; the point is that none reaches a log line.
-    url.password = 'topsecret-password';
-    env = { DATABASE_URL: url.toString(), KAFKA_BROKERS: requiredEnv('KAFKA_BROKERS'), HTTP_PORT: '0' };
+    // The worker role's URL carries its password; the point is that it never reaches a log line.
+    env = { DATABASE_URL: db.workerUrl, KAFKA_BROKERS: requiredEnv('KAFKA_BROKERS'), HTTP_PORT: '0' };
   });
   afterAll(async () => db.drop());
 
   it('serves metrics that moved by the right amounts, and probes that answer as specified', async () => {
     const topic = await createTopic(kafka, 'operate', 2);
     const publisher = createKafkaPublisher(kafka, topic);
-    const store = createEventStore({ pool: db.pool, publisher, projection: betsProjection });
+    const store = createEventStore({ pool: db.workerPool, publisher, projection: betsProjection });
     const events = [...simulateEvents({ seed: 5, events: 1_000, tenants: 4, now: () => Date.now() })];
     for (let i = 0; i < events.length; i += 100) await store.append(events.slice(i, i + 100));
     await publisher.close();
@@ -98,13 +96,13 @@ describe('operating a worker process: metrics, probes, logs, shutdown', () => {
     for (const line of lines) expect(() => JSON.parse(line) as unknown).not.toThrow();
     expect(lines.filter((l) => l.includes('"msg":"starting"'))).toHaveLength(1);
     expect(logs).toContain('***');
-    expect(logs).not.toContain('topsecret-password');
+    expect(logs).not.toContain(requiredEnv('TEST_WORKER_PASSWORD'));
   });
 
   it('exits non-zero when the flush in flight outlasts the shutdown timeout', async () => {
     const topic = await createTopic(kafka, 'operate-timeout', 1);
     const publisher = createKafkaPublisher(kafka, topic);
-    const store = createEventStore({ pool: db.pool, publisher, projection: betsProjection });
+    const store = createEventStore({ pool: db.workerPool, publisher, projection: betsProjection });
     await store.append([...simulateEvents({ seed: 6, events: 50, tenants: 2, now: () => Date.now() })]);
     await publisher.close();
     const worker = startProjector(['worker'], {
@@ -129,7 +127,7 @@ describe('operating a worker process: metrics, probes, logs, shutdown', () => {
   it('a second signal exits at once, non-zero', async () => {
     const topic = await createTopic(kafka, 'operate-twice', 1);
     const publisher = createKafkaPublisher(kafka, topic);
-    const store = createEventStore({ pool: db.pool, publisher, projection: betsProjection });
+    const store = createEventStore({ pool: db.workerPool, publisher, projection: betsProjection });
     await store.append([...simulateEvents({ seed: 7, events: 50, tenants: 2, now: () => Date.now() })]);
     await publisher.close();
     const worker = startProjector(['worker'], {

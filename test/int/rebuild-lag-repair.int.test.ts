@@ -40,10 +40,10 @@ describe('rebuild without downtime', () => {
     const topic = await createTopic(kafka, 'rebuild-live', 4);
     const publisher = createKafkaPublisher(kafka, topic);
     publishers.push(publisher);
-    const store = createEventStore({ pool: db.pool, publisher, projection: betsProjection });
+    const store = createEventStore({ pool: db.workerPool, publisher, projection: betsProjection });
     const config = workerConfig(topic, uniqueName('g'));
     await appendInBatches(store, stream(4_000));
-    const workers = [startWorker(db.pool, kafka, config), startWorker(db.pool, kafka, config)];
+    const workers = [startWorker(db.workerPool, kafka, config), startWorker(db.workerPool, kafka, config)];
     await untilCaughtUp(db.pool, kafka, config, workers[0]);
 
     // A reader polls the view on its own connections throughout.
@@ -116,8 +116,8 @@ describe('lag, repair and the reconciliation sweep', () => {
   let env: Record<string, string>;
   beforeAll(async () => {
     db = await createTestDatabase();
-    store = createEventStore({ pool: db.pool, publisher: noPublisher, projection: betsProjection });
-    env = { DATABASE_URL: db.url, KAFKA_BROKERS: requiredEnv('KAFKA_BROKERS') };
+    store = createEventStore({ pool: db.workerPool, publisher: noPublisher, projection: betsProjection });
+    env = { DATABASE_URL: db.workerUrl, KAFKA_BROKERS: requiredEnv('KAFKA_BROKERS') };
   });
   afterAll(async () => db.drop());
 
@@ -154,7 +154,7 @@ describe('lag, repair and the reconciliation sweep', () => {
     expect(await viewMismatches(db.pool)).toEqual([]);
     // Idempotent: a second repair of the same bets writes nothing.
     const again = [...expected].map((k) => ({ tenantId: Number(k.split(':')[0]), betId: k.split(':')[1]! }));
-    expect(await repairBets(db.pool, again)).toEqual({ bets: expected.size, rowsWritten: 0 });
+    expect(await repairBets(db.workerPool, again)).toEqual({ bets: expected.size, rowsWritten: 0 });
   });
 
   it('the sweep heals events that never reached Kafka, within its window and after its grace period', async () => {
@@ -194,12 +194,12 @@ describe('immediate mode next to the worker', () => {
       const topic = await createTopic(kafka, `immediate-${mode}`, 2);
       const publisher = createKafkaPublisher(kafka, topic);
       publishers.push(publisher);
-      const store = createEventStore({ pool: db.pool, publisher, projection: betsProjection });
+      const store = createEventStore({ pool: db.workerPool, publisher, projection: betsProjection });
       for (let i = 0; i < events.length; i += 100) {
         await store.append(events.slice(i, i + 100), { projection: mode });
       }
       const config = workerConfig(topic, uniqueName('g'));
-      const worker = startWorker(db.pool, kafka, config);
+      const worker = startWorker(db.workerPool, kafka, config);
       await untilCaughtUp(db.pool, kafka, config, worker);
       await worker.stop();
       if (mode === 'immediate') {
@@ -221,13 +221,17 @@ describe('dead letter list and replay', () => {
   let env: Record<string, string>;
   beforeAll(async () => {
     db = await createTestDatabase();
-    env = { DATABASE_URL: db.url, KAFKA_BROKERS: requiredEnv('KAFKA_BROKERS') };
+    env = { DATABASE_URL: db.workerUrl, KAFKA_BROKERS: requiredEnv('KAFKA_BROKERS') };
   });
   afterAll(async () => db.drop());
 
   it('replays what validates now and is stored, keeps the rest, and deletes nothing', async () => {
     const [stored, unknown] = stream(400).filter((e) => e.version === 1);
-    const store = createEventStore({ pool: db.pool, publisher: noPublisher, projection: betsProjection });
+    const store = createEventStore({
+      pool: db.workerPool,
+      publisher: noPublisher,
+      projection: betsProjection,
+    });
     await store.append([stored!]);
     const json = (e: BetEvent) =>
       Buffer.from(

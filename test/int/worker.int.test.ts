@@ -39,14 +39,14 @@ describe('projection worker on real Kafka and PostgreSQL', () => {
   async function publishingStore(topic: string): Promise<EventStore> {
     const publisher = createKafkaPublisher(kafka, topic);
     publishers.push(publisher);
-    return createEventStore({ pool: db.pool, publisher, projection: betsProjection });
+    return createEventStore({ pool: db.workerPool, publisher, projection: betsProjection });
   }
 
   it('projects a stream so that every row equals the ordered fold, and checkpoints per partition', async () => {
     const topic = await createTopic(kafka, 'worker-e2e', 3);
     const config = workerConfig(topic, uniqueName('g'));
     await appendInBatches(await publishingStore(topic), stream(3_000));
-    const running = startWorker(db.pool, kafka, config);
+    const running = startWorker(db.workerPool, kafka, config);
     await untilCaughtUp(db.pool, kafka, config, running);
     await running.stop();
     expect(running.worker.state).toBe('stopped');
@@ -66,7 +66,7 @@ describe('projection worker on real Kafka and PostgreSQL', () => {
     // A second group replaying the whole topic with no checkpoints changes no row (version guard).
     await db.pool.query('DELETE FROM projection_checkpoints');
     const before = await snapshot(db);
-    const replay = startWorker(db.pool, kafka, workerConfig(topic, uniqueName('replay')));
+    const replay = startWorker(db.workerPool, kafka, workerConfig(topic, uniqueName('replay')));
     await untilCaughtUp(db.pool, kafka, config, replay);
     await replay.stop();
     expect(replay.worker.stats.staleEvents).toBe(3_000);
@@ -79,7 +79,7 @@ describe('projection worker on real Kafka and PostgreSQL', () => {
     const config = workerConfig(topic, uniqueName('g'), { partitionsConsumedConcurrently: 1 });
     await appendInBatches(await publishingStore(topic), stream(1_500));
     let flushes = 0;
-    const crashing = startWorker(db.pool, kafka, config, {
+    const crashing = startWorker(db.workerPool, kafka, config, {
       afterDbCommit: () => {
         if (++flushes === 4) throw new Error('injected crash after the DB commit');
       },
@@ -89,7 +89,7 @@ describe('projection worker on real Kafka and PostgreSQL', () => {
     const afterCrash = await snapshot(db);
     expect(afterCrash.size).toBeGreaterThan(0);
 
-    const restarted = startWorker(db.pool, kafka, config);
+    const restarted = startWorker(db.workerPool, kafka, config);
     await untilCaughtUp(db.pool, kafka, config, restarted);
     await restarted.stop();
     // The crashed flush's messages came back from Kafka and were recognised below the checkpoint.
@@ -106,7 +106,7 @@ describe('projection worker on real Kafka and PostgreSQL', () => {
     const config = workerConfig(topic, uniqueName('g'));
     const events = stream(200);
     await appendInBatches(
-      createEventStore({ pool: db.pool, publisher: noPublisher, projection: betsProjection }),
+      createEventStore({ pool: db.workerPool, publisher: noPublisher, projection: betsProjection }),
       events,
     );
     const good = events.map((e) => ({
@@ -130,7 +130,7 @@ describe('projection worker on real Kafka and PostgreSQL', () => {
     ];
     const messages = [...good.slice(0, 100), ...garbage, ...good.slice(100)];
     await produceRaw(kafka, topic, messages);
-    const running = startWorker(db.pool, kafka, config);
+    const running = startWorker(db.workerPool, kafka, config);
     await untilCaughtUp(db.pool, kafka, config, running);
     await running.stop();
 
@@ -164,7 +164,7 @@ describe('projection worker on real Kafka and PostgreSQL', () => {
     expect(await viewMismatches(db.pool)).toEqual([]);
 
     // A second delivery of the same bad messages is the same dead letters, not new ones.
-    const replay = startWorker(db.pool, kafka, workerConfig(topic, uniqueName('replay')));
+    const replay = startWorker(db.workerPool, kafka, workerConfig(topic, uniqueName('replay')));
     await db.pool.query('DELETE FROM projection_checkpoints WHERE topic = $1', [topic]);
     await untilCaughtUp(db.pool, kafka, config, replay);
     await replay.stop();
@@ -177,7 +177,7 @@ describe('projection worker on real Kafka and PostgreSQL', () => {
     const config = workerConfig(topic, uniqueName('g'));
     const events = stream(400);
     await appendInBatches(
-      createEventStore({ pool: db.pool, publisher: noPublisher, projection: betsProjection }),
+      createEventStore({ pool: db.workerPool, publisher: noPublisher, projection: betsProjection }),
       events,
     );
     const bet = events.filter((e) => e.aggregateId === events[0]!.aggregateId);
@@ -188,11 +188,11 @@ describe('projection worker on real Kafka and PostgreSQL', () => {
     });
     // Version 1, then the last version: everything in between never arrives.
     await produceRaw(kafka, topic, [msg(bet[0]!)]);
-    const first = startWorker(db.pool, kafka, config);
+    const first = startWorker(db.workerPool, kafka, config);
     await untilCaughtUp(db.pool, kafka, config, first);
     await first.stop();
     await produceRaw(kafka, topic, [msg(bet[bet.length - 1]!)]);
-    const second = startWorker(db.pool, kafka, config);
+    const second = startWorker(db.workerPool, kafka, config);
     await untilCaughtUp(db.pool, kafka, config, second);
     await second.stop();
     expect(second.worker.stats.refoldedBets).toBe(1);

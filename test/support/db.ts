@@ -5,14 +5,24 @@ import { createPool, type Pool } from '../../src/db/pool.js';
 
 export interface TestDatabase {
   readonly name: string;
+  /** As the migrator (the schema's owner): migrations, rebuilds, and the tests' own setup and oracle. */
   readonly url: string;
   readonly pool: Pool;
+  /** As bp_test_worker (in bet_projector_writer): what `projector` worker, append, lag… run as. */
+  readonly workerUrl: string;
+  readonly workerPool: Pool;
+  /** As bp_test_reader (in bet_projector_reader): sees bets_view rows of app.tenant_id only. */
+  readonly readerUrl: string;
   drop(): Promise<void>;
 }
 
-function urlFor(name: string): string {
+function urlFor(name: string, role?: 'TEST_WORKER' | 'TEST_READER'): string {
   const url = new URL(requiredEnv('DATABASE_URL'));
   url.pathname = `/${name}`;
+  if (role) {
+    url.username = requiredEnv(`${role}_ROLE`);
+    url.password = requiredEnv(`${role}_PASSWORD`);
+  }
   return url.toString();
 }
 
@@ -37,13 +47,18 @@ export async function createTestDatabase(options: { migrated?: boolean } = {}): 
   const template = options.migrated === false ? 'template0' : requiredEnv('TEST_TEMPLATE_DATABASE');
   await admin((c) => c.query(`CREATE DATABASE ${name} TEMPLATE ${template}`));
   const url = urlFor(name);
+  const workerUrl = urlFor(name, 'TEST_WORKER');
   const pool = createPool({ databaseUrl: url, dbPoolMax: 10 }, 'bet-projector:test');
+  const workerPool = createPool({ databaseUrl: workerUrl, dbPoolMax: 10 }, 'bet-projector:test-worker');
   return {
     name,
     url,
     pool,
+    workerUrl,
+    workerPool,
+    readerUrl: urlFor(name, 'TEST_READER'),
     async drop() {
-      await pool.end();
+      await Promise.all([pool.end(), workerPool.end()]);
       await admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
     },
   };

@@ -1,10 +1,28 @@
 /** Runs the built `projector` binary as a real process, capturing its JSON logs. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from './oracle.js';
 
 export const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/src/cli/main.js');
+
+/**
+ * Keeps a copy of a process's output in TEST_LOG_DIR, which globalTeardown scans for passwords
+ * (DESIGN: no log line carries a secret). Returns the listener to attach to stdout and stderr.
+ */
+function logCopy(child: ChildProcess, args: readonly string[]): (chunk: Buffer) => void {
+  const dir = process.env['TEST_LOG_DIR'];
+  if (!dir) return () => undefined;
+  const file = path.join(dir, `${args[0] ?? 'projector'}-${child.pid ?? 'x'}.log`);
+  return (chunk) => appendFileSync(file, chunk);
+}
+
+/** Adds secrets a test used to the ones globalTeardown looks for in every process's output. */
+export function registerSecrets(...secrets: string[]): void {
+  const dir = process.env['TEST_LOG_DIR'];
+  if (dir) appendFileSync(path.join(dir, 'secrets'), secrets.map((s) => `${s}\n`).join(''));
+}
 
 export interface ProjectorProcess {
   readonly child: ChildProcess;
@@ -21,8 +39,9 @@ export function startProjector(args: string[], env: Record<string, string>): Pro
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  const copy = logCopy(child, args);
+  child.stdout.on('data', (d: Buffer) => ((output += d.toString()), copy(d)));
+  child.stderr.on('data', (d: Buffer) => ((output += d.toString()), copy(d)));
   const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   return {
     child,
@@ -61,8 +80,9 @@ export function runProjector(
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const copy = logCopy(child, args);
+    child.stdout.on('data', (d: Buffer) => ((stdout += d.toString()), copy(d)));
+    child.stderr.on('data', (d: Buffer) => ((stderr += d.toString()), copy(d)));
     child.on('error', reject);
     child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
     child.stdin.end(stdin ?? '');

@@ -14,7 +14,7 @@ two processes at once), then creates KAFKA_TOPIC with KAFKA_TOPIC_PARTITIONS par
   --skip-topic   only migrate the database`,
   options: { 'skip-topic': { type: 'boolean' } },
   async run(values) {
-    const runtime = await openRuntime('migrate', { kafka: false });
+    const runtime = await openRuntime('migrate', { kafka: !values['skip-topic'] });
     try {
       const result = await migrate(runtime.pool);
       runtime.logger.info(
