@@ -2,19 +2,27 @@
 # The local real stack: Apache Kafka (single-node KRaft) from Maven Central jars, plus a check
 # that PostgreSQL answers. Idempotent: `up` on a running stack and `down` on a stopped one are no-ops.
 #   scripts/stack.sh up|down|status
-# Env: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093), KAFKA_HEAP (384m),
-#      BET_PROJECTOR_CACHE (~/.cache/bet-projector), DATABASE_URL (postgres://postgres@127.0.0.1:5432/postgres)
+# The broker has two client listeners: PLAINTEXT on KAFKA_PORT, and SASL_SSL on KAFKA_SASL_SSL_PORT
+# (TLS from keystores made with the JDK's keytool under a local CA; SASL PLAIN, SCRAM-SHA-256 and
+# SCRAM-SHA-512 for user KAFKA_SASL_USER with a password generated once). Clients find the CA in
+# $run/tls/ca.pem and the password in $run/tls/sasl-password (`up` prints both paths).
+# Env: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093), KAFKA_SASL_SSL_PORT (9094), KAFKA_SASL_USER
+#      (projector), KAFKA_HEAP (384m), BET_PROJECTOR_CACHE (~/.cache/bet-projector),
+#      DATABASE_URL (postgres://postgres@127.0.0.1:5432/postgres)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${BET_PROJECTOR_CACHE:-$HOME/.cache/bet-projector}
 kafka_port=${KAFKA_PORT:-9092}
 ctl_port=${KAFKA_CONTROLLER_PORT:-9093}
+sasl_port=${KAFKA_SASL_SSL_PORT:-9094}
+sasl_user=${KAFKA_SASL_USER:-projector}
 heap=${KAFKA_HEAP:-384m}
 kafka_version=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$here/kafka/pom.xml")
 libs="$cache/kafka-$kafka_version/libs"
 run="$cache/run-$kafka_port"
 pidfile="$run/kafka.pid"
+tls="$run/tls"
 database_url=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 
 log() { echo "[stack] $*" >&2; }
@@ -34,16 +42,50 @@ fetch_kafka() {
   touch "$libs/.complete"
 }
 
+# A local CA and a broker certificate for 127.0.0.1/localhost, made once with keytool.
+make_tls() {
+  [ -f "$tls/broker.p12" ] && [ -f "$tls/ca.pem" ] && [ -f "$tls/sasl-password" ] && return 0
+  command -v keytool >/dev/null || { log "keytool is not installed: it comes with the JDK (openjdk-17-jdk-headless)"; exit 1; }
+  rm -rf "$tls" && mkdir -p "$tls" && chmod 700 "$tls"
+  head -c 18 /dev/urandom | base64 | tr -d '/+=' >"$tls/keystore-password"
+  head -c 18 /dev/urandom | base64 | tr -d '/+=' >"$tls/sasl-password"
+  chmod 600 "$tls"/*-password
+  local pw; pw=$(cat "$tls/keystore-password")
+  local kt=(keytool -noprompt -storetype PKCS12 -storepass "$pw" -keypass "$pw")
+  "${kt[@]}" -genkeypair -alias ca -keyalg RSA -keysize 2048 -validity 3650 -dname "CN=bet-projector local CA" \
+    -ext bc:c -keystore "$tls/ca.p12" >/dev/null 2>&1
+  "${kt[@]}" -exportcert -rfc -alias ca -keystore "$tls/ca.p12" -file "$tls/ca.pem" >/dev/null 2>&1
+  "${kt[@]}" -genkeypair -alias broker -keyalg RSA -keysize 2048 -validity 3650 -dname "CN=localhost" \
+    -keystore "$tls/broker.p12" >/dev/null 2>&1
+  "${kt[@]}" -certreq -alias broker -keystore "$tls/broker.p12" -file "$tls/broker.csr" >/dev/null 2>&1
+  "${kt[@]}" -gencert -rfc -alias ca -keystore "$tls/ca.p12" -infile "$tls/broker.csr" -outfile "$tls/broker.pem" \
+    -validity 3650 -ext "SAN=IP:127.0.0.1,DNS:localhost" -ext ku:c=digitalSignature,keyEncipherment \
+    -ext eku=serverAuth >/dev/null 2>&1
+  "${kt[@]}" -importcert -alias ca -keystore "$tls/broker.p12" -file "$tls/ca.pem" >/dev/null 2>&1
+  "${kt[@]}" -importcert -alias broker -keystore "$tls/broker.p12" -file "$tls/broker.pem" >/dev/null 2>&1
+  log "made a local CA ($tls/ca.pem) and a broker keystore with keytool"
+}
+
 write_config() {
   mkdir -p "$run/data"
-  cat >"$run/server.properties" <<PROPS
+  local pw; pw=$(cat "$tls/keystore-password")
+  local sasl_pw; sasl_pw=$(cat "$tls/sasl-password")
+  (umask 077; cat >"$run/server.properties" <<PROPS
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$ctl_port
-listeners=PLAINTEXT://127.0.0.1:$kafka_port,CONTROLLER://127.0.0.1:$ctl_port
-advertised.listeners=PLAINTEXT://127.0.0.1:$kafka_port
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listeners=PLAINTEXT://127.0.0.1:$kafka_port,CONTROLLER://127.0.0.1:$ctl_port,SASL_SSL://127.0.0.1:$sasl_port
+advertised.listeners=PLAINTEXT://127.0.0.1:$kafka_port,SASL_SSL://127.0.0.1:$sasl_port
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL
 controller.listener.names=CONTROLLER
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$sasl_user="$sasl_pw";
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+ssl.keystore.type=PKCS12
+ssl.keystore.location=$tls/broker.p12
+ssl.keystore.password=$pw
+ssl.key.password=$pw
 inter.broker.listener.name=PLAINTEXT
 log.dirs=$run/data
 num.partitions=3
@@ -58,6 +100,7 @@ auto.create.topics.enable=true
 log.retention.hours=24
 log.segment.bytes=67108864
 PROPS
+  )
   cat >"$run/log4j.properties" <<PROPS
 log4j.rootLogger=WARN, file
 log4j.appender.file=org.apache.log4j.FileAppender
@@ -74,11 +117,32 @@ java_cmd() {
     -Dlog4j.configuration="file:$run/log4j.properties" -cp "$libs/*" "$@"
 }
 
+# SCRAM credentials live in the cluster metadata (KRaft): set them once the broker answers.
+# (The tool echoes its arguments, password included, on failure: its output goes to a private file.)
+add_scram_user() {
+  local sasl_pw; sasl_pw=$(cat "$tls/sasl-password")
+  for mechanism in SCRAM-SHA-256 SCRAM-SHA-512; do
+    if ! java_cmd kafka.admin.ConfigCommand --bootstrap-server "127.0.0.1:$kafka_port" --alter --entity-type users \
+      --entity-name "$sasl_user" --add-config "$mechanism=[password=$sasl_pw]" >"$tls/scram.log" 2>&1; then
+      log "could not add the $mechanism credential for $sasl_user; see $tls/scram.log"; exit 1
+    fi
+  done
+}
+
 kafka_up() {
-  if kafka_running; then log "Kafka already running on 127.0.0.1:$kafka_port (pid $(cat "$pidfile"))"; return 0; fi
+  if kafka_running; then
+    if port_open "$sasl_port"; then
+      log "Kafka already running on 127.0.0.1:$kafka_port and SASL_SSL 127.0.0.1:$sasl_port (pid $(cat "$pidfile"))"
+      return 0
+    fi
+    log "Kafka is running without its SASL_SSL listener (an older config): restarting it"
+    kafka_down
+  fi
   if port_open "$kafka_port"; then log "port $kafka_port is taken by another process; set KAFKA_PORT"; exit 1; fi
   command -v java >/dev/null || { log "java is not installed: apt-get install openjdk-17-jre-headless"; exit 1; }
+  if port_open "$sasl_port"; then log "port $sasl_port is taken by another process; set KAFKA_SASL_SSL_PORT"; exit 1; fi
   fetch_kafka
+  make_tls
   write_config
   [ -f "$run/cluster-id" ] || java_cmd kafka.tools.StorageTool random-uuid >"$run/cluster-id"
   java_cmd kafka.tools.StorageTool format -t "$(cat "$run/cluster-id")" -c "$run/server.properties" --ignore-formatted >/dev/null
@@ -88,7 +152,9 @@ kafka_up() {
   echo $! >"$pidfile"
   for _ in $(seq 1 120); do
     if port_open "$kafka_port" && grep -q "Transition from STARTING to STARTED" "$run/kafka.log" 2>/dev/null; then
-      log "Kafka $kafka_version up on 127.0.0.1:$kafka_port (pid $(cat "$pidfile"), logs in $run)"
+      add_scram_user
+      log "Kafka $kafka_version up on 127.0.0.1:$kafka_port and SASL_SSL 127.0.0.1:$sasl_port (pid $(cat "$pidfile"), logs in $run)"
+      log "SASL_SSL: user $sasl_user, password in $tls/sasl-password, CA in $tls/ca.pem"
       return 0
     fi
     kafka_running || { log "Kafka exited during start; see $run/kafka.log and $run/stdout.log"; tail -20 "$run/stdout.log" >&2; exit 1; }
