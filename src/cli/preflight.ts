@@ -6,7 +6,7 @@
 import { ConfigError } from '../configEnv.js';
 import type { Pool } from '../db/pool.js';
 import { createKafka, type KafkaSettings } from '../kafka/client.js';
-import type { Logger } from '../observability/logger.js';
+import { silentLogger, type Logger } from '../observability/logger.js';
 import { explainConnectionError } from '../security/connectionErrors.js';
 
 export async function checkDatabase(pool: Pool): Promise<void> {
@@ -20,7 +20,9 @@ export async function checkDatabase(pool: Pool): Promise<void> {
 
 export async function checkKafka(config: KafkaSettings, logger: Logger): Promise<void> {
   // One attempt, no backoff: a misconfiguration should not take kafkajs's full retry budget to show.
-  const admin = createKafka(config, logger, { retries: 1 }).admin();
+  // kafkajs's own error lines would only repeat the one line this check fails with (unless debugging).
+  const quiet = logger.isLevelEnabled('debug') ? logger : silentLogger;
+  const admin = createKafka(config, quiet, { retries: 1 }).admin();
   try {
     await admin.connect();
     await admin.describeCluster();

@@ -1,5 +1,8 @@
 /** Each test file gets its own topics and consumer groups on the real broker. */
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { ensureTopic } from '../../src/kafka/topics.js';
 import { requiredEnv } from './db.js';
@@ -72,4 +75,32 @@ export async function readAll(
     await consumer.disconnect();
   }
   return seen;
+}
+
+/** The broker's SASL_SSL listener and its credentials: from KAFKA_SASL_SSL_* or the local stack's files. */
+export interface SaslSslListener {
+  readonly brokers: string;
+  readonly caFile: string;
+  readonly username: string;
+  readonly passwordFile: string;
+}
+
+export function saslSslListener(): SaslSslListener {
+  const cache = process.env['BET_PROJECTOR_CACHE'] ?? path.join(homedir(), '.cache', 'bet-projector');
+  const tls = path.join(cache, `run-${process.env['KAFKA_PORT'] ?? '9092'}`, 'tls');
+  const listener = {
+    brokers: process.env['KAFKA_SASL_SSL_BROKERS'] ?? '127.0.0.1:9094',
+    caFile: process.env['KAFKA_SASL_SSL_CA_FILE'] ?? path.join(tls, 'ca.pem'),
+    username: process.env['KAFKA_SASL_SSL_USERNAME'] ?? 'projector',
+    passwordFile: process.env['KAFKA_SASL_SSL_PASSWORD_FILE'] ?? path.join(tls, 'sasl-password'),
+  };
+  for (const file of [listener.caFile, listener.passwordFile]) {
+    if (!existsSync(file)) {
+      throw new Error(
+        `${file} is missing: the SASL_SSL tests need the listener \`npm run stack:up\` adds ` +
+          '(or set KAFKA_SASL_SSL_BROKERS, KAFKA_SASL_SSL_CA_FILE, KAFKA_SASL_SSL_USERNAME, KAFKA_SASL_SSL_PASSWORD_FILE)',
+      );
+    }
+  }
+  return listener;
 }
