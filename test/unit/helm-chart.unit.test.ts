@@ -67,6 +67,25 @@ describe('helm/bet-projector', () => {
     expect(Number(hpa)).toBeLessThanOrEqual(Number(config['KAFKA_TOPIC_PARTITIONS']));
   });
 
+  it('gives each workload its own role: the migrate Job the migrator, the worker and lag check the worker role', () => {
+    const roleOf = (file: string) =>
+      [...templates.find((t) => t.file === file)!.text.matchAll(/"role" "(\w+)"/g)].map((m) => m[1]);
+    expect(new Set(roleOf('deployment.yaml'))).toEqual(new Set(['worker']));
+    expect(new Set(roleOf('lag-cronjob.yaml'))).toEqual(new Set(['worker']));
+    expect(new Set(roleOf('migrate-job.yaml'))).toEqual(new Set(['migrator']));
+    // No workload takes the whole Secret as environment: the worker must not see the migrator's URL.
+    for (const { file, text } of templates)
+      expect({ file, secretRef: /secretRef:/.test(text) }).toEqual({ file, secretRef: false });
+  });
+
+  it('mounts every file a *_FILE variable points at', () => {
+    const helpers = templates.find((t) => t.file === '_helpers.tpl')!.text;
+    const mounts = [...helpers.matchAll(/mountPath: (\S+)/g)].map((m) => m[1]!);
+    const files = [...helpers.matchAll(/value: (\/etc\/bet-projector\/\S+)/g)].map((m) => m[1]!);
+    expect(files.length).toBeGreaterThanOrEqual(9);
+    for (const file of files) expect(mounts.some((mount) => file.startsWith(`${mount}/`))).toBe(true);
+  });
+
   it('has a dashboard that only queries exported metrics', () => {
     const dashboard = readFileSync(path.join(chart, 'dashboards', 'bet-projector.json'), 'utf8');
     const exported = new Set<string>(Object.values(METRIC));

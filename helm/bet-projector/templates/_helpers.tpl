@@ -31,10 +31,122 @@ app.kubernetes.io/component: worker
 {{- define "bet-projector.envFrom" -}}
 - configMapRef:
     name: {{ include "bet-projector.fullname" . }}
-- secretRef:
-    name: {{ include "bet-projector.secretName" . }}
 {{- end -}}
 
 {{- define "bet-projector.image" -}}
 {{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- end -}}
+
+{{/*
+Security settings as *_FILE variables pointing at mounted Secrets.
+Call with (dict "root" $ "role" "worker") or (dict "root" $ "role" "migrator").
+*/}}
+{{- define "bet-projector.securityEnv" -}}
+{{- $v := .root.Values -}}
+# Each role gets its own connection string only: the worker pod never sees the migrator's.
+- name: DATABASE_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "bet-projector.secretName" .root }}
+      key: {{ ternary "MIGRATOR_DATABASE_URL" "DATABASE_URL" (eq .role "migrator") }}
+{{- if $v.database.sslMode }}
+- name: DATABASE_SSL_MODE
+  value: {{ $v.database.sslMode | quote }}
+{{- end }}
+{{- if $v.database.tlsSecret }}
+- name: DATABASE_SSL_CA_FILE
+  value: /etc/bet-projector/db-tls/ca.crt
+{{- if $v.database.clientCertificate }}
+- name: DATABASE_SSL_CERT_FILE
+  value: /etc/bet-projector/db-tls/tls.crt
+- name: DATABASE_SSL_KEY_FILE
+  value: /etc/bet-projector/db-tls/tls.key
+{{- end }}
+{{- end }}
+{{- if include "bet-projector.passwordSecret" . }}
+- name: DATABASE_PASSWORD_FILE
+  value: /etc/bet-projector/db-password/password
+{{- end }}
+{{- if $v.kafka.tls.enabled }}
+- name: KAFKA_SSL
+  value: "true"
+{{- if $v.kafka.tls.secret }}
+- name: KAFKA_SSL_CA_FILE
+  value: /etc/bet-projector/kafka-tls/ca.crt
+{{- if $v.kafka.tls.clientCertificate }}
+- name: KAFKA_SSL_CERT_FILE
+  value: /etc/bet-projector/kafka-tls/tls.crt
+- name: KAFKA_SSL_KEY_FILE
+  value: /etc/bet-projector/kafka-tls/tls.key
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if $v.kafka.sasl.mechanism }}
+- name: KAFKA_SASL_MECHANISM
+  value: {{ $v.kafka.sasl.mechanism | quote }}
+- name: KAFKA_SASL_USERNAME_FILE
+  value: /etc/bet-projector/kafka-sasl/username
+- name: KAFKA_SASL_PASSWORD_FILE
+  value: /etc/bet-projector/kafka-sasl/password
+{{- end }}
+{{- end -}}
+
+{{- define "bet-projector.passwordSecret" -}}
+{{- if eq .role "migrator" -}}
+{{- .root.Values.database.migratorPasswordSecret -}}
+{{- else -}}
+{{- .root.Values.database.passwordSecret -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "bet-projector.securityMounts" -}}
+{{- $v := .root.Values -}}
+{{- if $v.database.tlsSecret }}
+- name: db-tls
+  mountPath: /etc/bet-projector/db-tls
+  readOnly: true
+{{- end }}
+{{- if include "bet-projector.passwordSecret" . }}
+- name: db-password
+  mountPath: /etc/bet-projector/db-password
+  readOnly: true
+{{- end }}
+{{- if and $v.kafka.tls.enabled $v.kafka.tls.secret }}
+- name: kafka-tls
+  mountPath: /etc/bet-projector/kafka-tls
+  readOnly: true
+{{- end }}
+{{- if $v.kafka.sasl.mechanism }}
+- name: kafka-sasl
+  mountPath: /etc/bet-projector/kafka-sasl
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{- define "bet-projector.securityVolumes" -}}
+{{- $v := .root.Values -}}
+{{- if $v.database.tlsSecret }}
+- name: db-tls
+  secret:
+    secretName: {{ $v.database.tlsSecret }}
+    defaultMode: 0440
+{{- end }}
+{{- with include "bet-projector.passwordSecret" . }}
+- name: db-password
+  secret:
+    secretName: {{ . }}
+    defaultMode: 0440
+{{- end }}
+{{- if and $v.kafka.tls.enabled $v.kafka.tls.secret }}
+- name: kafka-tls
+  secret:
+    secretName: {{ $v.kafka.tls.secret }}
+    defaultMode: 0440
+{{- end }}
+{{- if $v.kafka.sasl.mechanism }}
+- name: kafka-sasl
+  secret:
+    secretName: {{ required "kafka.sasl.secret is required with kafka.sasl.mechanism" $v.kafka.sasl.secret }}
+    defaultMode: 0440
+{{- end }}
 {{- end -}}
