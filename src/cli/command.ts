@@ -17,10 +17,31 @@ export interface Command {
   run(values: Values, positionals: string[]): Promise<number | void>;
 }
 
+/**
+ * A string option followed by a value that starts with "-" (`--events -5`) is ambiguous to
+ * node:util; take it as that option's value (`--events=-5`), so the option's own check can name
+ * the value ("--events "-5" is not a whole number") instead of a generic complaint.
+ */
+function attachDashValues(options: OptionSpec, argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const name = arg.startsWith('--') && !arg.includes('=') ? arg.slice(2) : undefined;
+    const next = argv[i + 1];
+    if (name !== undefined && options[name]?.type === 'string' && next !== undefined && /^-[^-]/.test(next)) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
+}
+
 export function parse(command: Command, argv: string[]): { values: Values; positionals: string[] } {
   try {
     const { values, positionals } = parseArgs({
-      args: argv,
+      args: attachDashValues(command.options, argv),
       options: { ...command.options, help: { type: 'boolean', short: 'h' } },
       allowPositionals: command.allowPositionals ?? false,
       strict: true,

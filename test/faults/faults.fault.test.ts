@@ -6,6 +6,9 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
+import { homedir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka } from 'kafkajs';
 import { betsProjection } from '../../projections/bets/index.js';
@@ -19,7 +22,7 @@ import { createEventStore, ConcurrencyConflictError } from '../../src/store/even
 import { createTestDatabase, requiredEnv, type TestDatabase } from '../support/db.js';
 import { createTopic, produceRaw, testKafka, uniqueName } from '../support/kafka.js';
 import { viewMismatches, waitFor } from '../support/oracle.js';
-import { startProjector, type ProjectorProcess } from '../support/processes.js';
+import { runProjector, startProjector, type ProjectorProcess } from '../support/processes.js';
 
 interface Row {
   scenario: string;
@@ -57,6 +60,37 @@ function pgCluster(version: string, action: 'start' | 'stop'): void {
   ];
   execFileSync('pg_ctlcluster', args, { stdio: 'ignore' });
 }
+
+/**
+ * The broker of `npm run stack:up`, when the tests run against it and may restart it (the broker
+ * restart scenario needs that; against another broker it is not registered).
+ */
+function localBroker(): string | undefined {
+  const port = process.env['KAFKA_PORT'] ?? '9092';
+  if (requiredEnv('KAFKA_BROKERS') !== `127.0.0.1:${port}`) return undefined;
+  const cache = process.env['BET_PROJECTOR_CACHE'] ?? path.join(homedir(), '.cache', 'bet-projector');
+  if (!existsSync(path.join(cache, `run-${port}`, 'kafka.pid'))) return undefined;
+  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../scripts/stack.sh');
+}
+
+/** Samples a worker's resident memory from its own /metrics until stopped. */
+function sampleRss(worker: ProjectorProcess): { samples: Array<[number, number]>; stop(): void } {
+  const samples: Array<[number, number]> = [];
+  const port = worker.logField('serving /metrics, /healthz, /readyz', 'port') as number;
+  const timer = setInterval(() => {
+    fetch(`http://127.0.0.1:${port}/metrics`)
+      .then((r) => r.text())
+      .then((text) => {
+        const match = /^process_resident_memory_bytes (\d+)/m.exec(text);
+        if (match) samples.push([Date.now(), Number(match[1])]);
+      })
+      .catch(() => undefined);
+  }, 250);
+  return { samples, stop: () => clearInterval(timer) };
+}
+
+const peakMb = (samples: Array<[number, number]>, from: number, to: number) =>
+  Math.round(Math.max(0, ...samples.filter(([t]) => t >= from && t <= to).map(([, rss]) => rss)) / 1_048_576);
 
 let seed = 90_000;
 const stream = (events: number): BetEvent[] => [
@@ -253,6 +287,7 @@ describe('fault suite', () => {
         RETRY_MAX_ATTEMPTS: '60',
       });
       await worker.waitForLog('"msg":"running"', 30_000);
+      const rss = sampleRss(worker);
       // About 30 s of load at ~1,000 events/s: before, during and after the outage.
       const events = stream(30_000);
       const publisher = createKafkaPublisher(kafka, topic);
@@ -272,7 +307,7 @@ describe('fault suite', () => {
       })();
       // Events already stored whose publication reaches Kafka during the outage: the worker is
       // certain to have flushes to retry while the server is down.
-      const stored = stream(2_000);
+      const stored = stream(10_000);
       const quiet = createEventStore({
         pool: db.workerPool,
         publisher: noPublisher,
@@ -281,6 +316,7 @@ describe('fault suite', () => {
       for (let i = 0; i < stored.length; i += 200) await quiet.append(stored.slice(i, i + 200));
       acknowledged.push(...stored);
       await sleep(1_000);
+      const outageStarted = Date.now();
       pgCluster(cluster, 'stop');
       try {
         await produceRaw(
@@ -296,6 +332,14 @@ describe('fault suite', () => {
         pgCluster(cluster, 'start');
       }
       const faultEnded = Date.now();
+      rss.stop();
+      // Paused, not piling up: with 10,000 events waiting in Kafka for a database that is down,
+      // the worker's memory stays where it was before the outage (bounded fetches, at most a few
+      // flushes ahead per partition, consumption paused while a flush retries).
+      const before = peakMb(rss.samples, 0, outageStarted);
+      const during = peakMb(rss.samples, outageStarted, faultEnded);
+      expect(before).toBeGreaterThan(0);
+      expect(during).toBeLessThan(before + 64);
       await waitFor('PostgreSQL to answer', async () => {
         try {
           await db.pool.query('SELECT 1');
@@ -321,7 +365,55 @@ describe('fault suite', () => {
       // A batch whose COMMIT landed as the server went down was stored but never published: that
       // is the reconciliation sweep's job.
       await sweepOnce(db.pool, { sweepIntervalMs: 1, sweepWindowMs: 3_600_000, sweepGraceMs: 0 });
-      await settle(topic, group, 'PostgreSQL stopped 20 s under load', acknowledged.length, 0, faultEnded);
+      await settle(
+        topic,
+        group,
+        `PostgreSQL stopped 20 s under load (worker RSS peak ${before} MB before, ${during} MB during)`,
+        acknowledged.length,
+        0,
+        faultEnded,
+      );
+    });
+  }
+
+  const stack = localBroker();
+  if (stack) {
+    it('Kafka broker restarted under load: producer and worker reconnect, nothing is lost', async () => {
+      const topic = await createTopic(kafka, 'fault-broker', 3);
+      const group = uniqueName('g');
+      const worker = startProjector(['worker'], {
+        ...env,
+        KAFKA_TOPIC: topic,
+        KAFKA_GROUP_ID: group,
+        // Anything stored whose publication the outage swallowed is the sweep's to heal.
+        SWEEP_INTERVAL_MS: '2000',
+        SWEEP_GRACE_MS: '2000',
+      });
+      await worker.waitForLog('"msg":"running"', 30_000);
+      // The real producer: `projector simulate`, appending and publishing at 800 events/s.
+      const producing = runProjector(
+        ['simulate', '--events', '8000', '--rate', '800', '--tenants', '8', '--seed', '4242'],
+        { ...env, KAFKA_TOPIC: topic },
+      );
+      await sleep(2_500);
+      execFileSync('bash', [stack, 'down'], { stdio: 'ignore' });
+      await sleep(3_000);
+      execFileSync('bash', [stack, 'up'], { stdio: 'ignore' });
+      const faultEnded = Date.now();
+      const produced = await producing;
+      expect({ code: produced.code, stderr: produced.stderr }).toEqual({ code: 0, stderr: '' });
+      const { rows } = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM bet_events');
+      expect(rows[0]!.n).toBe(8_000);
+      try {
+        await waitFor('caught up', () => isCaughtUp(db.pool, kafka, 'bets_view', topic), 120_000, 200);
+        await waitFor('no bet behind', async () => (await betsBehind(db.pool)) === 0, 60_000, 500);
+      } catch (error) {
+        throw new Error(`${(error as Error).message}; worker logs:\n${worker.logs().slice(-4_000)}`);
+      }
+      expect(worker.child.exitCode).toBeNull();
+      worker.child.kill('SIGTERM');
+      expect(await worker.exited).toBe(0);
+      await settle(topic, group, 'Kafka broker restarted under load', 8_000, 0, faultEnded);
     });
   }
 

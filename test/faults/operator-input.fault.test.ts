@@ -1,0 +1,218 @@
+/**
+ * Fault 8, bad operator input: every configuration variable the README documents and every
+ * command's options, given missing, malformed or out-of-range values, stop the process with exit 2
+ * and one line naming the setting and the value (never a secret's value), and nothing is written.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pLimit from 'p-limit';
+import { createTestDatabase, requiredEnv, type TestDatabase } from '../support/db.js';
+import { runProjector } from '../support/processes.js';
+
+const README = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../README.md');
+const SECRET = 'operator-typo-s3cret';
+const ONE_EVENT = JSON.stringify({
+  tenant_id: 7,
+  aggregate_id: 'bet-1',
+  version: 1,
+  idempotency_key: 'bet-1-v1',
+  event_type: 'V1_BET_PLACED',
+  timestamp: 1_790_000_000_000,
+  event_data: { user_id: 'u-1', amount: '12.50', odds: '1.85', selection: 'home', currency: 'EUR' },
+});
+
+/** The variables of README's Configuration table: the contract with operators. */
+function documentedVariables(): string[] {
+  const text = readFileSync(README, 'utf8');
+  const table = text.slice(text.indexOf('## Configuration'), text.indexOf('## Security'));
+  const names = new Set<string>();
+  for (const line of table.split('\n').filter((l) => l.startsWith('| `'))) {
+    const firstCell = line.split('|')[1] ?? '';
+    for (const m of firstCell.matchAll(/`([A-Z][A-Z0-9_]+)`/g)) names.add(m[1]!);
+  }
+  return [...names];
+}
+
+/** variable → [bad value, what the one line must say]. A secret's value must not appear. */
+const BAD_VALUES: Record<string, [string, string]> = {
+  DATABASE_URL: ['mysql://db/x', 'DATABASE_URL scheme "mysql:" is not postgres:'],
+  DATABASE_PASSWORD: [SECRET, 'DATABASE_PASSWORD is set and DATABASE_URL has a password too'],
+  DATABASE_SSL_MODE: ['prefer', 'DATABASE_SSL_MODE "prefer" is not one of'],
+  DATABASE_SSL_CA: ['not-a-pem', 'DATABASE_SSL_CA does not hold a PEM certificate'],
+  DATABASE_SSL_CERT: ['not-a-pem', 'DATABASE_SSL_CERT does not hold a PEM certificate'],
+  DATABASE_SSL_KEY: [SECRET, 'DATABASE_SSL_KEY does not hold a PEM private key'],
+  DB_POOL_MAX: ['0', 'DB_POOL_MAX 0 is out of range'],
+  KAFKA_BROKERS: ['kafka', 'KAFKA_BROKERS entry "kafka" is not host:port'],
+  KAFKA_CLIENT_ID: ['my client', 'KAFKA_CLIENT_ID "my client" may only contain'],
+  KAFKA_SSL: ['maybe', 'KAFKA_SSL "maybe" is not a boolean'],
+  KAFKA_SSL_CA: ['not-a-pem', 'KAFKA_SSL_CA does not hold a PEM certificate'],
+  KAFKA_SSL_CERT: ['not-a-pem', 'KAFKA_SSL_CERT does not hold a PEM certificate'],
+  KAFKA_SSL_KEY: [SECRET, 'KAFKA_SSL_KEY does not hold a PEM private key'],
+  KAFKA_SSL_KEY_PASSWORD: [SECRET, 'KAFKA_SSL_KEY_PASSWORD is set without KAFKA_SSL_KEY'],
+  KAFKA_SASL_MECHANISM: [
+    'gssapi',
+    'KAFKA_SASL_MECHANISM "gssapi" is not one of plain, scram-sha-256, scram-sha-512',
+  ],
+  KAFKA_SASL_USERNAME: ['projector', 'KAFKA_SASL_USERNAME/PASSWORD are set without KAFKA_SASL_MECHANISM'],
+  KAFKA_SASL_PASSWORD: [SECRET, 'KAFKA_SASL_USERNAME/PASSWORD are set without KAFKA_SASL_MECHANISM'],
+  KAFKA_TOPIC: ['bet events', 'KAFKA_TOPIC "bet events" may only contain'],
+  KAFKA_TOPIC_PARTITIONS: ['0', 'KAFKA_TOPIC_PARTITIONS 0 is out of range'],
+  KAFKA_GROUP_ID: ['a/b', 'KAFKA_GROUP_ID "a/b" may only contain'],
+  PROJECTION_NAME: ['bets view', 'PROJECTION_NAME "bets view" may only contain'],
+  PUBLISH_EVENTS: ['sometimes', 'PUBLISH_EVENTS "sometimes" is not a boolean'],
+  FLUSH_MAX_EVENTS: ['lots', 'FLUSH_MAX_EVENTS "lots" is not a whole number'],
+  FLUSH_INTERVAL_MS: ['0', 'FLUSH_INTERVAL_MS 0 is out of range'],
+  PARTITIONS_CONSUMED_CONCURRENTLY: ['-1', 'PARTITIONS_CONSUMED_CONCURRENTLY "-1" is not a whole number'],
+  KAFKA_SESSION_TIMEOUT_MS: ['100', 'KAFKA_SESSION_TIMEOUT_MS 100 is out of range'],
+  KAFKA_MAX_BYTES_PER_PARTITION: ['1', 'KAFKA_MAX_BYTES_PER_PARTITION 1 is out of range'],
+  RETRY_INITIAL_MS: ['0', 'RETRY_INITIAL_MS 0 is out of range'],
+  RETRY_MAX_MS: ['1.5', 'RETRY_MAX_MS "1.5" is not a whole number'],
+  RETRY_MAX_ATTEMPTS: ['0', 'RETRY_MAX_ATTEMPTS 0 is out of range'],
+  SHUTDOWN_TIMEOUT_MS: ['soon', 'SHUTDOWN_TIMEOUT_MS "soon" is not a whole number'],
+  HTTP_PORT: ['70000', 'HTTP_PORT 70000 is out of range'],
+  LIVENESS_TIMEOUT_MS: ['1', 'LIVENESS_TIMEOUT_MS 1 is out of range'],
+  SWEEP_INTERVAL_MS: ['1m', 'SWEEP_INTERVAL_MS "1m" is not a whole number'],
+  SWEEP_WINDOW_MS: ['0', 'SWEEP_WINDOW_MS 0 is out of range'],
+  SWEEP_GRACE_MS: ['-5', 'SWEEP_GRACE_MS "-5" is not a whole number'],
+  LOG_LEVEL: ['loud', 'LOG_LEVEL "loud" is not one of'],
+};
+
+/** Also for every secret: its _FILE form pointing nowhere. */
+const FILE_FORMS = [
+  'DATABASE_URL',
+  'DATABASE_PASSWORD',
+  'KAFKA_SASL_PASSWORD',
+  'KAFKA_SSL_KEY',
+  'KAFKA_SSL_CA',
+];
+
+/** command line → what the one line must say. */
+const BAD_COMMANDS: Array<[string[], string]> = [
+  [['frobnicate'], 'unknown command "frobnicate"'],
+  [['worker', '--bogus'], "Unknown option '--bogus'"],
+  [['worker', 'extra'], "Unexpected argument 'extra'"],
+  [['migrate', '--bogus'], "Unknown option '--bogus'"],
+  [['append', '--batch-size', '0'], '--batch-size 0 is out of range'],
+  [['append', '--file', '/nonexistent/events.jsonl'], '--file "/nonexistent/events.jsonl"'],
+  [['simulate', '--events', '-5'], '--events "-5" is not a whole number'],
+  [['simulate', '--rate', 'fast'], '--rate "fast" is not a whole number'],
+  [['simulate', '--duplicate-rate', '2'], '--duplicate-rate "2" is not a fraction'],
+  [['rebuild', '--chunks', '0'], '--chunks 0 is out of range'],
+  [['rebuild', '--strategy', 'magic'], '--strategy "magic" is not set or copy'],
+  [['rebuild', '--concurrency', 'many'], '--concurrency "many" is not a whole number'],
+  [['lag', '--since', 'yesterday'], '--since "yesterday" is not a duration'],
+  [['lag', '--tenant', 'abc'], '--tenant "abc" is not a whole number'],
+  [['lag', '--fail-over', '-1'], '--fail-over "-1" is not a whole number'],
+  [['repair', '--batch-size', '0'], '--batch-size 0 is out of range'],
+  [['repair', '--bet'], "Option '--bet <value>' argument missing"],
+  [['dlq', 'purge'], 'action "purge" is not list or replay'],
+  [['dlq', 'replay', '--limit', 'x'], '--limit "x" is not a whole number'],
+  [['bench', '--runs', '0'], '--runs 0 is out of range'],
+  [['demo', '--partitions', '0'], '--partitions 0 is out of range'],
+];
+
+describe('bad operator input', () => {
+  let db: TestDatabase;
+  let env: Record<string, string>;
+  const limit = pLimit(4);
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    env = {
+      DATABASE_URL: db.workerUrl,
+      KAFKA_BROKERS: requiredEnv('KAFKA_BROKERS'),
+      PUBLISH_EVENTS: 'false',
+    };
+  });
+  afterAll(async () => db.drop());
+
+  const nothingWritten = async () => {
+    const { rows } = await db.pool.query<{ n: number }>(
+      `SELECT (SELECT count(*) FROM bet_events) + (SELECT count(*) FROM bets_view)
+            + (SELECT count(*) FROM projection_checkpoints) + (SELECT count(*) FROM dead_letters)
+            + (SELECT count(*) FROM pg_class WHERE relname LIKE 'bets_view_%') AS n`,
+    );
+    expect(Number(rows[0]!.n)).toBe(0);
+  };
+
+  const expectOneLine = (run: { code: number | null; stderr: string; stdout: string }, says: string) => {
+    expect({ code: run.code, lines: run.stderr.trim().split('\n'), stdout: run.stdout }).toEqual({
+      code: 2,
+      lines: [expect.stringContaining(says)],
+      stdout: '',
+    });
+    expect(run.stderr).not.toContain(SECRET);
+  };
+
+  it('covers every variable of the README Configuration table', () => {
+    expect(documentedVariables().filter((name) => !(name in BAD_VALUES))).toEqual([]);
+  });
+
+  it('every configuration variable with a bad value: exit 2, one line naming it, nothing written', async () => {
+    // (DATABASE_PASSWORD is refused because the worker's URL carries a password already.)
+    const cases = Object.entries(BAD_VALUES).map(([name, [value, says]]) => ({ name, value, says }));
+    const runs = await Promise.all(
+      cases.map((c) =>
+        limit(async () => ({
+          c,
+          run: await runProjector(['append'], { ...env, [c.name]: c.value }, ONE_EVENT),
+        })),
+      ),
+    );
+    for (const { c, run } of runs) {
+      expect({ variable: c.name, message: run.stderr.trim() }).toEqual({
+        variable: c.name,
+        message: expect.stringContaining(c.says),
+      });
+      expectOneLine(run, c.says);
+    }
+    await nothingWritten();
+  });
+
+  it('every secret read from a file that is missing: named by its _FILE variable and path', async () => {
+    const runs = await Promise.all(
+      FILE_FORMS.map((name) =>
+        limit(async () => ({
+          name,
+          run: await runProjector(
+            ['append'],
+            { ...env, [`${name}_FILE`]: `/run/secrets/missing-${name}` },
+            ONE_EVENT,
+          ),
+        })),
+      ),
+    );
+    for (const { name, run } of runs) {
+      // DATABASE_URL_FILE conflicts with the DATABASE_URL already set: also a one-line refusal.
+      const says =
+        name === 'DATABASE_URL'
+          ? 'DATABASE_URL and DATABASE_URL_FILE are both set'
+          : `${name}_FILE "/run/secrets/missing-${name}" cannot be read (ENOENT)`;
+      expectOneLine(run, says);
+    }
+    const { DATABASE_URL: url, ...withoutUrl } = env;
+    expect(url).toBeDefined();
+    expectOneLine(
+      await runProjector(
+        ['append'],
+        { ...withoutUrl, DATABASE_URL_FILE: '/run/secrets/missing-url' },
+        ONE_EVENT,
+      ),
+      'DATABASE_URL_FILE "/run/secrets/missing-url" cannot be read (ENOENT)',
+    );
+    await nothingWritten();
+  });
+
+  it('every command with a bad option: exit 2, one line naming the option and the value, nothing written', async () => {
+    const runs = await Promise.all(
+      BAD_COMMANDS.map(([args, says]) =>
+        limit(async () => ({ args, says, run: await runProjector(args, env, ONE_EVENT) })),
+      ),
+    );
+    for (const { args, says, run } of runs) {
+      expect({ args, message: run.stderr.trim() }).toEqual({ args, message: expect.stringContaining(says) });
+      expectOneLine(run, says);
+    }
+    await nothingWritten();
+  });
+});
