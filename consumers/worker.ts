@@ -289,16 +289,22 @@ export function createWorker(deps: {
       'stopping: finishing the flush in flight',
     );
     const drainAll = () => Promise.allSettled([...buffers.values()].map((b) => b.drain()));
+    // Stop fetching, flush and commit what is buffered while still in the group, leave, then
+    // flush anything the batches in flight added meanwhile (its offsets stay in the DB checkpoint).
     try {
-      // Stop fetching, flush and commit what is buffered while still in the group, leave, then
-      // flush anything the batches in flight added meanwhile (its offsets stay in the DB checkpoint).
+      // Throws when the consumer never got to run (a failed subscribe): nothing to pause then.
       c.pause([{ topic: config.topic }]);
-      await drainAll();
+    } catch (error) {
+      logger.debug({ err: error }, 'consumer not running: nothing to pause');
+    }
+    await drainAll();
+    try {
+      // Always, even after a failure: an open kafkajs client keeps the process alive.
       await c.disconnect();
-      await drainAll();
     } catch (error) {
       logger.warn({ err: error }, 'consumer disconnect failed');
     }
+    await drainAll();
     if (failure !== undefined) {
       logger.error({ err: failure }, 'worker failed');
       throw failure;

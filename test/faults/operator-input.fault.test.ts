@@ -130,17 +130,18 @@ describe('bad operator input', () => {
     const { rows } = await db.pool.query<{ n: number }>(
       `SELECT (SELECT count(*) FROM bet_events) + (SELECT count(*) FROM bets_view)
             + (SELECT count(*) FROM projection_checkpoints) + (SELECT count(*) FROM dead_letters)
-            + (SELECT count(*) FROM pg_class WHERE relname LIKE 'bets_view_%') AS n`,
+            + (SELECT count(*) FROM pg_class WHERE relname IN ('bets_view_rebuild', 'bets_view_retired')) AS n`,
     );
     expect(Number(rows[0]!.n)).toBe(0);
   };
 
   const expectOneLine = (run: { code: number | null; stderr: string; stdout: string }, says: string) => {
-    expect({ code: run.code, lines: run.stderr.trim().split('\n'), stdout: run.stdout }).toEqual({
+    expect({ code: run.code, lines: run.stderr.trim().split('\n').length, stdout: run.stdout }).toEqual({
       code: 2,
-      lines: [expect.stringContaining(says)],
+      lines: 1,
       stdout: '',
     });
+    expect(run.stderr).toContain(says);
     expect(run.stderr).not.toContain(SECRET);
   };
 
@@ -160,10 +161,7 @@ describe('bad operator input', () => {
       ),
     );
     for (const { c, run } of runs) {
-      expect({ variable: c.name, message: run.stderr.trim() }).toEqual({
-        variable: c.name,
-        message: expect.stringContaining(c.says),
-      });
+      expect(`${c.name}=${c.value} → ${run.stderr.trim()}`).toContain(c.says);
       expectOneLine(run, c.says);
     }
     await nothingWritten();
@@ -210,7 +208,7 @@ describe('bad operator input', () => {
       ),
     );
     for (const { args, says, run } of runs) {
-      expect({ args, message: run.stderr.trim() }).toEqual({ args, message: expect.stringContaining(says) });
+      expect(`${args.join(' ')} → ${run.stderr.trim()}`).toContain(says);
       expectOneLine(run, says);
     }
     await nothingWritten();
