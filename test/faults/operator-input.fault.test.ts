@@ -211,6 +211,11 @@ describe('bad operator input', () => {
       expect(`${args.join(' ')} → ${run.stderr.trim()}`).toContain(says);
       expectOneLine(run, says);
     }
+    // A topic that does not exist is a setting to fix, not a failure to retry.
+    expectOneLine(
+      await runProjector(['worker'], { ...env, KAFKA_TOPIC: 'no-such-topic-here', HTTP_PORT: '0' }),
+      'KAFKA_TOPIC "no-such-topic-here" does not exist',
+    );
     await nothingWritten();
   });
 });

@@ -2,7 +2,8 @@ import { liveness, readiness } from '../../../consumers/health.js';
 import { runSweep } from '../../../consumers/sweep.js';
 import { createWorker } from '../../../consumers/worker.js';
 import { betsProjection } from '../../../projections/bets/index.js';
-import { describeConfig } from '../../config.js';
+import { ConfigError, describeConfig } from '../../config.js';
+import { topicExists } from '../../kafka/topics.js';
 import { faultHooks } from '../../faults.js';
 import { startHttpServer } from '../../observability/httpServer.js';
 import { createMetrics } from '../../observability/metrics.js';
@@ -22,6 +23,12 @@ signal or SHUTDOWN_TIMEOUT_MS exits non-zero.`,
   options: {},
   async run() {
     const runtime = await openRuntime('worker', { kafka: true });
+    if (!(await topicExists(runtime.kafka, runtime.config.topic))) {
+      await runtime.close();
+      throw new ConfigError(
+        `KAFKA_TOPIC "${runtime.config.topic}" does not exist on ${runtime.config.kafkaBrokers.join(',')} (projector migrate creates it)`,
+      );
+    }
     runtime.logger.info({ config: describeConfig(runtime.config) }, 'starting');
     const signal = shutdownSignal(runtime.config.shutdownTimeoutMs, runtime.logger);
     const metrics = createMetrics();
