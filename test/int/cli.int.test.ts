@@ -55,7 +55,7 @@ describe('projector CLI', () => {
       'projector simulate: --duplicate-rate "2" is not a fraction between 0 and 1',
     ],
     [['simulate', '--rate'], "projector simulate: Option '--rate <value>' argument missing"],
-    [['append', '--batch-size', '-5'], "projector append: Option '--batch-size' argument is ambiguous"],
+    [['append', '--batch-size', '-5'], 'projector append: --batch-size "-5" is not a whole number'],
     [
       ['append', '--file', '/nonexistent/events.jsonl'],
       'projector append: --file "/nonexistent/events.jsonl"',
