@@ -1,7 +1,7 @@
 /** Drives the simulated stream through the real append path, at a given rate, with retried batches. */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BetEvent } from '../events/types.js';
-import type { EventStore } from '../store/eventStore.js';
+import { PublishError, type AppendResult, type EventStore } from '../store/eventStore.js';
 import { seededRandom, simulateEvents, type SimulationOptions } from './generator.js';
 
 export interface SimulationRun extends SimulationOptions {
@@ -12,10 +12,14 @@ export interface SimulationRun extends SimulationOptions {
   readonly duplicateRate: number;
   readonly signal?: AbortSignal;
   readonly onBatch?: (progress: SimulationReport) => void;
+  /** A batch was stored but not published (a broker outage beyond the producer's retries). */
+  readonly onUnpublished?: (error: PublishError) => void;
 }
 
 export interface SimulationReport {
   appended: number;
+  /** Stored but not published: the worker's reconciliation sweep projects them. */
+  unpublished: number;
   duplicates: number;
   batches: number;
   elapsedMs: number;
@@ -23,17 +27,30 @@ export interface SimulationReport {
 
 export async function runSimulation(store: EventStore, run: SimulationRun): Promise<SimulationReport> {
   const retryRandom = seededRandom(run.seed ^ 0x5eed);
-  const report: SimulationReport = { appended: 0, duplicates: 0, batches: 0, elapsedMs: 0 };
+  const report: SimulationReport = { appended: 0, unpublished: 0, duplicates: 0, batches: 0, elapsedMs: 0 };
+
+  // A producer goes on when the broker is away: the events are stored (acknowledged), and what
+  // was not published is the sweep's to project. A database error still stops the run.
+  const append = async (events: BetEvent[]): Promise<AppendResult> => {
+    try {
+      return await store.append(events);
+    } catch (error) {
+      if (!(error instanceof PublishError)) throw error;
+      report.unpublished += error.result.appended.length;
+      run.onUnpublished?.(error);
+      return error.result;
+    }
+  };
   const started = performance.now();
   let batch: BetEvent[] = [];
 
   const send = async (events: BetEvent[]) => {
-    const result = await store.append(events);
+    const result = await append(events);
     report.appended += result.appended.length;
     report.duplicates += result.duplicates.length;
     report.batches++;
     if (retryRandom() < run.duplicateRate) {
-      const retry = await store.append(events);
+      const retry = await append(events);
       report.duplicates += retry.duplicates.length;
       report.batches++;
     }

@@ -396,18 +396,22 @@ describe('fault suite', () => {
         { ...env, KAFKA_TOPIC: topic },
       );
       let faultEnded = 0;
+      let unpublished = 0;
       try {
         await sleep(2_500);
         execFileSync('bash', [stack, 'down'], { stdio: 'ignore' });
         await sleep(3_000);
         execFileSync('bash', [stack, 'up'], { stdio: 'ignore' });
         faultEnded = Date.now();
-        // The producer rode through: kafkajs retried the sends (logging each retry) until the
-        // broker was back, and the command finished normally.
+        // The producer rode through: kafkajs retried the sends until the broker was back; a batch
+        // whose retries ran out first is stored and reported unpublished, and the run goes on.
         const produced = await producing;
-        const report = JSON.parse(produced.stdout.trim().split('\n').pop() ?? '{}') as { appended?: number };
+        const report = JSON.parse(produced.stdout.trim().split('\n').pop() || '{}') as {
+          appended?: number;
+          unpublished?: number;
+        };
         expect({ code: produced.code, appended: report.appended }).toEqual({ code: 0, appended: 8_000 });
-        expect(produced.stderr).toContain('Connection error');
+        unpublished = report.unpublished ?? -1;
         const { rows } = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM bet_events');
         expect(rows[0]!.n).toBe(8_000);
         await waitFor('caught up', () => isCaughtUp(db.pool, kafka, 'bets_view', topic), 120_000, 200);
@@ -420,7 +424,14 @@ describe('fault suite', () => {
       }
       const code = await worker.exited;
       expect({ code, logs: code === 0 ? '' : worker.logs().slice(-6_000) }).toEqual({ code: 0, logs: '' });
-      await settle(topic, group, 'Kafka broker restarted under load', 8_000, 0, faultEnded);
+      await settle(
+        topic,
+        group,
+        `Kafka broker restarted under load (${unpublished} events stored but unpublished, healed by the sweep)`,
+        8_000,
+        0,
+        faultEnded,
+      );
     });
   }
 

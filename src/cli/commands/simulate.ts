@@ -48,7 +48,11 @@ ${SIMULATION_HELP}`,
     const runtime = await openRuntime('simulate');
     const signal = shutdownSignal(runtime.config.shutdownTimeoutMs, runtime.logger);
     try {
-      const report = await runSimulation(runtime.eventStore(), { ...flags, signal });
+      const report = await runSimulation(runtime.eventStore(), {
+        ...flags,
+        signal,
+        onUnpublished: (error) => runtime.logger.warn({ err: error }, 'batch stored but not published'),
+      });
       const perSecond = Math.round((report.appended / report.elapsedMs) * 1000);
       process.stdout.write(
         `${JSON.stringify({ ...report, elapsedMs: Math.round(report.elapsedMs), eventsPerSecond: perSecond })}\n`,
