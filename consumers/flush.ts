@@ -7,6 +7,7 @@ import { inTransaction, type Pool, type PoolClient } from '../src/db/pool.js';
 import { classifyError, withRetry, type RetryPolicy } from '../src/errors.js';
 import type { Logger } from '../src/observability/logger.js';
 import type { Metrics } from '../src/observability/metrics.js';
+import { noClock, type StageClock } from '../src/observability/stages.js';
 import type { Projection, ProjectionResult } from '../projections/projection.js';
 import { saveCheckpoints, type CheckpointResult } from './checkpoints.js';
 import { insertDeadLetters } from './deadLetters.js';
@@ -76,29 +77,38 @@ export function createFlusher(deps: {
   metrics?: Metrics;
   /** Called before each retry: a worker retrying an outage is alive, not hung. */
   onRetry?: () => void;
+  clock?: StageClock;
 }): Flusher {
   const { pool, projection, checkpointName, retry, logger, metrics, onRetry } = deps;
+  const clock = deps.clock ?? noClock;
 
   async function attempt(items: readonly ConsumedItem[], oneByOne: boolean): Promise<FlushResult> {
     const events = items.filter((i): i is EventItem => i.kind === 'event');
     let dead = items.filter((i): i is DeadLetterItem => i.kind === 'dead');
     const progress = progressOf(items);
-    return inTransaction(pool, async (client) => {
-      let result: ProjectionResult;
-      if (oneByOne) {
-        const outcome = await projectOneByOne(client, projection, events);
-        result = outcome.result;
-        dead = [...dead, ...outcome.failed];
-      } else {
-        result = await projection.project(
-          client,
-          events.map((e) => e.event),
+    return inTransaction(
+      pool,
+      async (client) => {
+        let result: ProjectionResult;
+        if (oneByOne) {
+          const outcome = await projectOneByOne(client, projection, events);
+          result = outcome.result;
+          dead = [...dead, ...outcome.failed];
+        } else {
+          result = await projection.project(
+            client,
+            events.map((e) => e.event),
+            clock,
+          );
+        }
+        const deadLettered = await clock.time('checkpoint', () => insertDeadLetters(client, dead));
+        const checkpoints = await clock.time('checkpoint', () =>
+          saveCheckpoints(client, checkpointName, progress),
         );
-      }
-      const deadLettered = await insertDeadLetters(client, dead);
-      const checkpoints = await saveCheckpoints(client, checkpointName, progress);
-      return { ...result, events: events.length, deadLettered, progress, checkpoints };
-    });
+        return { ...result, events: events.length, deadLettered, progress, checkpoints };
+      },
+      clock,
+    );
   }
 
   return async (items) => {

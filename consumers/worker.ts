@@ -17,6 +17,7 @@ import { BatchBuffer } from './batchBuffer.js';
 import { loadCheckpoint } from './checkpoints.js';
 import { createFlusher, type FlushResult } from './flush.js';
 import { recordFlush } from './flushStats.js';
+import { noClock, stageClock } from '../src/observability/stages.js';
 import { toConsumedItem, type ConsumedItem } from './messages.js';
 
 /**
@@ -112,6 +113,9 @@ export function createWorker(deps: {
   /** partition → next offset known to be applied (the DB checkpoint, then our own flushes). */
   const applied = new Map<number, number>();
 
+  const clock = metrics
+    ? stageClock((stage, seconds) => metrics.stageSeconds.inc({ stage }, seconds))
+    : noClock;
   const flusher = createFlusher({
     pool,
     projection,
@@ -119,6 +123,7 @@ export function createWorker(deps: {
     retry,
     logger: logger.child({ stage: 'flush' }),
     onRetry: alive,
+    clock,
     ...(metrics ? { metrics } : {}),
   });
 
@@ -187,11 +192,13 @@ export function createWorker(deps: {
     const from = await appliedOffset(partition);
     const items: ConsumedItem[] = [];
     let skipped = 0;
-    for (const message of batch.messages) {
-      // Below the DB checkpoint: applied before Kafka's offset commit could record it.
-      if (Number(message.offset) < from) skipped++;
-      else items.push(toConsumedItem(topic, partition, message));
-    }
+    clock.timeSync('decode', () => {
+      for (const message of batch.messages) {
+        // Below the DB checkpoint: applied before Kafka's offset commit could record it.
+        if (Number(message.offset) < from) skipped++;
+        else items.push(toConsumedItem(topic, partition, message));
+      }
+    });
     stats.consumed += batch.messages.length;
     stats.skippedBelowCheckpoint += skipped;
     metrics?.events.inc({ result: 'consumed' }, batch.messages.length);

@@ -1,5 +1,6 @@
 import type { PoolClient } from '../src/db/pool.js';
 import type { BetEvent } from '../src/events/types.js';
+import type { StageClock } from '../src/observability/stages.js';
 import type { BetRef } from './bets/plan.js';
 
 export interface ProjectionResult {
@@ -17,6 +18,7 @@ export interface ProjectionResult {
  */
 export interface Projection {
   readonly name: string;
-  project(client: PoolClient, events: readonly BetEvent[]): Promise<ProjectionResult>;
+  /** `clock` times the read, fold and write stages (the worker's per-stage metrics). */
+  project(client: PoolClient, events: readonly BetEvent[], clock?: StageClock): Promise<ProjectionResult>;
   refold(client: PoolClient, bets: readonly BetRef[]): Promise<number>;
 }

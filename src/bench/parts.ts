@@ -4,6 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Partitioners, type Kafka } from 'kafkajs';
@@ -12,6 +13,7 @@ import { rebuildBetsView } from '../../projections/bets/rebuild.js';
 import { isCaughtUp } from '../../consumers/lag.js';
 import { saveCheckpoints } from '../../consumers/checkpoints.js';
 import { inTransaction, type Pool } from '../db/pool.js';
+import { STAGES, type Stage } from '../observability/stages.js';
 import type { BetEvent } from '../events/types.js';
 import { encodeEvent, noPublisher } from '../kafka/publisher.js';
 import { ensureTopic } from '../kafka/topics.js';
@@ -145,6 +147,29 @@ export interface EndToEndResult {
   readonly eventsPerSecond: Figure;
   readonly peakRssMb: Figure;
   readonly throughput: Array<[number, number]>;
+  /** Microseconds per event spent in each stage (summed over the workers' parallel flushes), first run. */
+  readonly stageMicrosPerEvent: Partial<Record<Stage, number>>;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** The worker's per-stage seconds, read from its own /metrics. */
+async function stageSeconds(port: number): Promise<Partial<Record<Stage, number>>> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const seconds: Partial<Record<Stage, number>> = {};
+  for (const m of text.matchAll(/^projector_stage_seconds_total\{stage="(\w+)"\} ([\d.e+-]+)$/gm)) {
+    seconds[m[1] as Stage] = Number(m[2]);
+  }
+  return seconds;
 }
 
 /** Worker processes draining a pre-filled topic into an empty view. */
@@ -156,6 +181,7 @@ export async function benchEndToEnd(
   flush: { maxEvents: number; intervalMs: number },
 ): Promise<EndToEndResult> {
   let throughput: Array<[number, number]> = [];
+  let stageMicrosPerEvent: Partial<Record<Stage, number>> = {};
   const rss: number[] = [];
   const f = await repeat(ctx.runs, async (run) => {
     await ctx.pool.query('TRUNCATE bets_view, projection_checkpoints, dead_letters');
@@ -168,13 +194,16 @@ export async function benchEndToEnd(
       KAFKA_GROUP_ID: group,
       FLUSH_MAX_EVENTS: String(flush.maxEvents),
       FLUSH_INTERVAL_MS: String(flush.intervalMs),
-      HTTP_PORT: '0',
       SWEEP_INTERVAL_MS: '0',
       LOG_LEVEL: 'warn',
     };
+    const ports = await Promise.all(Array.from({ length: workers }, () => freePort()));
     const started = performance.now();
-    const children = Array.from({ length: workers }, () =>
-      spawn(process.execPath, [CLI, 'worker'], { env, stdio: ['ignore', 'ignore', 'inherit'] }),
+    const children = ports.map((port) =>
+      spawn(process.execPath, [CLI, 'worker'], {
+        env: { ...env, HTTP_PORT: String(port) },
+        stdio: ['ignore', 'ignore', 'inherit'],
+      }),
     );
     const series: Array<[number, number]> = [];
     let peak = 0;
@@ -191,6 +220,14 @@ export async function benchEndToEnd(
     }
     const ms = performance.now() - started;
     peak = Math.max(peak, peakRssMb(children[0]!.pid!));
+    if (run === 0) {
+      const perWorker = await Promise.all(ports.map((port) => stageSeconds(port)));
+      stageMicrosPerEvent = {};
+      for (const stage of STAGES) {
+        const total = perWorker.reduce((sum, s) => sum + (s[stage] ?? 0), 0);
+        stageMicrosPerEvent[stage] = Math.round((total / count) * 1e6 * 10) / 10;
+      }
+    }
     await Promise.all(
       children.map(
         (c) => new Promise<void>((resolve) => (c.once('close', () => resolve()), c.kill('SIGTERM'))),
@@ -208,7 +245,7 @@ export async function benchEndToEnd(
   ctx.log(
     `end to end, ${workers} worker(s), flush ${flush.maxEvents}/${flush.intervalMs}ms: ${f.median} events/s`,
   );
-  return { eventsPerSecond: f, peakRssMb: figure(rss), throughput };
+  return { eventsPerSecond: f, peakRssMb: figure(rss), throughput, stageMicrosPerEvent };
 }
 
 /** Event timestamp → view row, at a steady rate through the real append path and one worker. */

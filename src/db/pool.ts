@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { noClock, type StageClock } from '../observability/stages.js';
 import { connectionOptions, type DatabaseSettings } from './connection.js';
 
 export type Pool = pg.Pool;
@@ -33,14 +34,21 @@ export function createPool(
   return pool;
 }
 
-/** Runs `work` in one transaction on one client; rolls back on any error. */
-export async function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
+/**
+ * Runs `work` in one transaction on one client; rolls back on any error. `clock` times getting a
+ * connection plus BEGIN ('begin') and COMMIT ('commit').
+ */
+export async function inTransaction<T>(
+  pool: Pool,
+  work: (client: PoolClient) => Promise<T>,
+  clock: StageClock = noClock,
+): Promise<T> {
+  const client = await clock.time('begin', () => pool.connect());
   let broken = false;
   try {
-    await client.query('BEGIN');
+    await clock.time('begin', () => client.query('BEGIN'));
     const result = await work(client);
-    await client.query('COMMIT');
+    await clock.time('commit', () => client.query('COMMIT'));
     return result;
   } catch (error) {
     try {

@@ -15,6 +15,7 @@ export const METRIC = {
   groupJoins: 'projector_group_joins_total',
   rebuildProgress: 'projector_rebuild_progress_ratio',
   repairedBets: 'projector_repaired_bets_total',
+  stageSeconds: 'projector_stage_seconds_total',
 } as const;
 
 export type EventResult = 'consumed' | 'projected' | 'stale' | 'dead_lettered' | 'already_checkpointed';
@@ -34,6 +35,7 @@ export interface Metrics {
   readonly groupJoins: Counter;
   readonly rebuildProgress: Gauge;
   readonly repairedBets: Counter<'source'>;
+  readonly stageSeconds: Counter<'stage'>;
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
@@ -101,6 +103,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       name: METRIC.repairedBets,
       help: 'Bets re-folded from the event store by repair or the reconciliation sweep',
       labelNames: ['source'],
+      registers,
+    }),
+    stageSeconds: new Counter({
+      name: METRIC.stageSeconds,
+      help: 'Seconds spent per pipeline stage (decode, begin, read, fold, write, checkpoint, commit); partitions flush in parallel, so the sum can exceed wall time',
+      labelNames: ['stage'],
       registers,
     }),
   };

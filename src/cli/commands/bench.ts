@@ -13,6 +13,7 @@ import {
 } from '../../bench/parts.js';
 import { barChart, lineChart } from '../../bench/svg.js';
 import { spread, type Figure } from '../../bench/stats.js';
+import { STAGES, type Stage } from '../../observability/stages.js';
 import { loadConfig } from '../../config.js';
 import { withDatabase } from '../../db/connection.js';
 import { ensureDatabase } from '../../db/ensureDatabase.js';
@@ -152,7 +153,12 @@ function markdown(r: Record<string, unknown>): string {
     rows.push(
       `| batch (ceiling, 100) / immediate | ${(ceiling.batch100.median / immediate.median).toFixed(1)}× | ≥ 25× |`,
     );
-  const e2e = r['e2e'] as Record<string, { eventsPerSecond: Figure; peakRssMb: Figure }> | undefined;
+  const e2e = r['e2e'] as
+    | Record<
+        string,
+        { eventsPerSecond: Figure; peakRssMb: Figure; stageMicrosPerEvent?: Partial<Record<Stage, number>> }
+      >
+    | undefined;
   if (e2e) {
     for (const [k, v] of Object.entries(e2e)) {
       if (typeof v !== 'object') continue;
@@ -175,5 +181,19 @@ function markdown(r: Record<string, unknown>): string {
     add(`rebuild of ${rebuild.events} events, ours (shadow + swap)`, rebuild.oursMs, 'ms', '≤ 4,000 ms');
     add(`rebuild, reference TRUNCATE + INSERT … DISTINCT ON`, rebuild.referenceMs, 'ms');
   }
-  return `# bet-projector bench, ${String(r['startedAt'])}\n\n${rows.join('\n')}\n`;
+  const stages: string[] = [];
+  for (const [k, v] of Object.entries(e2e ?? {})) {
+    if (typeof v !== 'object' || !v.stageMicrosPerEvent) continue;
+    if (stages.length === 0) {
+      stages.push(
+        '',
+        'Where a worker spends its time, µs per event by stage (first run; partitions flush in parallel, so stages add up to more than the wall time):',
+        '',
+        `| run | ${STAGES.join(' | ')} |`,
+        `|---|${STAGES.map(() => '---').join('|')}|`,
+      );
+    }
+    stages.push(`| ${k} | ${STAGES.map((s) => v.stageMicrosPerEvent?.[s] ?? '').join(' | ')} |`);
+  }
+  return `# bet-projector bench, ${String(r['startedAt'])}\n\n${rows.join('\n')}\n${stages.join('\n')}\n`;
 }
