@@ -57,10 +57,17 @@ const URL_FILE_PARAMS: Readonly<Record<string, string>> = {
   sslkey: 'DATABASE_SSL_KEY_FILE',
 };
 
+/** Query parameters of DATABASE_URL that are honoured; any other would be silently dropped. */
+const URL_PARAMS = new Set(['sslmode', 'host']);
+
 export function databaseSsl(env: Env, url: URL): DatabaseSsl {
-  for (const [param, replacement] of Object.entries(URL_FILE_PARAMS)) {
-    if (url.searchParams.has(param)) {
+  for (const param of url.searchParams.keys()) {
+    const replacement = URL_FILE_PARAMS[param];
+    if (replacement !== undefined) {
       throw new ConfigError(`DATABASE_URL parameter ${param} is not supported; set ${replacement} instead`);
+    }
+    if (!URL_PARAMS.has(param)) {
+      throw new ConfigError(`DATABASE_URL parameter ${param} is not supported (only sslmode and host)`);
     }
   }
   const fromUrl = url.searchParams.get('sslmode') ?? undefined;

@@ -165,6 +165,11 @@ function markdown(r: Record<string, unknown>): string {
       add(`end to end, ${k}`, v.eventsPerSecond, 'events/s', k === 'oneWorkerDefault' ? '≥ 30,000' : '');
       add(`peak RSS of the first worker, ${k}`, v.peakRssMb, 'MB', '≤ 200');
     }
+    const worker = e2e['oneWorkerDefault']?.eventsPerSecond;
+    if (worker && immediate)
+      rows.push(
+        `| batch (1 worker, default buffer, end to end) / immediate | ${(worker.median / immediate.median).toFixed(1)}× | ≥ 25× |`,
+      );
     if (ceiling) {
       rows.push(
         `| worker (1, tuned) / ceiling (batch 1000) | ${(e2e['oneWorkerTuned']!.eventsPerSecond.median / ceiling.batch1000.median).toFixed(2)} | ≥ 0.7 |`,
