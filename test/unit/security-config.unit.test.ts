@@ -92,7 +92,10 @@ describe('secrets from env and from mounted files', () => {
       'DATABASE_PASSWORD is set and DATABASE_URL has a password too',
     ],
     [{ DATABASE_SSL_CA: CERT }, 'DATABASE_SSL_CA/CERT/KEY are set but DATABASE_SSL_MODE is disable'],
-    [{ DATABASE_URL: 'postgres://a@h/db?options=-csearch_path%3Dx' }, 'DATABASE_URL parameter options is not supported'],
+    [
+      { DATABASE_URL: 'postgres://a@h/db?options=-csearch_path%3Dx' },
+      'DATABASE_URL parameter options is not supported',
+    ],
   ])('rejects %j naming the setting and never the secret', (env, message) => {
     let thrown: unknown;
     try {
