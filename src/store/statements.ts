@@ -51,8 +51,8 @@ export async function selectPositions(
   positions: ReadonlyArray<{ tenantId: number; betId: string; version: number }>,
 ): Promise<Position[]> {
   if (positions.length === 0) return [];
+  // Unnamed on purpose, like readBetRows: no generic plan cached from when the table was small.
   const result = await db.query<Position>({
-    name: 'bet_events_positions',
     text: SELECT_POSITIONS,
     values: [
       positions.map((p) => p.tenantId),
@@ -94,8 +94,8 @@ ORDER BY tenant_id, aggregate_id, version`;
 /** Every stored event of these bets, ordered by bet and version. */
 export async function selectEventsOfBets(db: Queryable, bets: readonly BetRef[]): Promise<BetEvent[]> {
   if (bets.length === 0) return [];
+  // Unnamed on purpose, like readBetRows: no generic plan cached from when the table was small.
   const result = await db.query<EventRow>({
-    name: 'bet_events_of_bets',
     text: SELECT_EVENTS_OF_BETS,
     values: [bets.map((b) => b.tenantId), bets.map((b) => b.betId)],
   });
