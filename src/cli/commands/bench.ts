@@ -181,9 +181,11 @@ function markdown(r: Record<string, unknown>): string {
     rows.push(
       `| latency at ${latency.rate}/s p50 / p95 / p99 | ${latency.p50} / ${latency.p95} / ${latency.p99} ms | p99 ≤ 250 ms |`,
     );
-  const rebuild = r['rebuild'] as { events: number; oursMs: Figure; referenceMs: Figure } | undefined;
+  const rebuild = r['rebuild'] as
+    { events: number; oursMs: Figure; referenceMs: Figure; phases?: Record<string, Figure> } | undefined;
   if (rebuild) {
     add(`rebuild of ${rebuild.events} events, ours (shadow + swap)`, rebuild.oursMs, 'ms', '≤ 4,000 ms');
+    for (const [phase, f] of Object.entries(rebuild.phases ?? {})) add(`rebuild, ours: ${phase}`, f, '');
     add(`rebuild, reference TRUNCATE + INSERT … DISTINCT ON`, rebuild.referenceMs, 'ms');
   }
   const stages: string[] = [];
