@@ -42,6 +42,8 @@ export interface RebuildOptions {
   readonly dryRun?: boolean;
   readonly lockTimeoutMs?: number;
   readonly onProgress?: (progress: RebuildProgress) => void;
+  /** Awaited between the unlocked catch-up and the lock: the tests write to the live view here. */
+  readonly beforeLock?: () => Promise<void>;
 }
 
 export interface Difference {
@@ -152,13 +154,29 @@ LEFT JOIN ${SHADOW_TABLE} s ON s.tenant_id = l.tenant_id AND s.bet_id = l.bet_id
 WHERE s.version IS NULL OR l.version > s.version`;
 
 /**
+ * The same, limited to live rows written by transactions that a snapshot did not see: xmin at or
+ * after the snapshot's xmin (compared modulo 2^32, a superset — re-folding an extra bet is a no-op).
+ * A scan with a filter instead of a join of the whole live view: the locked pass takes ~60 ms
+ * instead of ~500 at 345k bets, and readers wait that much less. PostgreSQL only: on Citus, xmin
+ * is each shard's own, so the locked pass there compares everything.
+ */
+const LIVE_AHEAD_SINCE = `
+SELECT l.tenant_id, l.bet_id FROM ${VIEW_TABLE} l
+LEFT JOIN ${SHADOW_TABLE} s ON s.tenant_id = l.tenant_id AND s.bet_id = l.bet_id
+WHERE ((l.xmin::text::bigint - $1::bigint + 4294967296) % 4294967296) < 2147483648
+  AND (s.version IS NULL OR l.version > s.version)`;
+
+/**
  * Re-folds into the shadow every bet the live view has ahead of it. The fill's snapshot is the
  * watermark: what workers projected after it is exactly what the live view has ahead, found by
  * version. Events appended but not yet projected by anyone need no care: the workers project them
- * into whichever table is bets_view when they get there.
+ * into whichever table is bets_view when they get there. With `sinceXmin`, only rows written by
+ * transactions that the first pass's snapshot did not see are compared.
  */
-async function catchUp(client: PoolClient): Promise<number> {
-  const { rows } = await client.query<{ tenant_id: number; bet_id: string }>(LIVE_AHEAD);
+async function catchUp(client: PoolClient, sinceXmin?: number): Promise<number> {
+  const { rows } = await client.query<{ tenant_id: number; bet_id: string }>(
+    sinceXmin === undefined ? LIVE_AHEAD : { text: LIVE_AHEAD_SINCE, values: [sinceXmin] },
+  );
   const bets = rows.map((row) => ({ tenantId: row.tenant_id, betId: row.bet_id }));
   const unique = [...new Map(bets.map((b) => [betKey(b.tenantId, b.betId), b])).values()];
   for (let i = 0; i < unique.length; i += 1_000) {
@@ -247,9 +265,19 @@ export async function rebuildBetsView(pool: Pool, options: RebuildOptions = {}):
     return { ...built, caughtUpBets: 0, lockedMs: 0, totalMs: elapsed(), swapped: false, differences };
   }
 
-  // Most of the catching up happens before the lock; the locked pass only sees the last moments.
+  // Most of the catching up happens before the lock, in one snapshot; the locked pass only looks
+  // at rows written by transactions that snapshot did not see.
   progress('catch-up', 0, 1);
-  let caughtUpBets = await inTransaction(pool, (client) => catchUp(client));
+  const citus = await hasCitus(pool);
+  const first = await inTransaction(pool, async (client) => {
+    await client.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ');
+    const { rows } = await client.query<{ xmin: string }>(
+      'SELECT (pg_snapshot_xmin(pg_current_snapshot())::text::bigint % 4294967296)::text AS xmin',
+    );
+    return { bets: await catchUp(client), xmin: Number(rows[0]!.xmin) };
+  });
+  let caughtUpBets = first.bets;
+  await options.beforeLock?.();
   progress('swap', 0, 1);
   const lockStarted = performance.now();
   await inTransaction(pool, async (client) => {
@@ -259,7 +287,7 @@ export async function rebuildBetsView(pool: Pool, options: RebuildOptions = {}):
     // (seen in the live-rebuild test). Readers wait for the locked catch-up and the swap (a few
     // hundred ms at 1M events), then read the new table; they never see it empty.
     await client.query(`LOCK TABLE ${VIEW_TABLE} IN ACCESS EXCLUSIVE MODE`);
-    caughtUpBets += await catchUp(client);
+    caughtUpBets += await catchUp(client, citus ? undefined : first.xmin);
     await swap(client, indexes);
   });
   const lockedMs = Math.round(performance.now() - lockStarted);

@@ -95,6 +95,29 @@ describe('rebuild without downtime', () => {
     expect(await viewMismatches(db.pool)).toEqual([]);
   });
 
+  it('the locked pass catches what workers project after the unlocked catch-up', async () => {
+    const store = createEventStore({
+      pool: db.workerPool,
+      publisher: noPublisher,
+      projection: betsProjection,
+    });
+    const late = stream(300, 3);
+    let written = 0;
+    const report = await rebuildBetsView(db.pool, {
+      chunks: 2,
+      // New bets and new versions, committed after the first catch-up's snapshot, before the lock.
+      beforeLock: async () => {
+        for (let i = 0; i < late.length; i += 50) {
+          written += (await store.append(late.slice(i, i + 50), { projection: 'immediate' })).appended.length;
+        }
+      },
+    });
+    expect(written).toBe(late.length);
+    expect(report.swapped).toBe(true);
+    expect(report.caughtUpBets).toBeGreaterThan(0);
+    expect(await viewMismatches(db.pool)).toEqual([]);
+  });
+
   it('upsert_bet_view() re-folds one bet at a psql prompt, version-guarded', async () => {
     const { rows } = await db.pool.query<{ tenant_id: number; bet_id: string }>(
       'SELECT tenant_id, bet_id FROM bets_view WHERE version >= 2 LIMIT 1',
