@@ -247,6 +247,14 @@ export function createWorker(deps: {
       // Fetched batches are what a worker holds in memory: bounded per partition and in total.
       maxBytesPerPartition: config.kafkaMaxBytesPerPartition,
       maxBytes: config.kafkaMaxBytesPerPartition * 8,
+      // kafkajs gives a consumer 5 retries by default (a few seconds): a broker restart longer than
+      // that crashed the worker ("Failed to find group coordinator", found by the fault suite).
+      // The same budget as a flush against a database outage, about a minute with the defaults.
+      retry: {
+        retries: config.retryMaxAttempts,
+        initialRetryTime: config.retryInitialMs,
+        maxRetryTime: config.retryMaxMs,
+      },
     });
     consumer = c;
     c.on(c.events.GROUP_JOIN, ({ payload }) => {

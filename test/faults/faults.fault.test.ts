@@ -400,7 +400,8 @@ describe('fault suite', () => {
       try {
         await sleep(2_500);
         execFileSync('bash', [stack, 'down'], { stdio: 'ignore' });
-        await sleep(3_000);
+        // Down long enough that kafkajs's default consumer retries (5) would run out.
+        await sleep(15_000);
         execFileSync('bash', [stack, 'up'], { stdio: 'ignore' });
         faultEnded = Date.now();
         // The producer rode through: kafkajs retried the sends until the broker was back; a batch
