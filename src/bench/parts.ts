@@ -4,7 +4,6 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Partitioners, type Kafka } from 'kafkajs';
@@ -13,6 +12,7 @@ import { rebuildBetsView, type RebuildReport } from '../../projections/bets/rebu
 import { isCaughtUp } from '../../consumers/lag.js';
 import { saveCheckpoints } from '../../consumers/checkpoints.js';
 import { inTransaction, type Pool } from '../db/pool.js';
+import { freePort } from '../freePort.js';
 import { STAGES, type Stage } from '../observability/stages.js';
 import type { BetEvent } from '../events/types.js';
 import { encodeEvent, noPublisher } from '../kafka/publisher.js';
@@ -149,17 +149,6 @@ export interface EndToEndResult {
   readonly throughput: Array<[number, number]>;
   /** Microseconds per event spent in each stage (summed over the workers' parallel flushes), first run. */
   readonly stageMicrosPerEvent: Partial<Record<Stage, number>>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** The worker's per-stage seconds, read from its own /metrics. */

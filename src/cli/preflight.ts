@@ -18,18 +18,26 @@ export async function checkDatabase(pool: Pool): Promise<void> {
   }
 }
 
-export async function checkKafka(config: KafkaSettings, logger: Logger): Promise<void> {
+/** With `topic`, also that it exists (the worker cannot consume a topic nobody created). */
+export async function checkKafka(config: KafkaSettings, logger: Logger, topic?: string): Promise<void> {
   // One attempt, no backoff: a misconfiguration should not take kafkajs's full retry budget to show.
   // kafkajs's own error lines would only repeat the one line this check fails with (unless debugging).
   const quiet = logger.isLevelEnabled('debug') ? logger : silentLogger;
   const admin = createKafka(config, quiet, { retries: 1 }).admin();
+  let topics: string[] = [];
   try {
     await admin.connect();
     await admin.describeCluster();
+    if (topic !== undefined) topics = await admin.listTopics();
   } catch (error) {
     const advice = explainConnectionError(error, 'kafka');
     throw advice ? new ConfigError(advice) : error;
   } finally {
     await admin.disconnect().catch(() => undefined);
+  }
+  if (topic !== undefined && !topics.includes(topic)) {
+    throw new ConfigError(
+      `KAFKA_TOPIC "${topic}" does not exist on ${config.kafkaBrokers.join(',')} (projector migrate creates it)`,
+    );
   }
 }

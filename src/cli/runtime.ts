@@ -9,6 +9,11 @@ import { createEventStore, type EventStore } from '../store/eventStore.js';
 import { checkDatabase, checkKafka } from './preflight.js';
 import { betsProjection } from '../../projections/bets/index.js';
 
+export interface ConnectionChecks {
+  readonly kafka?: boolean;
+  readonly topic?: boolean;
+}
+
 export interface Runtime {
   readonly config: Config;
   readonly logger: Logger;
@@ -16,8 +21,11 @@ export interface Runtime {
   readonly kafka: Kafka;
   publisher(): EventPublisher;
   eventStore(): EventStore;
-  /** Connects to PostgreSQL, and to Kafka when `kafka` (default: when publishing), or fails with one line. */
-  checkConnections(options?: { kafka?: boolean }): Promise<void>;
+  /**
+   * Connects to PostgreSQL, and to Kafka when `kafka` (default: when publishing), or fails with one
+   * line; `topic` also requires KAFKA_TOPIC to exist.
+   */
+  checkConnections(options?: ConnectionChecks): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -43,7 +51,9 @@ export function createRuntime(command: string, overrides: Partial<Record<string,
     },
     async checkConnections(options = {}) {
       await checkDatabase(pool);
-      if (options.kafka ?? config.publishEvents) await checkKafka(config, logger);
+      if (options.kafka ?? config.publishEvents) {
+        await checkKafka(config, logger, options.topic ? config.topic : undefined);
+      }
     },
     async close() {
       await publisher?.close();
@@ -55,11 +65,12 @@ export function createRuntime(command: string, overrides: Partial<Record<string,
 /** createRuntime, then the connection check; closes what it opened if the check fails. */
 export async function openRuntime(
   command: string,
-  options: { kafka?: boolean; overrides?: Partial<Record<string, string>> } = {},
+  options: ConnectionChecks & { overrides?: Partial<Record<string, string>> } = {},
 ): Promise<Runtime> {
-  const runtime = createRuntime(command, options.overrides);
+  const { overrides, ...checks } = options;
+  const runtime = createRuntime(command, overrides);
   try {
-    await runtime.checkConnections(options.kafka === undefined ? {} : { kafka: options.kafka });
+    await runtime.checkConnections(checks);
     return runtime;
   } catch (error) {
     await runtime.close();

@@ -27,13 +27,3 @@ export async function topicEndOffsets(kafka: Kafka, topic: string): Promise<Map<
     await admin.disconnect();
   }
 }
-
-export async function topicExists(kafka: Kafka, topic: string): Promise<boolean> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    return (await admin.listTopics()).includes(topic);
-  } finally {
-    await admin.disconnect();
-  }
-}

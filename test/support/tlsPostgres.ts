@@ -16,10 +16,10 @@ import {
   appendFileSync,
   chmodSync,
 } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { freePort } from '../../src/freePort.js';
 
 export interface TlsPostgres {
   readonly port: number;
@@ -47,57 +47,20 @@ function binDir(): string {
   );
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 function openssl(args: string[], cwd: string): void {
   execFileSync('openssl', args, { cwd, stdio: 'ignore' });
 }
 
+/** A self-signed CA certificate (and its key) valid for two days. */
+function selfSignedCa(dir: string, name: string, key: string, cert: string): void {
+  const args = ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert];
+  openssl([...args, '-days', '2', '-subj', `/CN=${name}`], dir);
+}
+
 function makeCertificates(dir: string): void {
   const days = ['-days', '2'];
-  openssl(
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      'ca.key',
-      '-out',
-      'ca.pem',
-      ...days,
-      '-subj',
-      '/CN=bet-projector test CA',
-    ],
-    dir,
-  );
-  openssl(
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      'rogue.key',
-      '-out',
-      'rogue-ca.pem',
-      ...days,
-      '-subj',
-      '/CN=rogue CA',
-    ],
-    dir,
-  );
+  selfSignedCa(dir, 'bet-projector test CA', 'ca.key', 'ca.pem');
+  selfSignedCa(dir, 'rogue CA', 'rogue.key', 'rogue-ca.pem');
   openssl(
     [
       'req',

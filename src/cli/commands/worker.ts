@@ -2,8 +2,7 @@ import { liveness, readiness } from '../../../consumers/health.js';
 import { runSweep } from '../../../consumers/sweep.js';
 import { createWorker } from '../../../consumers/worker.js';
 import { betsProjection } from '../../../projections/bets/index.js';
-import { ConfigError, describeConfig } from '../../config.js';
-import { topicExists } from '../../kafka/topics.js';
+import { describeConfig } from '../../config.js';
 import { faultHooks } from '../../faults.js';
 import { startHttpServer } from '../../observability/httpServer.js';
 import { createMetrics } from '../../observability/metrics.js';
@@ -22,13 +21,7 @@ HTTP_PORT. SIGTERM/SIGINT finish the flush in flight, commit, leave the group an
 signal or SHUTDOWN_TIMEOUT_MS exits non-zero.`,
   options: {},
   async run() {
-    const runtime = await openRuntime('worker', { kafka: true });
-    if (!(await topicExists(runtime.kafka, runtime.config.topic))) {
-      await runtime.close();
-      throw new ConfigError(
-        `KAFKA_TOPIC "${runtime.config.topic}" does not exist on ${runtime.config.kafkaBrokers.join(',')} (projector migrate creates it)`,
-      );
-    }
+    const runtime = await openRuntime('worker', { kafka: true, topic: true });
     runtime.logger.info({ config: describeConfig(runtime.config) }, 'starting');
     const signal = shutdownSignal(runtime.config.shutdownTimeoutMs, runtime.logger);
     const metrics = createMetrics();
