@@ -42,6 +42,7 @@ async function projectOneByOne(
   let staleEvents = 0;
   let refoldedBets = 0;
   const failed: DeadLetterItem[] = [];
+  const committed: Array<() => void> = [];
   for (const item of items) {
     await client.query('SAVEPOINT project_one');
     try {
@@ -50,6 +51,7 @@ async function projectOneByOne(
       staleEvents += r.staleEvents;
       refoldedBets += r.refoldedBets;
       await client.query('RELEASE SAVEPOINT project_one');
+      if (r.afterCommit) committed.push(r.afterCommit);
     } catch (error) {
       if (classifyError(error) !== 'bad_input') throw error;
       await client.query('ROLLBACK TO SAVEPOINT project_one');
@@ -65,7 +67,8 @@ async function projectOneByOne(
       });
     }
   }
-  return { result: { rowsWritten, staleEvents, refoldedBets }, failed };
+  const afterCommit = () => committed.forEach((run) => run());
+  return { result: { rowsWritten, staleEvents, refoldedBets, afterCommit }, failed };
 }
 
 export function createFlusher(deps: {
@@ -86,7 +89,7 @@ export function createFlusher(deps: {
     const events = items.filter((i): i is EventItem => i.kind === 'event');
     let dead = items.filter((i): i is DeadLetterItem => i.kind === 'dead');
     const progress = progressOf(items);
-    return inTransaction(
+    const flushed = await inTransaction(
       pool,
       async (client) => {
         let result: ProjectionResult;
@@ -109,6 +112,8 @@ export function createFlusher(deps: {
       },
       clock,
     );
+    flushed.afterCommit?.();
+    return flushed;
   }
 
   return async (items) => {

@@ -10,6 +10,11 @@ export interface ProjectionResult {
   readonly staleEvents: number;
   /** Bets re-folded from the event store because the delivery left a version gap. */
   readonly refoldedBets: number;
+  /**
+   * For the caller to run once its transaction has committed (never after a rollback): lets a
+   * projection remember what is now in the table.
+   */
+  readonly afterCommit?: () => void;
 }
 
 /**

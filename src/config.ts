@@ -16,6 +16,8 @@ import {
 } from './security/settings.js';
 
 export const DEFAULT_FLUSH_MAX_EVENTS = 100;
+/** Enough for the bets a busy worker's partitions keep open at once; ~10 MB. */
+export const DEFAULT_VIEW_ROW_CACHE_SIZE = 20_000;
 export const DEFAULT_FLUSH_INTERVAL_MS = 100;
 export const DEFAULT_TOPIC = 'bet-events';
 export const DEFAULT_GROUP_ID = 'bet-projector';
@@ -41,6 +43,8 @@ export interface Config {
   readonly flushMaxEvents: number;
   readonly flushIntervalMs: number;
   readonly partitionsConsumedConcurrently: number;
+  /** bets_view rows a worker remembers between flushes instead of reading them back; 0 = none. */
+  readonly viewRowCacheSize: number;
   readonly kafkaSessionTimeoutMs: number;
   readonly kafkaMaxBytesPerPartition: number;
   readonly retryInitialMs: number;
@@ -136,6 +140,7 @@ export function loadConfig(env: Env = process.env): Config {
     flushMaxEvents: integer(env, 'FLUSH_MAX_EVENTS', DEFAULT_FLUSH_MAX_EVENTS, 1, 100_000),
     flushIntervalMs: integer(env, 'FLUSH_INTERVAL_MS', DEFAULT_FLUSH_INTERVAL_MS, 1, 60_000),
     partitionsConsumedConcurrently: integer(env, 'PARTITIONS_CONSUMED_CONCURRENTLY', 16, 1, 1_000),
+    viewRowCacheSize: integer(env, 'VIEW_ROW_CACHE_SIZE', DEFAULT_VIEW_ROW_CACHE_SIZE, 0, 10_000_000),
     kafkaSessionTimeoutMs: integer(env, 'KAFKA_SESSION_TIMEOUT_MS', 30_000, 6_000, 300_000),
     kafkaMaxBytesPerPartition: integer(env, 'KAFKA_MAX_BYTES_PER_PARTITION', 262_144, 1_024, 104_857_600),
     retryInitialMs,

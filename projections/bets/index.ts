@@ -7,10 +7,11 @@ import { betKey } from '../../src/events/types.js';
 import { selectEventsOfBets } from '../../src/store/statements.js';
 import { noClock, type StageClock } from '../../src/observability/stages.js';
 import type { Projection, ProjectionResult } from '../projection.js';
-import { betsOf, groupByBet, planBatch, type BetRef } from './plan.js';
+import { deliveredBets, groupByBet, needsStoredRow, planBatch, type BetRef } from './plan.js';
 import { foldBet } from './reducer.js';
+import type { RowCache } from './rowCache.js';
 import type { BetRow } from './row.js';
-import { readBetRows, upsertBetRows } from './statements.js';
+import { readBetRows, upsertBetRows, writeBetRows } from './statements.js';
 
 /** Folds each bet from all its stored events; bets with no stored events are left out. */
 export async function foldFromStore(
@@ -30,21 +31,71 @@ export async function foldFromStore(
   });
 }
 
-export const betsProjection: Projection = {
-  name: 'bets_view',
+const NOTHING: ProjectionResult = { rowsWritten: 0, staleEvents: 0, refoldedBets: 0 };
 
-  async project(client, events, clock = noClock): Promise<ProjectionResult> {
-    if (events.length === 0) return { rowsWritten: 0, staleEvents: 0, refoldedBets: 0 };
-    const stored = await clock.time('read', () => readBetRows(client, betsOf(events)));
-    const plan = clock.timeSync('fold', () => planBatch(events, stored));
-    const healed = await foldFromStore(client, plan.refold, clock);
-    // A bet is either applied or re-folded, never both, so the statement touches each row once.
-    const rowsWritten = await clock.time('write', () => upsertBetRows(client, [...plan.rows, ...healed]));
-    return { rowsWritten, staleEvents: plan.staleEvents, refoldedBets: plan.refold.length };
-  },
+/**
+ * The bets projection. With a `rowCache` (the worker's), rows committed by earlier flushes are not
+ * read back; without one (immediate mode, repair, dead-letter replay) every batch reads the rows it
+ * needs. Either way a delivery that starts at version 1 needs no read.
+ */
+export function createBetsProjection(options: { rowCache?: RowCache } = {}): Projection {
+  const cache = options.rowCache;
+  return {
+    name: 'bets_view',
 
-  async refold(client: PoolClient, bets: readonly BetRef[]): Promise<number> {
-    const unique = new Map(bets.map((b) => [betKey(b.tenantId, b.betId), b]));
-    return upsertBetRows(client, await foldFromStore(client, [...unique.values()]));
-  },
-};
+    async project(client, events, clock = noClock): Promise<ProjectionResult> {
+      if (events.length === 0) return NOTHING;
+      const known = new Map<string, BetRow>();
+      const unknown: BetRef[] = [];
+      for (const [key, bet] of deliveredBets(events)) {
+        const cached = cache?.get(key);
+        if (cached) known.set(key, cached);
+        else if (needsStoredRow(bet)) unknown.push(bet);
+      }
+      const read =
+        unknown.length > 0 ? await clock.time('read', () => readBetRows(client, unknown)) : undefined;
+      for (const [key, row] of read ?? []) known.set(key, row);
+      const plan = clock.timeSync('fold', () => planBatch(events, known));
+      const healed = await foldFromStore(client, plan.refold, clock);
+      // A bet is either applied or re-folded, never both, so the statement touches each row once.
+      const rows = [...plan.rows, ...healed];
+      const written = await clock.time('write', () => writeBetRows(client, rows));
+      // A refused row's events were already in the view (folded here from a row that was behind).
+      let staleEvents = plan.staleEvents;
+      for (const row of plan.rows) {
+        const key = betKey(row.tenantId, row.betId);
+        if (!written.has(key)) staleEvents += row.version - (known.get(key)?.version ?? 0);
+      }
+      return {
+        rowsWritten: written.size,
+        staleEvents,
+        refoldedBets: plan.refold.length,
+        ...(cache && { afterCommit: () => rememberCommitted(cache, read, rows, written) }),
+      };
+    },
+
+    async refold(client: PoolClient, bets: readonly BetRef[]): Promise<number> {
+      const unique = new Map(bets.map((b) => [betKey(b.tenantId, b.betId), b]));
+      return upsertBetRows(client, await foldFromStore(client, [...unique.values()]));
+    },
+  };
+}
+
+/** What the cache may hold once the flush has committed: rows read, and rows written. */
+function rememberCommitted(
+  cache: RowCache,
+  read: ReadonlyMap<string, BetRow> | undefined,
+  rows: readonly BetRow[],
+  written: ReadonlySet<string>,
+): void {
+  for (const [key, row] of read ?? []) cache.remember(key, row);
+  for (const row of rows) {
+    const key = betKey(row.tenantId, row.betId);
+    // Refused: the table is at or past this version, by a row we have not seen. Read it next time.
+    if (written.has(key)) cache.remember(key, row);
+    else cache.forget(key);
+  }
+}
+
+/** The projection without a row cache: for writers that do not own a partition's bets. */
+export const betsProjection: Projection = createBetsProjection();

@@ -76,12 +76,29 @@ export function planBatch(events: readonly BetEvent[], stored: ReadonlyMap<strin
   return { rows, refold, staleEvents };
 }
 
-/** Distinct bets of a list of events, for reading their stored rows. */
-export function betsOf(events: readonly BetEvent[]): BetRef[] {
-  const seen = new Map<string, BetRef>();
+/** A bet of a batch, with the lowest version delivered for it. */
+export interface DeliveredBet extends BetRef {
+  readonly firstVersion: number;
+}
+
+/** The distinct bets of a batch, keyed by `tenant_id:bet_id`. */
+export function deliveredBets(events: readonly BetEvent[]): Map<string, DeliveredBet> {
+  const bets = new Map<string, DeliveredBet>();
   for (const e of events) {
     const key = betKey(e.tenantId, e.aggregateId);
-    if (!seen.has(key)) seen.set(key, { tenantId: e.tenantId, betId: e.aggregateId });
+    const seen = bets.get(key);
+    if (!seen || e.version < seen.firstVersion) {
+      bets.set(key, { tenantId: e.tenantId, betId: e.aggregateId, firstVersion: e.version });
+    }
   }
-  return [...seen.values()];
+  return bets;
+}
+
+/**
+ * Whether planning needs the bet's stored row when the caller does not already know it: not when
+ * the delivery starts at version 1 — those events fold from nothing, and if the view is already
+ * further the UPSERT's version guard refuses the write (which the caller then counts as stale).
+ */
+export function needsStoredRow(bet: DeliveredBet): boolean {
+  return bet.firstVersion !== 1;
 }

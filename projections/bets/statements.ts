@@ -66,6 +66,26 @@ export function upsertParams(rows: readonly BetRow[]): unknown[][] {
   return columns;
 }
 
+/** The live table's UPSERT, naming the rows that passed the version guard. */
+const UPSERT_BETS_RETURNING = `${UPSERT_BETS}
+RETURNING tenant_id, bet_id`;
+
+/**
+ * Writes rows (at most one per bet) to bets_view; returns the keys (`tenant_id:bet_id`) of those
+ * that passed the version guard. Matched by key: on Citus RETURNING comes back in no fixed order.
+ */
+export async function writeBetRows(db: Queryable, rows: readonly BetRow[]): Promise<Set<string>> {
+  const written = new Set<string>();
+  if (rows.length === 0) return written;
+  const result = await db.query<{ tenant_id: number; bet_id: string }>({
+    name: 'bets_view_upsert_returning',
+    text: UPSERT_BETS_RETURNING,
+    values: upsertParams(rows),
+  });
+  for (const r of result.rows) written.add(betKey(r.tenant_id, r.bet_id));
+  return written;
+}
+
 /** Writes rows (at most one per bet); returns how many passed the version guard. */
 export async function upsertBetRows(db: Queryable, rows: readonly BetRow[], table?: string): Promise<number> {
   if (rows.length === 0) return 0;

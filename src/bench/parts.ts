@@ -7,10 +7,12 @@ import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Partitioners, type Kafka } from 'kafkajs';
-import { betsProjection } from '../../projections/bets/index.js';
+import { betsProjection, createBetsProjection } from '../../projections/bets/index.js';
+import { RowCache } from '../../projections/bets/rowCache.js';
 import { rebuildBetsView, type RebuildReport } from '../../projections/bets/rebuild.js';
 import { isCaughtUp } from '../../consumers/lag.js';
 import { saveCheckpoints } from '../../consumers/checkpoints.js';
+import { DEFAULT_VIEW_ROW_CACHE_SIZE } from '../config.js';
 import { inTransaction, type Pool } from '../db/pool.js';
 import { freePort } from '../freePort.js';
 import { STAGES, type Stage } from '../observability/stages.js';
@@ -86,11 +88,13 @@ export async function benchCeiling(ctx: BenchContext, count: number, batch: numb
   const f = await repeat(ctx.runs, async (run) => {
     await resetTables(ctx.pool);
     const all = events(count, 300 + run);
+    // As the worker builds it, row cache included.
+    const projection = createBetsProjection({ rowCache: new RowCache(DEFAULT_VIEW_ROW_CACHE_SIZE) });
     const started = performance.now();
     for (let i = 0; i < all.length; i += batch) {
       const slice = all.slice(i, i + batch);
-      await inTransaction(ctx.pool, async (client) => {
-        await betsProjection.project(client, slice);
+      const result = await inTransaction(ctx.pool, async (client) => {
+        const projected = await projection.project(client, slice);
         await saveCheckpoints(client, 'ceiling', [
           {
             topic: 'ceiling',
@@ -99,7 +103,9 @@ export async function benchCeiling(ctx: BenchContext, count: number, batch: numb
             lastEventTimestamp: slice[0]!.timestamp,
           },
         ]);
+        return projected;
       });
+      result.afterCommit?.();
     }
     return perSecond(count, performance.now() - started);
   });

@@ -64,6 +64,7 @@ const BAD_VALUES: Record<string, [string, string]> = {
   FLUSH_MAX_EVENTS: ['lots', 'FLUSH_MAX_EVENTS "lots" is not a whole number'],
   FLUSH_INTERVAL_MS: ['0', 'FLUSH_INTERVAL_MS 0 is out of range'],
   PARTITIONS_CONSUMED_CONCURRENTLY: ['-1', 'PARTITIONS_CONSUMED_CONCURRENTLY "-1" is not a whole number'],
+  VIEW_ROW_CACHE_SIZE: ['-1', 'VIEW_ROW_CACHE_SIZE "-1" is not a whole number'],
   KAFKA_SESSION_TIMEOUT_MS: ['100', 'KAFKA_SESSION_TIMEOUT_MS 100 is out of range'],
   KAFKA_MAX_BYTES_PER_PARTITION: ['1', 'KAFKA_MAX_BYTES_PER_PARTITION 1 is out of range'],
   RETRY_INITIAL_MS: ['0', 'RETRY_INITIAL_MS 0 is out of range'],

@@ -5,7 +5,9 @@ import { isCaughtUp } from '../../consumers/lag.js';
 import type { Pool } from '../../src/db/pool.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
-import { betsProjection } from '../../projections/bets/index.js';
+import { DEFAULT_VIEW_ROW_CACHE_SIZE } from '../../src/config.js';
+import { createBetsProjection } from '../../projections/bets/index.js';
+import { RowCache } from '../../projections/bets/rowCache.js';
 import { waitFor } from './oracle.js';
 
 export function workerConfig(
@@ -47,7 +49,8 @@ export function startWorker(
     config,
     pool,
     kafka,
-    projection: betsProjection,
+    // As the worker command builds it: each worker remembers the rows it committed.
+    projection: createBetsProjection({ rowCache: new RowCache(DEFAULT_VIEW_ROW_CACHE_SIZE) }),
     logger: silentLogger,
     metrics,
     ...(hooks ? { hooks } : {}),

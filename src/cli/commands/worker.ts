@@ -1,7 +1,8 @@
 import { liveness, readiness } from '../../../consumers/health.js';
 import { runSweep } from '../../../consumers/sweep.js';
 import { createWorker } from '../../../consumers/worker.js';
-import { betsProjection } from '../../../projections/bets/index.js';
+import { createBetsProjection } from '../../../projections/bets/index.js';
+import { RowCache } from '../../../projections/bets/rowCache.js';
 import { describeConfig } from '../../config.js';
 import { faultHooks } from '../../faults.js';
 import { startHttpServer } from '../../observability/httpServer.js';
@@ -29,7 +30,7 @@ signal or SHUTDOWN_TIMEOUT_MS exits non-zero.`,
       config: runtime.config,
       pool: runtime.pool,
       kafka: runtime.kafka,
-      projection: betsProjection,
+      projection: createBetsProjection({ rowCache: new RowCache(runtime.config.viewRowCacheSize) }),
       logger: runtime.logger,
       metrics,
       hooks: faultHooks(process.env, runtime.logger),
