@@ -3,7 +3,7 @@
  * checkpoints commit together or not at all. Kafka offsets are committed by the caller only after
  * this returns, so a crash in between replays events the view already has — a no-op.
  */
-import { inTransaction, type Pool, type PoolClient } from '../src/db/pool.js';
+import { inPipelinedTransaction, inTransaction, type Pool, type PoolClient } from '../src/db/pool.js';
 import { classifyError, withRetry, type RetryPolicy } from '../src/errors.js';
 import type { Logger } from '../src/observability/logger.js';
 import type { Metrics } from '../src/observability/metrics.js';
@@ -85,32 +85,43 @@ export function createFlusher(deps: {
   const { pool, projection, checkpointName, retry, logger, metrics, onRetry } = deps;
   const clock = deps.clock ?? noClock;
 
-  async function attempt(items: readonly ConsumedItem[], oneByOne: boolean): Promise<FlushResult> {
+  /** The usual flush: read and fold first, then the whole transaction in one round trip. */
+  async function flushBatch(items: readonly ConsumedItem[]): Promise<FlushResult> {
     const events = items.filter((i): i is EventItem => i.kind === 'event');
-    let dead = items.filter((i): i is DeadLetterItem => i.kind === 'dead');
+    const dead = items.filter((i): i is DeadLetterItem => i.kind === 'dead');
     const progress = progressOf(items);
-    const flushed = await inTransaction(
+    const prepared = await projection.prepare(
       pool,
-      async (client) => {
-        let result: ProjectionResult;
-        if (oneByOne) {
-          const outcome = await projectOneByOne(client, projection, events);
-          result = outcome.result;
-          dead = [...dead, ...outcome.failed];
-        } else {
-          result = await projection.project(
-            client,
-            events.map((e) => e.event),
-            clock,
-          );
-        }
-        const deadLettered = await clock.time('checkpoint', () => insertDeadLetters(client, dead));
-        const checkpoints = await clock.time('checkpoint', () =>
-          saveCheckpoints(client, checkpointName, progress),
-        );
-        return { ...result, events: events.length, deadLettered, progress, checkpoints };
-      },
+      events.map((e) => e.event),
       clock,
+    );
+    const [result, deadLettered, checkpoints] = await inPipelinedTransaction<
+      [ProjectionResult, number, Map<number, CheckpointResult>]
+    >(
+      pool,
+      (client) => [
+        prepared.write(client),
+        insertDeadLetters(client, dead),
+        saveCheckpoints(client, checkpointName, progress),
+      ],
+      clock,
+    );
+    result.afterCommit?.();
+    return { ...result, events: events.length, deadLettered, progress, checkpoints };
+  }
+
+  /** After the database refused a batch on its data: event by event, dead-lettering the refused. */
+  async function flushOneByOne(items: readonly ConsumedItem[]): Promise<FlushResult> {
+    const events = items.filter((i): i is EventItem => i.kind === 'event');
+    const progress = progressOf(items);
+    const flushed = await clock.time('transaction', () =>
+      inTransaction(pool, async (client) => {
+        const { result, failed } = await projectOneByOne(client, projection, events);
+        const dead = [...items.filter((i): i is DeadLetterItem => i.kind === 'dead'), ...failed];
+        const deadLettered = await insertDeadLetters(client, dead);
+        const checkpoints = await saveCheckpoints(client, checkpointName, progress);
+        return { ...result, events: events.length, deadLettered, progress, checkpoints };
+      }),
     );
     flushed.afterCommit?.();
     return flushed;
@@ -122,12 +133,12 @@ export function createFlusher(deps: {
       retry,
       async () => {
         try {
-          return await attempt(items, oneByOne);
+          return await (oneByOne ? flushOneByOne(items) : flushBatch(items));
         } catch (error) {
           if (!oneByOne && classifyError(error) === 'bad_input') {
             logger.warn({ err: error }, 'batch rejected by the database; projecting event by event');
             oneByOne = true;
-            return attempt(items, true);
+            return flushOneByOne(items);
           }
           throw error;
         }

@@ -1,4 +1,4 @@
-import type { PoolClient } from '../src/db/pool.js';
+import type { PoolClient, Queryable } from '../src/db/pool.js';
 import type { BetEvent } from '../src/events/types.js';
 import type { StageClock } from '../src/observability/stages.js';
 import type { BetRef } from './bets/plan.js';
@@ -17,13 +17,29 @@ export interface ProjectionResult {
   readonly afterCommit?: () => void;
 }
 
+/** A batch read and folded, not yet written. */
+export interface PreparedWrite {
+  /**
+   * Sends the batch's writes on `client` — synchronously, before the first await, so a caller can
+   * send the rest of its transaction behind them in the same round trip — and resolves once the
+   * database has answered.
+   */
+  write(client: PoolClient): Promise<ProjectionResult>;
+}
+
 /**
- * What a read model is, to the runtimes that feed it (worker, immediate mode, repair). Every method
- * runs on the caller's client, inside the caller's transaction.
+ * What a read model is, to the runtimes that feed it (worker, immediate mode, repair).
  */
 export interface Projection {
   readonly name: string;
-  /** `clock` times the read, fold and write stages (the worker's per-stage metrics). */
-  project(client: PoolClient, events: readonly BetEvent[], clock?: StageClock): Promise<ProjectionResult>;
+  /**
+   * Reads what the batch needs (committed rows; no transaction required) and folds it. The worker
+   * prepares outside its transaction, then sends the write, dead letters, checkpoints and COMMIT
+   * in one round trip. `clock` times the read and fold stages.
+   */
+  prepare(db: Queryable, events: readonly BetEvent[], clock?: StageClock): Promise<PreparedWrite>;
+  /** prepare + write on the caller's client, inside the caller's transaction. */
+  project(client: PoolClient, events: readonly BetEvent[]): Promise<ProjectionResult>;
+  /** Re-folds bets from the event store, on the caller's client, inside the caller's transaction. */
   refold(client: PoolClient, bets: readonly BetRef[]): Promise<number>;
 }

@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
-import type { Pool } from '../../src/db/pool.js';
+import { standaloneClient, type Pool } from '../../src/db/pool.js';
 import { eventFromRow } from '../../src/store/statements.js';
 import type { BetEvent, EventType } from '../../src/events/types.js';
 import { foldBet } from './reducer.js';
@@ -86,8 +86,8 @@ async function* foldedRows(lines: AsyncIterable<string>, count: { bets: number }
 /** Fills `table` with the folded bets of one chunk; returns the number of bets written. */
 export async function fillByCopy(pool: Pool, table: string, chunk: Chunk): Promise<number> {
   const filter = chunkFilter(chunk, 'aggregate_id', 1);
-  const reader = await pool.connect();
-  const writer = await pool.connect();
+  const reader = await standaloneClient(pool);
+  const writer = await standaloneClient(pool);
   try {
     // COPY takes no bind parameters: the chunk numbers are quoted by the server and inlined.
     const where = await literalFilter(reader, filter);
@@ -106,8 +106,7 @@ export async function fillByCopy(pool: Pool, table: string, chunk: Chunk): Promi
     );
     return count.bets;
   } finally {
-    reader.release();
-    writer.release();
+    await Promise.all([reader.end(), writer.end()]);
   }
 }
 

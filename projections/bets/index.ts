@@ -2,11 +2,11 @@
  * The bets projection: delivered events → version-guarded rows of bets_view, healing gaps from the
  * event store inside the caller's transaction (DESIGN invariant 5).
  */
-import type { PoolClient } from '../../src/db/pool.js';
-import { betKey } from '../../src/events/types.js';
+import type { PoolClient, Queryable } from '../../src/db/pool.js';
+import { betKey, type BetEvent } from '../../src/events/types.js';
 import { selectEventsOfBets } from '../../src/store/statements.js';
 import { noClock, type StageClock } from '../../src/observability/stages.js';
-import type { Projection, ProjectionResult } from '../projection.js';
+import type { PreparedWrite, Projection, ProjectionResult } from '../projection.js';
 import { deliveredBets, groupByBet, needsStoredRow, planBatch, type BetRef } from './plan.js';
 import { foldBet } from './reducer.js';
 import type { RowCache } from './rowCache.js';
@@ -15,7 +15,7 @@ import { readBetRows, upsertBetRows, writeBetRows } from './statements.js';
 
 /** Folds each bet from all its stored events; bets with no stored events are left out. */
 export async function foldFromStore(
-  client: PoolClient,
+  client: Queryable,
   bets: readonly BetRef[],
   clock: StageClock = noClock,
 ): Promise<BetRow[]> {
@@ -40,38 +40,51 @@ const NOTHING: ProjectionResult = { rowsWritten: 0, staleEvents: 0, refoldedBets
  */
 export function createBetsProjection(options: { rowCache?: RowCache } = {}): Projection {
   const cache = options.rowCache;
+
+  async function prepare(
+    db: Queryable,
+    events: readonly BetEvent[],
+    clock = noClock,
+  ): Promise<PreparedWrite> {
+    if (events.length === 0) return { write: () => Promise.resolve(NOTHING) };
+    const known = new Map<string, BetRow>();
+    const unknown: BetRef[] = [];
+    for (const [key, bet] of deliveredBets(events)) {
+      const cached = cache?.get(key);
+      if (cached) known.set(key, cached);
+      else if (needsStoredRow(bet)) unknown.push(bet);
+    }
+    const read = unknown.length > 0 ? await clock.time('read', () => readBetRows(db, unknown)) : undefined;
+    for (const [key, row] of read ?? []) known.set(key, row);
+    const plan = clock.timeSync('fold', () => planBatch(events, known));
+    const healed = await foldFromStore(db, plan.refold, clock);
+    // A bet is either applied or re-folded, never both, so the statement touches each row once.
+    const rows = [...plan.rows, ...healed];
+    return {
+      async write(client) {
+        const written = await writeBetRows(client, rows);
+        // A refused row's events were already in the view (folded here from a row that was behind).
+        let staleEvents = plan.staleEvents;
+        for (const row of plan.rows) {
+          const key = betKey(row.tenantId, row.betId);
+          if (!written.has(key)) staleEvents += row.version - (known.get(key)?.version ?? 0);
+        }
+        return {
+          rowsWritten: written.size,
+          staleEvents,
+          refoldedBets: plan.refold.length,
+          ...(cache && { afterCommit: () => rememberCommitted(cache, read, rows, written) }),
+        };
+      },
+    };
+  }
+
   return {
     name: 'bets_view',
+    prepare,
 
-    async project(client, events, clock = noClock): Promise<ProjectionResult> {
-      if (events.length === 0) return NOTHING;
-      const known = new Map<string, BetRow>();
-      const unknown: BetRef[] = [];
-      for (const [key, bet] of deliveredBets(events)) {
-        const cached = cache?.get(key);
-        if (cached) known.set(key, cached);
-        else if (needsStoredRow(bet)) unknown.push(bet);
-      }
-      const read =
-        unknown.length > 0 ? await clock.time('read', () => readBetRows(client, unknown)) : undefined;
-      for (const [key, row] of read ?? []) known.set(key, row);
-      const plan = clock.timeSync('fold', () => planBatch(events, known));
-      const healed = await foldFromStore(client, plan.refold, clock);
-      // A bet is either applied or re-folded, never both, so the statement touches each row once.
-      const rows = [...plan.rows, ...healed];
-      const written = await clock.time('write', () => writeBetRows(client, rows));
-      // A refused row's events were already in the view (folded here from a row that was behind).
-      let staleEvents = plan.staleEvents;
-      for (const row of plan.rows) {
-        const key = betKey(row.tenantId, row.betId);
-        if (!written.has(key)) staleEvents += row.version - (known.get(key)?.version ?? 0);
-      }
-      return {
-        rowsWritten: written.size,
-        staleEvents,
-        refoldedBets: plan.refold.length,
-        ...(cache && { afterCommit: () => rememberCommitted(cache, read, rows, written) }),
-      };
+    async project(client, events): Promise<ProjectionResult> {
+      return (await prepare(client, events)).write(client);
     },
 
     async refold(client: PoolClient, bets: readonly BetRef[]): Promise<number> {

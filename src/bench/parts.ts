@@ -11,9 +11,11 @@ import { betsProjection, createBetsProjection } from '../../projections/bets/ind
 import { RowCache } from '../../projections/bets/rowCache.js';
 import { rebuildBetsView, type RebuildReport } from '../../projections/bets/rebuild.js';
 import { isCaughtUp } from '../../consumers/lag.js';
-import { saveCheckpoints } from '../../consumers/checkpoints.js';
+import { createFlusher } from '../../consumers/flush.js';
+import type { EventItem } from '../../consumers/messages.js';
 import { DEFAULT_VIEW_ROW_CACHE_SIZE } from '../config.js';
-import { inTransaction, type Pool } from '../db/pool.js';
+import type { Pool } from '../db/pool.js';
+import { silentLogger } from '../observability/logger.js';
 import { freePort } from '../freePort.js';
 import { STAGES, type Stage } from '../observability/stages.js';
 import type { BetEvent } from '../events/types.js';
@@ -83,30 +85,26 @@ export async function benchAppend(ctx: BenchContext, count: number): Promise<Rec
   return result;
 }
 
-/** The same flush work as the worker (one transaction: UPSERT + checkpoint), with no Kafka. */
+/** The worker's own flusher (read, fold, one-round-trip transaction), fed from memory: no Kafka. */
 export async function benchCeiling(ctx: BenchContext, count: number, batch: number): Promise<Figure> {
   const f = await repeat(ctx.runs, async (run) => {
     await resetTables(ctx.pool);
-    const all = events(count, 300 + run);
-    // As the worker builds it, row cache included.
-    const projection = createBetsProjection({ rowCache: new RowCache(DEFAULT_VIEW_ROW_CACHE_SIZE) });
+    const items: EventItem[] = events(count, 300 + run).map((event, offset) => ({
+      kind: 'event',
+      topic: 'ceiling',
+      partition: 0,
+      offset,
+      event,
+    }));
+    const flush = createFlusher({
+      pool: ctx.pool,
+      projection: createBetsProjection({ rowCache: new RowCache(DEFAULT_VIEW_ROW_CACHE_SIZE) }),
+      checkpointName: 'ceiling',
+      retry: { initialMs: 100, maxMs: 1_000, maxAttempts: 3 },
+      logger: silentLogger,
+    });
     const started = performance.now();
-    for (let i = 0; i < all.length; i += batch) {
-      const slice = all.slice(i, i + batch);
-      const result = await inTransaction(ctx.pool, async (client) => {
-        const projected = await projection.project(client, slice);
-        await saveCheckpoints(client, 'ceiling', [
-          {
-            topic: 'ceiling',
-            partition: 0,
-            nextOffset: i + slice.length,
-            lastEventTimestamp: slice[0]!.timestamp,
-          },
-        ]);
-        return projected;
-      });
-      result.afterCommit?.();
-    }
+    for (let i = 0; i < items.length; i += batch) await flush(items.slice(i, i + batch));
     return perSecond(count, performance.now() - started);
   });
   ctx.log(`ceiling (batch ${batch}): ${f.median} events/s`);

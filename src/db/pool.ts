@@ -20,6 +20,10 @@ export function createPool(
 ): Pool {
   const pool = new pg.Pool({
     ...connectionOptions(config),
+    // Queries issued without waiting go out together (node-postgres pipelining): a flush's whole
+    // transaction is one round trip (inPipelinedTransaction). Code that awaits each query is
+    // unaffected. COPY streams are refused on such connections: see standaloneClient.
+    pipeline: true,
     max: config.dbPoolMax,
     application_name: applicationName,
     connectionTimeoutMillis: 10_000,
@@ -34,21 +38,14 @@ export function createPool(
   return pool;
 }
 
-/**
- * Runs `work` in one transaction on one client; rolls back on any error. `clock` times getting a
- * connection plus BEGIN ('begin') and COMMIT ('commit').
- */
-export async function inTransaction<T>(
-  pool: Pool,
-  work: (client: PoolClient) => Promise<T>,
-  clock: StageClock = noClock,
-): Promise<T> {
-  const client = await clock.time('begin', () => pool.connect());
+/** Runs `work` in one transaction on one client; rolls back on any error. */
+export async function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
   let broken = false;
   try {
-    await clock.time('begin', () => client.query('BEGIN'));
+    await client.query('BEGIN');
     const result = await work(client);
-    await clock.time('commit', () => client.query('COMMIT'));
+    await client.query('COMMIT');
     return result;
   } catch (error) {
     try {
@@ -60,4 +57,65 @@ export async function inTransaction<T>(
   } finally {
     client.release(broken);
   }
+}
+
+/**
+ * One transaction in one round trip: BEGIN, the statements `send` issues, and COMMIT are all written
+ * before any answer is read. `send` must issue its queries synchronously — call `client.query`
+ * (or an async function that does so before its first await) and return the promises.
+ *
+ * Each statement has its own result or error. After a failure the server answers the statements
+ * behind it with "current transaction is aborted" and the COMMIT with ROLLBACK, so nothing is
+ * half-applied; the first failure is the one thrown. `clock` times getting a connection
+ * ('connect') and the round trip ('transaction').
+ */
+export async function inPipelinedTransaction<T extends readonly unknown[]>(
+  pool: Pool,
+  send: (client: PoolClient) => { readonly [K in keyof T]: Promise<T[K]> },
+  clock: StageClock = noClock,
+): Promise<T> {
+  const client = await clock.time('connect', () => pool.connect());
+  let broken = false;
+  try {
+    return await clock.time('transaction', async () => {
+      const begin = client.query('BEGIN');
+      let statements: ReadonlyArray<Promise<unknown>>;
+      try {
+        statements = send(client);
+      } catch (error) {
+        // No COMMIT behind whatever was sent: the catch below rolls it back.
+        await Promise.allSettled([begin]);
+        throw error;
+      }
+      const settled = await Promise.allSettled([begin, ...statements, client.query('COMMIT')]);
+      const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+      if (failed) throw failed.reason;
+      const commit = settled.at(-1) as PromiseFulfilledResult<pg.QueryResult>;
+      if (commit.value.command !== 'COMMIT') throw new Error(`COMMIT was answered ${commit.value.command}`);
+      return settled.slice(1, -1).map((s) => (s as PromiseFulfilledResult<unknown>).value) as unknown as T;
+    });
+  } catch (error) {
+    // The COMMIT ended a failed transaction already; roll back only what may still be open.
+    if (client.getTransactionStatus() !== 'I') {
+      try {
+        await client.query('ROLLBACK');
+      } catch {
+        broken = true;
+      }
+    }
+    throw error;
+  } finally {
+    client.release(broken);
+  }
+}
+
+/**
+ * A connection of its own, outside the pool and not pipelined: node-postgres refuses COPY streams
+ * on a pipelined connection. The caller ends it.
+ */
+export async function standaloneClient(pool: Pool): Promise<pg.Client> {
+  const client = new pg.Client({ ...pool.options, pipeline: false });
+  client.on('error', () => undefined);
+  await client.connect();
+  return client;
 }

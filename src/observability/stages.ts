@@ -1,11 +1,11 @@
 /**
  * Where a worker's time goes, stage by stage: decode (Kafka message → validated event), read (the
- * stored rows and, for gaps, the stored events), fold (pure planning), write (the UPSERT), checkpoint
- * (dead letters and per-partition checkpoints), begin and commit (the transaction's own round trips,
- * including waiting for a connection and the commit's WAL flush). Exported as a counter of seconds
- * per stage, so rate() over it shows the split while the worker runs.
+ * stored rows it does not remember and, for gaps, the stored events), fold (pure planning), connect
+ * (waiting for a pooled connection) and transaction (the flush's one round trip: BEGIN, UPSERT,
+ * dead letters, checkpoints, COMMIT and its WAL flush). Exported as a counter of seconds per stage,
+ * so rate() over it shows the split while the worker runs.
  */
-export const STAGES = ['decode', 'begin', 'read', 'fold', 'write', 'checkpoint', 'commit'] as const;
+export const STAGES = ['decode', 'read', 'fold', 'connect', 'transaction'] as const;
 export type Stage = (typeof STAGES)[number];
 
 export interface StageClock {

@@ -1,0 +1,127 @@
+/**
+ * The flush's one-round-trip transaction against real PostgreSQL: everything is sent before any
+ * answer is read, a failure anywhere applies nothing and surfaces the statement that failed, and
+ * the connection goes back to the pool clean.
+ */
+import pg from 'pg';
+import { createFlusher } from '../../consumers/flush.js';
+import type { EventItem } from '../../consumers/messages.js';
+import { createPool, inPipelinedTransaction, type Pool } from '../../src/db/pool.js';
+import { silentLogger } from '../../src/observability/logger.js';
+import { simulateEvents } from '../../src/simulate/generator.js';
+import { createBetsProjection } from '../../projections/bets/index.js';
+import { RowCache } from '../../projections/bets/rowCache.js';
+import { createTestDatabase, type TestDatabase } from '../support/db.js';
+
+/**
+ * What went over the wire, in order: `send` when a statement is written (a simple query, or the
+ * Sync that ends an extended one), `answer` when the server says it is ready for the next — logged
+ * before node-postgres reacts to it, so a client that waits for each answer shows
+ * send, answer, send, answer…
+ */
+async function wireLog(work: () => Promise<unknown>): Promise<string[]> {
+  const log: string[] = [];
+  const proto = pg.Connection.prototype as unknown as {
+    query: (this: unknown, text: string) => void;
+    sync: (this: unknown) => void;
+    emit: (this: unknown, event: string, ...args: unknown[]) => boolean;
+  };
+  const { query, sync, emit } = proto;
+  proto.query = function (this: unknown, text: string) {
+    log.push('send');
+    return query.call(this, text);
+  };
+  proto.sync = function (this: unknown) {
+    log.push('send');
+    return sync.call(this);
+  };
+  proto.emit = function (this: unknown, event: string, ...args: unknown[]) {
+    if (event === 'readyForQuery') log.push('answer');
+    return emit.call(this, event, ...args);
+  };
+  try {
+    await work();
+    // A new connection's own ready-for-query, after its startup, is not an answer to us.
+    return log.slice(log.indexOf('send'));
+  } finally {
+    Object.assign(proto, { query, sync, emit });
+  }
+}
+
+describe('one-round-trip transactions on real PostgreSQL', () => {
+  let db: TestDatabase;
+  let single: Pool;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    // One connection, so a connection left dirty would fail the next transaction.
+    single = createPool({ databaseUrl: db.url, dbPoolMax: 1 }, 'bet-projector:test-pipeline');
+    await db.pool.query('CREATE TABLE probe (id integer PRIMARY KEY)');
+  });
+  afterAll(async () => {
+    await single.end();
+    await db.drop();
+  });
+  beforeEach(async () => db.pool.query('TRUNCATE probe'));
+
+  const insert = (client: pg.PoolClient, id: number) =>
+    client.query({ text: 'INSERT INTO probe (id) VALUES ($1)', values: [id] });
+  const ids = async () => (await db.pool.query<{ id: number }>('SELECT id FROM probe ORDER BY id')).rows;
+
+  it('sends BEGIN, every statement and COMMIT before reading any answer, and commits them', async () => {
+    const log = await wireLog(() =>
+      inPipelinedTransaction<[pg.QueryResult, pg.QueryResult]>(single, (c) => [insert(c, 1), insert(c, 2)]),
+    );
+    expect(log).toEqual(['send', 'send', 'send', 'send', 'answer', 'answer', 'answer', 'answer']);
+    expect(await ids()).toEqual([{ id: 1 }, { id: 2 }]);
+  });
+
+  it('a failing statement applies nothing, is the error thrown, and leaves the connection clean', async () => {
+    const failed = inPipelinedTransaction<unknown[]>(single, (c) => [
+      insert(c, 1),
+      c.query('SELECT 1 / 0'),
+      insert(c, 2),
+    ]);
+    await expect(failed).rejects.toMatchObject({ code: '22012' });
+    expect(await ids()).toEqual([]);
+    await inPipelinedTransaction<[pg.QueryResult]>(single, (c) => [insert(c, 3)]);
+    expect(await ids()).toEqual([{ id: 3 }]);
+  });
+
+  it('a statement builder that throws applies nothing and leaves the connection clean', async () => {
+    const failed = inPipelinedTransaction<unknown[]>(single, (c) => {
+      void insert(c, 1).catch(() => undefined);
+      throw new Error('cannot build the batch');
+    });
+    await expect(failed).rejects.toThrow('cannot build the batch');
+    expect(await ids()).toEqual([]);
+    await inPipelinedTransaction<[pg.QueryResult]>(single, (c) => [insert(c, 4)]);
+    expect(await ids()).toEqual([{ id: 4 }]);
+  });
+
+  it("the worker's flush is one round trip when it remembers or need not read the rows", async () => {
+    const events = [...simulateEvents({ seed: 77, events: 300, tenants: 2, openBets: 10, now: () => 1 })];
+    const items: EventItem[] = events.map((event, offset) => ({
+      kind: 'event',
+      topic: 't',
+      partition: 0,
+      offset,
+      event,
+    }));
+    const flush = createFlusher({
+      pool: db.workerPool,
+      projection: createBetsProjection({ rowCache: new RowCache(1_000) }),
+      checkpointName: 'pipeline-test',
+      retry: { initialMs: 10, maxMs: 10, maxAttempts: 1 },
+      logger: silentLogger,
+    });
+    for (let i = 0; i < items.length; i += 100) {
+      const log = await wireLog(() => flush(items.slice(i, i + 100)));
+      // BEGIN, the bets_view UPSERT, the checkpoint, COMMIT: no read, and nothing waits.
+      expect(log).toEqual(['send', 'send', 'send', 'send', 'answer', 'answer', 'answer', 'answer']);
+    }
+    const { rows } = await db.pool.query<{ next_offset: number }>(
+      "SELECT next_offset FROM projection_checkpoints WHERE projection = 'pipeline-test'",
+    );
+    expect(rows).toEqual([{ next_offset: 300 }]);
+  });
+});
