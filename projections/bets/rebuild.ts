@@ -98,6 +98,27 @@ async function createShadow(db: Queryable): Promise<void> {
   await db.query('SELECT secure_bets_view_table($1)', [SHADOW_TABLE]);
 }
 
+/** A reloptions entry as the catalog spells it: `fillfactor=70`, `autovacuum_enabled=false`. */
+const STORAGE_PARAMETER = /^[a-z_.]+=[A-Za-z0-9_.]+$/;
+
+/**
+ * The live table's storage parameters (migration 007's fillfactor, anything an operator set since),
+ * given to the shadow after the fill: the fill writes packed pages, later updates get the room.
+ */
+async function copyStorageParameters(db: Queryable): Promise<void> {
+  const { rows } = await db.query<{ options: string[] | null }>(
+    'SELECT reloptions AS options FROM pg_class WHERE oid = $1::regclass',
+    [VIEW_TABLE],
+  );
+  const options = rows[0]?.options ?? [];
+  if (options.length === 0) return;
+  const odd = options.find((o) => !STORAGE_PARAMETER.test(o));
+  if (odd !== undefined)
+    throw new Error(`${VIEW_TABLE} storage parameter ${JSON.stringify(odd)} is not name=value`);
+  // DDL takes no bind parameters; the entries come from the catalog and match the pattern above.
+  await db.query(`ALTER TABLE ${SHADOW_TABLE} SET (${options.join(', ')})`);
+}
+
 interface LiveIndex {
   name: string;
   definition: string;
@@ -255,6 +276,7 @@ export async function rebuildBetsView(pool: Pool, options: RebuildOptions = {}):
   const indexes = await liveIndexes(pool);
   progress('index', 0, indexes.length);
   await indexShadow(pool, indexes, options.concurrency ?? 2);
+  await copyStorageParameters(pool);
   await pool.query(`ANALYZE ${SHADOW_TABLE}`);
   const indexMs = elapsed() - fillMs;
 

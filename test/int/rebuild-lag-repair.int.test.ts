@@ -95,6 +95,20 @@ describe('rebuild without downtime', () => {
     expect(await viewMismatches(db.pool)).toEqual([]);
   });
 
+  it("the rebuilt table keeps the live table's storage parameters (migration 007's fillfactor)", async () => {
+    const options = async () =>
+      (
+        await db.pool.query<{ options: string[] | null }>(
+          "SELECT reloptions AS options FROM pg_class WHERE oid = 'bets_view'::regclass",
+        )
+      ).rows[0]!.options;
+    expect(await options()).toEqual(['fillfactor=70']);
+    await db.pool.query('ALTER TABLE bets_view SET (autovacuum_vacuum_scale_factor = 0.05)');
+    await rebuildBetsView(db.pool, {});
+    expect(await options()).toEqual(['fillfactor=70', 'autovacuum_vacuum_scale_factor=0.05']);
+    expect(await viewMismatches(db.pool)).toEqual([]);
+  });
+
   it('the locked pass catches what workers project after the unlocked catch-up', async () => {
     const store = createEventStore({
       pool: db.workerPool,
