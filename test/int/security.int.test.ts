@@ -5,9 +5,10 @@
  * worker run as the worker role; wrong settings fail at start naming the setting, never a secret.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { viewMismatches } from '../support/oracle.js';
 import { saslSslListener, uniqueName } from '../support/kafka.js';
@@ -79,7 +80,10 @@ describe('TLS and SASL end to end', () => {
 
   it('the migrator creates schema, roles and topic; a producer and a worker run as the worker role over verify-full and SASL_SSL', async () => {
     const migrated = await runProjector(['migrate'], migratorEnv);
-    expect(migrated.stdout).toContain('6 migration(s) applied');
+    const migrations = readdirSync(
+      path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations'),
+    ).filter((f) => f.endsWith('.sql'));
+    expect(migrated.stdout).toContain(`${migrations.length} migration(s) applied`);
     expect(migrated.code).toBe(0);
     // The group roles came from migration 006, run by a CREATEROLE migrator, not a superuser.
     await admin.query(

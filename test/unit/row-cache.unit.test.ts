@@ -11,18 +11,32 @@ const events: BetEvent[] = [
 const rowOf = (version: number): BetRow => ({ ...foldBet([events[0]!])!, version });
 
 describe('RowCache', () => {
-  it('forgets the least recently used row beyond its capacity; a hit counts as use', () => {
-    const cache = new RowCache(2);
+  it('drops the older generation whole when the young one fills; a row in use is carried over', () => {
+    const cache = new RowCache(4); // two generations of two
     cache.remember('a', rowOf(1));
     cache.remember('b', rowOf(1));
-    expect(cache.get('a')?.version).toBe(1);
-    cache.remember('c', rowOf(1));
-    expect([cache.get('a'), cache.get('b'), cache.get('c')].map((r) => r?.version)).toEqual([
-      1,
-      undefined,
-      1,
-    ]);
-    expect(cache.size).toBe(2);
+    cache.remember('c', rowOf(1)); // a and b age
+    expect(cache.get('a')?.version).toBe(1); // carried into the young generation
+    cache.remember('d', rowOf(1)); // c and a age, b is dropped
+    expect(['a', 'b', 'c', 'd'].map((k) => cache.get(k)?.version)).toEqual([1, undefined, 1, 1]);
+    expect(cache.size).toBeLessThanOrEqual(4);
+  });
+
+  it('never holds more than its capacity', () => {
+    const cache = new RowCache(10);
+    for (let i = 0; i < 1_000; i++) {
+      cache.remember(`k${i}`, rowOf(1));
+      if (i % 7 === 0) cache.get(`k${i - 9}`);
+      expect(cache.size).toBeLessThanOrEqual(10);
+    }
+  });
+
+  it('a newer row remembered for an aged key wins', () => {
+    const cache = new RowCache(2);
+    cache.remember('a', rowOf(1));
+    cache.remember('b', rowOf(1)); // a ages
+    cache.remember('a', rowOf(2));
+    expect(cache.get('a')?.version).toBe(2);
   });
 
   it('keeps the latest row remembered for a key and drops a forgotten one', () => {
