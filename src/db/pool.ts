@@ -39,25 +39,37 @@ export function createPool(
   return pool;
 }
 
-/** Runs `work` in one transaction on one client; rolls back on any error. */
-export async function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
+/**
+ * Runs `work` on a checked-out client and gives it back. On failure, rolls back whatever
+ * transaction the client still has open; a client that cannot is discarded.
+ */
+async function onClient<T>(client: PoolClient, work: () => Promise<T>): Promise<T> {
   let broken = false;
   try {
-    await client.query('BEGIN');
-    const result = await work(client);
-    await client.query('COMMIT');
-    return result;
+    return await work();
   } catch (error) {
-    try {
-      await client.query('ROLLBACK');
-    } catch {
-      broken = true;
+    if (client.getTransactionStatus() !== 'I') {
+      try {
+        await client.query('ROLLBACK');
+      } catch {
+        broken = true;
+      }
     }
     throw error;
   } finally {
     client.release(broken);
   }
+}
+
+/** Runs `work` in one transaction on one client; rolls back on any error. */
+export async function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  return onClient(client, async () => {
+    await client.query('BEGIN');
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  });
 }
 
 /**
@@ -76,9 +88,10 @@ export async function inPipelinedTransaction<T extends readonly unknown[]>(
   clock: StageClock = noClock,
 ): Promise<T> {
   const client = await clock.time('connect', () => pool.connect());
-  let broken = false;
-  try {
-    return await clock.time('transaction', async () => {
+  // A failed transaction is already over (its COMMIT was answered ROLLBACK); onClient rolls back
+  // only one that may still be open.
+  return onClient(client, () =>
+    clock.time('transaction', async () => {
       // Corked, the whole transaction leaves in one write: node-postgres writes each simple query
       // (BEGIN, COMMIT) on its own, and every write on loopback wakes the server once (a profile
       // of the worker put a fifth of its CPU time in socket writes).
@@ -89,7 +102,7 @@ export async function inPipelinedTransaction<T extends readonly unknown[]>(
       try {
         sent = [begin, ...send(client), client.query('COMMIT')];
       } catch (error) {
-        // No COMMIT behind whatever was sent: the catch below rolls it back.
+        // No COMMIT behind whatever was sent: onClient rolls it back.
         socket?.uncork();
         await Promise.allSettled([begin]);
         throw error;
@@ -101,20 +114,8 @@ export async function inPipelinedTransaction<T extends readonly unknown[]>(
       const commit = settled.at(-1) as PromiseFulfilledResult<pg.QueryResult>;
       if (commit.value.command !== 'COMMIT') throw new Error(`COMMIT was answered ${commit.value.command}`);
       return settled.slice(1, -1).map((s) => (s as PromiseFulfilledResult<unknown>).value) as unknown as T;
-    });
-  } catch (error) {
-    // The COMMIT ended a failed transaction already; roll back only what may still be open.
-    if (client.getTransactionStatus() !== 'I') {
-      try {
-        await client.query('ROLLBACK');
-      } catch {
-        broken = true;
-      }
-    }
-    throw error;
-  } finally {
-    client.release(broken);
-  }
+    }),
+  );
 }
 
 /**

@@ -11,32 +11,45 @@ const events: BetEvent[] = [
 const rowOf = (version: number): BetRow => ({ ...foldBet([events[0]!])!, version });
 
 describe('RowCache', () => {
-  it('drops the older generation whole when the young one fills; a row in use is carried over', () => {
-    const cache = new RowCache(4); // two generations of two
+  it('forgets the least recently used row beyond its capacity; a hit counts as use', () => {
+    const cache = new RowCache(3);
     cache.remember('a', rowOf(1));
     cache.remember('b', rowOf(1));
-    cache.remember('c', rowOf(1)); // a and b age
-    expect(cache.get('a')?.version).toBe(1); // carried into the young generation
-    cache.remember('d', rowOf(1)); // c and a age, b is dropped
-    expect(['a', 'b', 'c', 'd'].map((k) => cache.get(k)?.version)).toEqual([1, undefined, 1, 1]);
-    expect(cache.size).toBeLessThanOrEqual(4);
+    cache.remember('c', rowOf(1));
+    expect(cache.get('a')?.version).toBe(1); // b is now the least recently used
+    cache.remember('d', rowOf(1));
+    cache.remember('c', rowOf(2)); // a write counts as use too: a goes next
+    cache.remember('e', rowOf(1));
+    expect(['a', 'b', 'c', 'd', 'e'].map((k) => cache.get(k)?.version)).toEqual([
+      undefined,
+      undefined,
+      2,
+      1,
+      1,
+    ]);
+    expect(cache.size).toBe(3);
   });
 
-  it('never holds more than its capacity', () => {
+  it('never holds more than its capacity, and keeps exactly the most recently used keys', () => {
     const cache = new RowCache(10);
+    const recent: string[] = []; // the model: most recent last
+    const use = (key: string) => {
+      recent.splice(recent.indexOf(key) >>> 0, recent.includes(key) ? 1 : 0);
+      recent.push(key);
+      if (recent.length > 10) recent.shift();
+    };
     for (let i = 0; i < 1_000; i++) {
       cache.remember(`k${i}`, rowOf(1));
-      if (i % 7 === 0) cache.get(`k${i - 9}`);
-      expect(cache.size).toBeLessThanOrEqual(10);
+      use(`k${i}`);
+      const old = `k${i - (i % 13)}`;
+      if (i % 3 === 0 && cache.get(old)) use(old);
+      if (i % 5 === 0) {
+        cache.forget(`k${i - 2}`);
+        if (recent.includes(`k${i - 2}`)) recent.splice(recent.indexOf(`k${i - 2}`), 1);
+      }
+      expect(cache.size).toBe(recent.length);
     }
-  });
-
-  it('a newer row remembered for an aged key wins', () => {
-    const cache = new RowCache(2);
-    cache.remember('a', rowOf(1));
-    cache.remember('b', rowOf(1)); // a ages
-    cache.remember('a', rowOf(2));
-    expect(cache.get('a')?.version).toBe(2);
+    expect(recent.every((k) => cache.get(k) !== undefined)).toBe(true);
   });
 
   it('keeps the latest row remembered for a key and drops a forgotten one', () => {
