@@ -8,12 +8,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Partitioners, type Kafka } from 'kafkajs';
 import { betsProjection, createBetsProjection } from '../../projections/bets/index.js';
-import { RowCache } from '../../projections/bets/rowCache.js';
 import { rebuildBetsView, type RebuildReport } from '../../projections/bets/rebuild.js';
 import { isCaughtUp } from '../../consumers/lag.js';
 import { createFlusher } from '../../consumers/flush.js';
 import type { EventItem } from '../../consumers/messages.js';
-import { DEFAULT_VIEW_ROW_CACHE_SIZE } from '../config.js';
 import type { Pool } from '../db/pool.js';
 import { silentLogger } from '../observability/logger.js';
 import { freePort } from '../freePort.js';
@@ -98,7 +96,7 @@ export async function benchCeiling(ctx: BenchContext, count: number, batch: numb
     }));
     const flush = createFlusher({
       pool: ctx.pool,
-      projection: createBetsProjection({ rowCache: new RowCache(DEFAULT_VIEW_ROW_CACHE_SIZE) }),
+      projection: createBetsProjection(), // as `projector worker` builds it by default: no row cache
       checkpointName: 'ceiling',
       retry: { initialMs: 100, maxMs: 1_000, maxAttempts: 3 },
       logger: silentLogger,
@@ -172,6 +170,7 @@ export async function benchEndToEnd(
   count: number,
   workers: number,
   flush: { maxEvents: number; intervalMs: number },
+  settings: Record<string, string> = {},
 ): Promise<EndToEndResult> {
   let throughput: Array<[number, number]> = [];
   let stageMicrosPerEvent: Partial<Record<Stage, number>> = {};
@@ -189,6 +188,7 @@ export async function benchEndToEnd(
       FLUSH_INTERVAL_MS: String(flush.intervalMs),
       SWEEP_INTERVAL_MS: '0',
       LOG_LEVEL: 'warn',
+      ...settings,
     };
     const ports = await Promise.all(Array.from({ length: workers }, () => freePort()));
     // The end offsets once, up front: asking the broker four times a second while measuring would
@@ -239,7 +239,7 @@ export async function benchEndToEnd(
     return perSecond(count, ms);
   });
   ctx.log(
-    `end to end, ${workers} worker(s), flush ${flush.maxEvents}/${flush.intervalMs}ms: ${f.median} events/s`,
+    `end to end, ${workers} worker(s), flush ${flush.maxEvents}/${flush.intervalMs}ms ${JSON.stringify(settings)}: ${f.median} events/s`,
   );
   return { eventsPerSecond: f, peakRssMb: figure(rss), throughput, stageMicrosPerEvent };
 }

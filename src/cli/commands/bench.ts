@@ -94,6 +94,15 @@ local broker. Every figure is the median of --runs runs, with the spread. Writes
             maxEvents: 100,
             intervalMs: 100,
           }),
+          // What the row cache (off by default) buys, in the same run.
+          oneWorkerDefaultWithRowCache: await benchEndToEnd(
+            ctx,
+            topic,
+            e2eEvents,
+            1,
+            { maxEvents: 100, intervalMs: 100 },
+            { VIEW_ROW_CACHE_SIZE: '20000' },
+          ),
           oneWorkerTuned: await benchEndToEnd(ctx, topic, e2eEvents, 1, { maxEvents: 1_000, intervalMs: 50 }),
           twoWorkersTuned: await benchEndToEnd(ctx, topic, e2eEvents, 2, {
             maxEvents: 1_000,

@@ -30,7 +30,11 @@ signal or SHUTDOWN_TIMEOUT_MS exits non-zero.`,
       config: runtime.config,
       pool: runtime.pool,
       kafka: runtime.kafka,
-      projection: createBetsProjection({ rowCache: new RowCache(runtime.config.viewRowCacheSize) }),
+      projection: createBetsProjection(
+        runtime.config.viewRowCacheSize > 0
+          ? { rowCache: new RowCache(runtime.config.viewRowCacheSize) }
+          : {},
+      ),
       logger: runtime.logger,
       metrics,
       hooks: faultHooks(process.env, runtime.logger),
