@@ -1,7 +1,8 @@
 /**
  * One flush = one transaction: dead letters, the projection's rows and the per-partition
- * checkpoints commit together or not at all. Kafka offsets are committed by the caller only after
- * this returns, so a crash in between replays events the view already has — a no-op.
+ * checkpoints commit together or not at all, sent in one round trip after the batch has been read
+ * and folded. Kafka offsets are committed by the caller only after this returns, so a crash in
+ * between replays events the view already has — a no-op.
  */
 import { inPipelinedTransaction, inTransaction, type Pool, type PoolClient } from '../src/db/pool.js';
 import { classifyError, withRetry, type RetryPolicy } from '../src/errors.js';

@@ -1,6 +1,7 @@
 /**
  * The bets projection: delivered events → version-guarded rows of bets_view, healing gaps from the
- * event store inside the caller's transaction (DESIGN invariant 5).
+ * event store in the same flush (DESIGN invariant 5). `prepare` reads and folds — committed rows
+ * and immutable events, so the worker does it before its transaction; `write` sends the UPSERT.
  */
 import type { PoolClient, Queryable } from '../../src/db/pool.js';
 import { betKey, type BetEvent } from '../../src/events/types.js';
@@ -34,9 +35,9 @@ export async function foldFromStore(
 const NOTHING: ProjectionResult = { rowsWritten: 0, staleEvents: 0, refoldedBets: 0 };
 
 /**
- * The bets projection. With a `rowCache` (the worker's), rows committed by earlier flushes are not
- * read back; without one (immediate mode, repair, dead-letter replay) every batch reads the rows it
- * needs. Either way a delivery that starts at version 1 needs no read.
+ * The bets projection. With a `rowCache` (a worker's, when VIEW_ROW_CACHE_SIZE is set), rows
+ * committed by earlier flushes are not read back; without one every batch reads the rows it needs.
+ * Either way a delivery that starts at version 1 needs no read.
  */
 export function createBetsProjection(options: { rowCache?: RowCache } = {}): Projection {
   const cache = options.rowCache;
