@@ -12,12 +12,12 @@ import type { Pool } from '../src/db/pool.js';
 import { withRetry } from '../src/errors.js';
 import type { Logger } from '../src/observability/logger.js';
 import type { Metrics } from '../src/observability/metrics.js';
+import { noClock, stageClock } from '../src/observability/stages.js';
 import type { Projection } from '../projections/projection.js';
 import { BatchBuffer } from './batchBuffer.js';
 import { loadCheckpoint } from './checkpoints.js';
 import { createFlusher, type FlushResult } from './flush.js';
 import { recordFlush } from './flushStats.js';
-import { noClock, stageClock } from '../src/observability/stages.js';
 import { toConsumedItem, type ConsumedItem } from './messages.js';
 
 /**

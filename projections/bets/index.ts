@@ -12,7 +12,7 @@ import { deliveredBets, groupByBet, needsStoredRow, planBatch, type BetRef } fro
 import { foldBet } from './reducer.js';
 import type { RowCache } from './rowCache.js';
 import type { BetRow } from './row.js';
-import { readBetRows, upsertBetRows, writeBetRows } from './statements.js';
+import { readBetRows, writeBetRows } from './statements.js';
 
 /** Folds each bet from all its stored events; bets with no stored events are left out. */
 export async function foldFromStore(
@@ -90,7 +90,7 @@ export function createBetsProjection(options: { rowCache?: RowCache } = {}): Pro
 
     async refold(client: PoolClient, bets: readonly BetRef[]): Promise<number> {
       const unique = new Map(bets.map((b) => [betKey(b.tenantId, b.betId), b]));
-      return upsertBetRows(client, await foldFromStore(client, [...unique.values()]));
+      return (await writeBetRows(client, await foldFromStore(client, [...unique.values()]))).size;
     },
   };
 }

@@ -86,14 +86,13 @@ export async function writeBetRows(db: Queryable, rows: readonly BetRow[]): Prom
   return written;
 }
 
-/** Writes rows (at most one per bet); returns how many passed the version guard. */
-export async function upsertBetRows(db: Queryable, rows: readonly BetRow[], table?: string): Promise<number> {
+/**
+ * Writes rows (at most one per bet) to a table shaped like bets_view — the rebuild's shadow — and
+ * returns how many passed the version guard. The live table goes through writeBetRows.
+ */
+export async function upsertBetRows(db: Queryable, rows: readonly BetRow[], table: string): Promise<number> {
   if (rows.length === 0) return 0;
-  const values = upsertParams(rows);
-  // The live table's statement is prepared once per connection; a rebuild's shadow table is not.
-  const result = await db.query(
-    table ? { text: upsertSql(table), values } : { name: 'bets_view_upsert', text: UPSERT_BETS, values },
-  );
+  const result = await db.query({ text: upsertSql(table), values: upsertParams(rows) });
   return result.rowCount ?? 0;
 }
 

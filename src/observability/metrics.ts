@@ -1,5 +1,6 @@
 /** Every metric the projector exports; names are constants here and nowhere else. */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { STAGES } from './stages.js';
 
 export const METRIC = {
   events: 'projector_events_total',
@@ -107,7 +108,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     }),
     stageSeconds: new Counter({
       name: METRIC.stageSeconds,
-      help: 'Seconds spent per pipeline stage (decode, begin, read, fold, write, checkpoint, commit); partitions flush in parallel, so the sum can exceed wall time',
+      help: `Seconds spent per pipeline stage (${STAGES.join(', ')}); partitions flush in parallel, so the sum can exceed wall time`,
       labelNames: ['stage'],
       registers,
     }),
