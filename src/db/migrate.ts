@@ -1,6 +1,7 @@
 /**
- * Applies migrations/NNN_name.sql in order, each in its own transaction, recording them in
- * schema_migrations. An advisory lock makes two processes at once (two pods starting, a Helm hook
+ * Applies migrations/NNN_name.sql in order, each in its own transaction, one statement per query
+ * (Citus forwards DDL on a distributed table to the shards with its whole query string and refuses
+ * several commands in one), recording them in schema_migrations. An advisory lock makes two processes at once (two pods starting, a Helm hook
  * and a developer) safe: the second waits, then finds nothing left to do. A migration that was
  * edited after it was applied is refused, because the database no longer matches the file.
  */
@@ -9,7 +10,8 @@ import { existsSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import type { Pool } from './pool.js';
+import type { Pool, PoolClient } from './pool.js';
+import { splitStatements } from './sqlStatements.js';
 
 /** Any stable number works; this one spells "betp". */
 const MIGRATION_LOCK_ID = 0x62657470;
@@ -19,6 +21,8 @@ export interface Migration {
   readonly name: string;
   readonly sql: string;
   readonly checksum: string;
+  /** The file's statements, each sent as its own query. */
+  readonly statements: readonly string[];
 }
 
 export interface MigrationResult {
@@ -41,7 +45,19 @@ export async function loadMigrations(dir: string = resolveMigrationsDir()): Prom
     if (migrations.some((m) => m.version === version)) {
       throw new MigrationError(`migration number ${match[1]} is used twice`);
     }
-    migrations.push({ version, name: file, sql, checksum: createHash('sha256').update(sql).digest('hex') });
+    let statements: string[];
+    try {
+      statements = splitStatements(sql);
+    } catch (error) {
+      throw new MigrationError(`migration ${file}: ${(error as Error).message}`);
+    }
+    migrations.push({
+      version,
+      name: file,
+      sql,
+      checksum: createHash('sha256').update(sql).digest('hex'),
+      statements,
+    });
   }
   return migrations;
 }
@@ -72,6 +88,7 @@ export async function migrate(pool: Pool, migrations?: readonly Migration[]): Pr
         'SELECT version, name, checksum FROM schema_migrations ORDER BY version',
       );
       const done = new Map(rows.map((r) => [r.version, r]));
+      const citus = await hasCitus(client);
       const applied: string[] = [];
       for (const migration of all) {
         const previous = done.get(migration.version);
@@ -85,7 +102,7 @@ export async function migrate(pool: Pool, migrations?: readonly Migration[]): Pr
         }
         try {
           await client.query('BEGIN');
-          await client.query(migration.sql);
+          await applyStatements(client, migration, citus);
           await client.query('INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)', [
             migration.version,
             migration.name,
@@ -94,7 +111,9 @@ export async function migrate(pool: Pool, migrations?: readonly Migration[]): Pr
           await client.query('COMMIT');
         } catch (error) {
           await client.query('ROLLBACK');
-          throw new MigrationError(`migration ${migration.name} failed: ${(error as Error).message}`);
+          throw new MigrationError(`migration ${migration.name} failed: ${(error as Error).message}`, {
+            cause: error,
+          });
         }
         applied.push(migration.name);
       }
@@ -104,5 +123,30 @@ export async function migrate(pool: Pool, migrations?: readonly Migration[]): Pr
     }
   } finally {
     client.release();
+  }
+}
+
+async function hasCitus(client: PoolClient): Promise<boolean> {
+  const { rowCount } = await client.query(`SELECT 1 FROM pg_extension WHERE extname = 'citus'`);
+  return (rowCount ?? 0) > 0;
+}
+
+/**
+ * On Citus, the migration's transaction runs its multi-shard commands over one connection per
+ * node: a command Citus propagates that way (CREATE TYPE, CREATE FUNCTION) is refused after a
+ * parallel multi-shard command in the same transaction ("cannot run type command because there
+ * was a parallel operation on a distributed table"), and migrations are small, so nothing is lost.
+ */
+async function applyStatements(client: PoolClient, migration: Migration, citus: boolean): Promise<void> {
+  if (citus) await client.query(`SET LOCAL citus.multi_shard_modify_mode TO 'sequential'`);
+  for (const [index, statement] of migration.statements.entries()) {
+    try {
+      await client.query(statement);
+    } catch (error) {
+      const head = statement.split('\n')[0]!.slice(0, 80);
+      throw new Error(`statement ${index + 1} (${head}): ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
   }
 }
