@@ -22,6 +22,22 @@ export default {
       setupFilesAfterEnv: ['<rootDir>/test/support/timeouts.ts'],
     },
     {
+      // npm run test:citus: the same integration tests and fault suite on a Citus cluster, plus the
+      // scenarios only a cluster has. The TLS tests start a PostgreSQL of their own, so they stay
+      // in `int`, and the operator-input sweep does not depend on the database.
+      ...common,
+      displayName: 'citus',
+      testMatch: [
+        '<rootDir>/test/int/**/*.int.test.ts',
+        '<rootDir>/test/faults/faults.fault.test.ts',
+        '<rootDir>/test/citus/**/*.citus.test.ts',
+      ],
+      testPathIgnorePatterns: ['/node_modules/', '/test/int/security\\.int\\.test\\.ts$'],
+      globalSetup: '<rootDir>/test/support/globalSetup.js',
+      globalTeardown: '<rootDir>/test/support/globalTeardown.js',
+      setupFilesAfterEnv: ['<rootDir>/test/support/faultTimeouts.ts'],
+    },
+    {
       ...common,
       displayName: 'faults',
       testMatch: ['<rootDir>/test/faults/**/*.fault.test.ts'],

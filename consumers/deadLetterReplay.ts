@@ -16,8 +16,16 @@ export interface ReplayReport {
   readonly notStored: number;
 }
 
-const MARK = `
-UPDATE dead_letters SET replayed_at = CASE WHEN $4::boolean THEN now() ELSE replayed_at END, replay_result = $5
+/**
+ * Two statements rather than one with `CASE WHEN … THEN now()`: Citus refuses non-immutable
+ * functions inside CASE in an UPDATE of a distributed or reference table.
+ */
+const MARK_REPLAYED = `
+UPDATE dead_letters SET replayed_at = now(), replay_result = $4
+WHERE topic = $1 AND partition = $2 AND kafka_offset = $3`;
+
+const MARK_KEPT = `
+UPDATE dead_letters SET replay_result = $4
 WHERE topic = $1 AND partition = $2 AND kafka_offset = $3`;
 
 export async function replayDeadLetters(
@@ -36,7 +44,7 @@ export async function replayDeadLetters(
         { tenantId: event.tenantId, betId: event.aggregateId, version: event.version },
       ]);
       if (stored[0]?.idempotency_key !== event.idempotencyKey) {
-        await pool.query(MARK, [...position, false, 'valid, but not in bet_events: left for review']);
+        await pool.query(MARK_KEPT, [...position, 'valid, but not in bet_events: left for review']);
         notStored++;
         continue;
       }
@@ -44,12 +52,12 @@ export async function replayDeadLetters(
         const written = await projection.refold(client, [
           { tenantId: event.tenantId, betId: event.aggregateId },
         ]);
-        await client.query(MARK, [...position, true, written > 0 ? 'projected' : 'already in the view']);
+        await client.query(MARK_REPLAYED, [...position, written > 0 ? 'projected' : 'already in the view']);
       });
       replayed++;
     } catch (error) {
       if (!(error instanceof ValidationError)) throw error;
-      await pool.query(MARK, [...position, false, `still invalid: ${error.message}`]);
+      await pool.query(MARK_KEPT, [...position, `still invalid: ${error.message}`]);
       stillInvalid++;
     }
   }

@@ -19,7 +19,7 @@ import { createKafkaPublisher, noPublisher } from '../../src/kafka/publisher.js'
 import { toEnvelopeJson, type BetEvent } from '../../src/events/types.js';
 import { seededRandom, simulateEvents } from '../../src/simulate/generator.js';
 import { createEventStore, ConcurrencyConflictError } from '../../src/store/eventStore.js';
-import { createTestDatabase, requiredEnv, type TestDatabase } from '../support/db.js';
+import { createTestDatabase, onCitus, requiredEnv, type TestDatabase } from '../support/db.js';
 import { createTopic, produceRaw, testKafka, uniqueName } from '../support/kafka.js';
 import { viewMismatches, waitFor } from '../support/oracle.js';
 import { runProjector, startProjector, type ProjectorProcess } from '../support/processes.js';
@@ -40,6 +40,8 @@ const table: Row[] = [];
  * outage scenario needs that; against a remote or containerised server it is not registered).
  */
 function localCluster(): string | undefined {
+  // A Citus cluster has nodes of its own (test/citus has its outage scenarios).
+  if (onCitus()) return undefined;
   const url = new URL(requiredEnv('DATABASE_URL'));
   if (!['127.0.0.1', 'localhost'].includes(url.hostname) || !existsSync('/etc/postgresql')) return undefined;
   try {

@@ -1,6 +1,9 @@
-/** Each test file gets its own database, cloned from the migrated template. */
+/**
+ * Each test file gets its own database, cloned from the migrated template (on Citus, on every node:
+ * the coordinator's metadata and the workers' shards clone together).
+ */
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
+import { createClusterDatabase, describeCluster, dropClusterDatabase } from '../../src/db/ensureDatabase.js';
 import { createPool, type Pool } from '../../src/db/pool.js';
 
 export interface TestDatabase {
@@ -32,20 +35,18 @@ export function requiredEnv(name: string): string {
   return value;
 }
 
-async function admin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: requiredEnv('DATABASE_URL') });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
+/** The platform globalSetup found: a Citus coordinator with workers, or plain PostgreSQL. */
+export function onCitus(): boolean {
+  return requiredEnv('TEST_PLATFORM') === 'citus';
 }
 
 export async function createTestDatabase(options: { migrated?: boolean } = {}): Promise<TestDatabase> {
   const name = `bp_test_${randomBytes(5).toString('hex')}`;
-  const template = options.migrated === false ? 'template0' : requiredEnv('TEST_TEMPLATE_DATABASE');
-  await admin((c) => c.query(`CREATE DATABASE ${name} TEMPLATE ${template}`));
+  const settings = { databaseUrl: requiredEnv('DATABASE_URL') };
+  const cluster = await describeCluster(settings);
+  // Not migrated: an empty database of the platform (on Citus, with the extension and the workers).
+  const template = options.migrated === false ? undefined : requiredEnv('TEST_TEMPLATE_DATABASE');
+  await createClusterDatabase(settings, name, { cluster, ...(template !== undefined && { template }) });
   const url = urlFor(name);
   const workerUrl = urlFor(name, 'TEST_WORKER');
   const pool = createPool({ databaseUrl: url, dbPoolMax: 10 }, 'bet-projector:test');
@@ -59,7 +60,7 @@ export async function createTestDatabase(options: { migrated?: boolean } = {}): 
     readerUrl: urlFor(name, 'TEST_READER'),
     async drop() {
       await Promise.all([pool.end(), workerPool.end()]);
-      await admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+      await dropClusterDatabase(settings, name, cluster);
     },
   };
 }
