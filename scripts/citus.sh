@@ -82,7 +82,7 @@ max_prepared_transactions = 300
 shared_buffers = 128MB
 max_wal_size = 2GB
 citus.shard_count = $shard_count
-citus.max_cached_conns_per_worker = 32
+
 wal_level = logical
 log_min_messages = warning
 CONF

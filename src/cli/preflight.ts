@@ -4,14 +4,16 @@
  * surfacing later as retries.
  */
 import { ConfigError } from '../configEnv.js';
+import { detectPlatform } from '../db/platform.js';
 import type { Pool } from '../db/pool.js';
 import { createKafka, type KafkaSettings } from '../kafka/client.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
 import { explainConnectionError } from '../security/connectionErrors.js';
 
+/** Also tells the pool which platform (PostgreSQL or Citus) its statements are for. */
 export async function checkDatabase(pool: Pool): Promise<void> {
   try {
-    await pool.query('SELECT 1');
+    await detectPlatform(pool);
   } catch (error) {
     const advice = explainConnectionError(error, 'database');
     throw advice ? new ConfigError(advice) : error;

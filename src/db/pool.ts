@@ -2,6 +2,7 @@ import type { Writable } from 'node:stream';
 import pg from 'pg';
 import { noClock, type StageClock } from '../observability/stages.js';
 import { connectionOptions, type DatabaseSettings } from './connection.js';
+import { poolOfClient } from './platform.js';
 
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
@@ -35,7 +36,10 @@ export function createPool(
   // process (found by the fault suite); with them, the next query on that client fails instead,
   // and the caller's retry policy takes over.
   pool.on('error', () => undefined);
-  pool.on('connect', (client) => client.on('error', () => undefined));
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+    poolOfClient.set(client, pool);
+  });
   return pool;
 }
 

@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createClusterDatabase, describeCluster, dropClusterDatabase } from '../../src/db/ensureDatabase.js';
+import { detectPlatform } from '../../src/db/platform.js';
 import { createPool, type Pool } from '../../src/db/pool.js';
 
 export interface TestDatabase {
@@ -51,6 +52,8 @@ export async function createTestDatabase(options: { migrated?: boolean } = {}): 
   const workerUrl = urlFor(name, 'TEST_WORKER');
   const pool = createPool({ databaseUrl: url, dbPoolMax: 10 }, 'bet-projector:test');
   const workerPool = createPool({ databaseUrl: workerUrl, dbPoolMax: 10 }, 'bet-projector:test-worker');
+  // As every command does at start: the statements' form follows the platform.
+  await Promise.all([detectPlatform(pool), detectPlatform(workerPool)]);
   return {
     name,
     url,

@@ -18,6 +18,7 @@ import { loadConfig } from '../../config.js';
 import { withDatabase } from '../../db/connection.js';
 import { ensureDatabase } from '../../db/ensureDatabase.js';
 import { migrate } from '../../db/migrate.js';
+import { detectPlatform } from '../../db/platform.js';
 import { ensureTopic } from '../../kafka/topics.js';
 import { intOption, stringOption, UsageError, type Command } from '../command.js';
 import { createRuntime } from '../runtime.js';
@@ -61,6 +62,7 @@ local broker. Every figure is the median of --runs runs, with the spread. Writes
     };
     try {
       await migrate(runtime.pool);
+      await detectPlatform(runtime.pool);
       const ctx: BenchContext = {
         pool: runtime.pool,
         kafka: runtime.kafka,
