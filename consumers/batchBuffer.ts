@@ -23,7 +23,7 @@ interface Batch<T> {
 }
 
 export class BatchBuffer<T> {
-  private readonly maxItems: number;
+  private maxItems: number;
   private readonly maxWaitMs: number;
   private readonly flushFn: (items: T[]) => Promise<void>;
   private open: Batch<T> = { items: [], waiters: [] };
@@ -38,6 +38,16 @@ export class BatchBuffer<T> {
     this.flushFn = options.flush;
   }
 
+  /** The size at which the open batch is sealed from now on (a full batch is sealed at once). */
+  set capacity(items: number) {
+    this.maxItems = Math.max(1, items);
+    if (this.open.items.length >= this.maxItems) this.seal();
+  }
+
+  get capacity(): number {
+    return this.maxItems;
+  }
+
   /** Items waiting for a flush (buffered or sealed, not yet flushed). */
   get pending(): number {
     return this.open.items.length + this.sealed.reduce((n, b) => n + b.items.length, 0);
@@ -49,7 +59,7 @@ export class BatchBuffer<T> {
     return new Promise<void>((resolve, reject) => {
       let index = 0;
       while (index < items.length) {
-        const room = this.maxItems - this.open.items.length;
+        const room = Math.max(1, this.maxItems - this.open.items.length);
         const chunk = items.slice(index, index + room);
         this.open.items.push(...chunk);
         index += chunk.length;

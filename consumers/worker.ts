@@ -17,15 +17,9 @@ import type { Projection } from '../projections/projection.js';
 import { BatchBuffer } from './batchBuffer.js';
 import { loadCheckpoint } from './checkpoints.js';
 import { createFlusher, type FlushResult } from './flush.js';
+import { flushCapacity, maxPending } from './flushSize.js';
 import { recordFlush } from './flushStats.js';
 import { toConsumedItem, type ConsumedItem } from './messages.js';
-
-/**
- * How many flushes' worth of messages a partition may hold unflushed. Offsets are resolved (the
- * fetch position moves on) before the flush commits; that is safe because Kafka offsets are only
- * committed after it, and a redelivery of what was buffered is a no-op under the version guard.
- */
-const MAX_BATCHES_AHEAD = 4;
 
 function asError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
@@ -66,6 +60,7 @@ export type WorkerConfig = Pick<
   | 'groupId'
   | 'projectionName'
   | 'flushMaxEvents'
+  | 'flushBacklogMaxEvents'
   | 'flushIntervalMs'
   | 'partitionsConsumedConcurrently'
   | 'kafkaSessionTimeoutMs'
@@ -189,6 +184,8 @@ export function createWorker(deps: {
     const { batch } = payload;
     if (batch.messages.length === 0 || payload.isStale()) return;
     const { topic, partition } = batch;
+    // Messages the broker holds beyond this batch: the partition's backlog.
+    const behind = Math.max(0, Number(batch.highWatermark) - Number(batch.lastOffset()) - 1);
     const from = await appliedOffset(partition);
     const items: ConsumedItem[] = [];
     let skipped = 0;
@@ -206,11 +203,14 @@ export function createWorker(deps: {
     try {
       if (items.length > 0) {
         const buffer = bufferOf(partition);
+        buffer.capacity = flushCapacity(behind, config);
         const flushed = buffer.add(items);
         flushed.catch((error: unknown) => failWith(error));
-        // The partition may run ahead of its flushes by a few batches (so fetching overlaps
-        // flushing), no more: beyond that the fetch loop waits, and memory stays bounded.
-        if (buffer.pending > config.flushMaxEvents * MAX_BATCHES_AHEAD) await flushed;
+        // The partition may run ahead of its flushes (so fetching overlaps flushing), no further:
+        // beyond that the fetch loop waits, and memory stays bounded. Offsets are resolved before
+        // the flush commits; that is safe because Kafka offsets are only committed after it, and a
+        // redelivery of what was buffered is a no-op under the version guard.
+        if (buffer.pending > maxPending(buffer.capacity, config)) await flushed;
       } else {
         await commitOffsets([{ topic, partition, offset: String(from) }]);
       }
@@ -219,10 +219,7 @@ export function createWorker(deps: {
       throw error;
     }
     payload.resolveOffset(batch.lastOffset());
-    metrics?.consumerLag.set(
-      { topic, partition },
-      Math.max(0, Number(batch.highWatermark) - Number(batch.lastOffset()) - 1),
-    );
+    metrics?.consumerLag.set({ topic, partition }, behind);
     await payload.heartbeat();
   }
 

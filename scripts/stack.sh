@@ -173,12 +173,15 @@ kafka_down() {
   log "Kafka stopped"
 }
 
+# The server, not the database: `projector demo` and `bench` create their databases themselves.
+server_url() { echo "$database_url" | sed -E 's#^(postgres(ql)?://[^/]*)(/[^?]*)?#\1/postgres#'; }
+
 postgres_check() {
-  if psql "$database_url" -Atqc 'select 1' >/dev/null 2>&1; then log "PostgreSQL answers at $(masked_url)"; return 0; fi
+  if psql "$(server_url)" -Atqc 'select 1' >/dev/null 2>&1; then log "PostgreSQL answers at $(masked_url)"; return 0; fi
   if command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ]; then
     log "PostgreSQL is down; starting the local cluster"
     pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start || true
-    for _ in $(seq 1 30); do psql "$database_url" -Atqc 'select 1' >/dev/null 2>&1 && { log "PostgreSQL up"; return 0; }; sleep 1; done
+    for _ in $(seq 1 30); do psql "$(server_url)" -Atqc 'select 1' >/dev/null 2>&1 && { log "PostgreSQL up"; return 0; }; sleep 1; done
   fi
   log "PostgreSQL does not answer at DATABASE_URL; start PostgreSQL 15 (e.g. pg_ctlcluster 15 main start) or set DATABASE_URL"
   exit 1

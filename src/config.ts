@@ -17,6 +17,11 @@ import {
 
 export const DEFAULT_FLUSH_MAX_EVENTS = 100;
 /**
+ * A partition with a backlog flushes up to this many events at once (consumers/flushSize.ts): each
+ * flush pays a transaction and, on Citus, a task per shard it touches, whatever its size.
+ */
+export const DEFAULT_FLUSH_BACKLOG_MAX_EVENTS = 1_000;
+/**
  * Off by default: on loopback the saved read is worth ~9 % of throughput (bench, same run) and the
  * cache ~50 MB of peak RSS. Turn it on (20,000 covers a few thousand open bets per worker) where the
  * database is across a network and a read round trip costs more.
@@ -45,6 +50,8 @@ export interface Config {
   readonly projectionName: string;
   readonly publishEvents: boolean;
   readonly flushMaxEvents: number;
+  /** Flush size while a partition has a backlog; equal to flushMaxEvents turns adaptive sizing off. */
+  readonly flushBacklogMaxEvents: number;
   readonly flushIntervalMs: number;
   readonly partitionsConsumedConcurrently: number;
   /** bets_view rows a worker remembers between flushes instead of reading them back; 0 = none. */
@@ -124,6 +131,19 @@ export function loadConfig(env: Env = process.env): Config {
   if (retryMaxMs < retryInitialMs) {
     throw new ConfigError(`RETRY_MAX_MS ${retryMaxMs} is below RETRY_INITIAL_MS ${retryInitialMs}`);
   }
+  const flushMaxEvents = integer(env, 'FLUSH_MAX_EVENTS', DEFAULT_FLUSH_MAX_EVENTS, 1, 100_000);
+  const flushBacklogMaxEvents = integer(
+    env,
+    'FLUSH_BACKLOG_MAX_EVENTS',
+    Math.max(DEFAULT_FLUSH_BACKLOG_MAX_EVENTS, flushMaxEvents),
+    1,
+    100_000,
+  );
+  if (flushBacklogMaxEvents < flushMaxEvents) {
+    throw new ConfigError(
+      `FLUSH_BACKLOG_MAX_EVENTS ${flushBacklogMaxEvents} is below FLUSH_MAX_EVENTS ${flushMaxEvents}`,
+    );
+  }
   const url = databaseUrl(env);
   const password = databasePassword(env, url);
   const tls = kafkaTls(env);
@@ -141,7 +161,8 @@ export function loadConfig(env: Env = process.env): Config {
     groupId: name(env, 'KAFKA_GROUP_ID', DEFAULT_GROUP_ID),
     projectionName: name(env, 'PROJECTION_NAME', 'bets_view'),
     publishEvents: boolean(env, 'PUBLISH_EVENTS', true),
-    flushMaxEvents: integer(env, 'FLUSH_MAX_EVENTS', DEFAULT_FLUSH_MAX_EVENTS, 1, 100_000),
+    flushMaxEvents,
+    flushBacklogMaxEvents,
     flushIntervalMs: integer(env, 'FLUSH_INTERVAL_MS', DEFAULT_FLUSH_INTERVAL_MS, 1, 60_000),
     partitionsConsumedConcurrently: integer(env, 'PARTITIONS_CONSUMED_CONCURRENTLY', 16, 1, 1_000),
     viewRowCacheSize: integer(env, 'VIEW_ROW_CACHE_SIZE', DEFAULT_VIEW_ROW_CACHE_SIZE, 0, 10_000_000),

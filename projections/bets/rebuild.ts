@@ -5,6 +5,7 @@
  * running (their writes wait for the swap's lock for a moment, then land in the new table).
  */
 import pLimit from 'p-limit';
+import { ALL_SHARDS_IN_PARALLEL } from '../../src/db/platform.js';
 import { inTransaction, type Pool, type PoolClient, type Queryable } from '../../src/db/pool.js';
 import { betKey } from '../../src/events/types.js';
 import { foldFromStore } from './index.js';
@@ -154,13 +155,19 @@ function shadowIndexSql(index: LiveIndex): string[] {
  * The live table's indexes, built on the shadow after the fill (cheaper than maintaining them
  * row by row), each on its own connection so they build side by side.
  */
-async function indexShadow(pool: Pool, indexes: readonly LiveIndex[], concurrency: number): Promise<void> {
+async function indexShadow(
+  pool: Pool,
+  indexes: readonly LiveIndex[],
+  concurrency: number,
+  citus: boolean,
+): Promise<void> {
   const limit = pLimit(concurrency);
   await Promise.all(
     indexes.map((index) =>
       limit(() =>
         inTransaction(pool, async (client) => {
           await client.query(`SET LOCAL maintenance_work_mem = '${INDEX_MAINTENANCE_WORK_MEM}'`);
+          if (citus) await client.query(ALL_SHARDS_IN_PARALLEL);
           for (const statement of shadowIndexSql(index)) await client.query(statement);
         }),
       ),
@@ -251,6 +258,7 @@ export async function rebuildBetsView(pool: Pool, options: RebuildOptions = {}):
   );
   const events = head[0]!.events;
   await createShadow(pool);
+  const citus = await hasCitus(pool);
   const parts = chunks(options.chunks ?? 4);
   const limit = pLimit(options.concurrency ?? 2);
   let bets = 0;
@@ -264,6 +272,7 @@ export async function rebuildBetsView(pool: Pool, options: RebuildOptions = {}):
             ? await fillByCopy(pool, SHADOW_TABLE, chunk)
             : await inTransaction(pool, async (client) => {
                 await client.query(`SET LOCAL work_mem = '${FILL_WORK_MEM}'`);
+                if (citus) await client.query(ALL_SHARDS_IN_PARALLEL);
                 return (await client.query(fillSql(chunk))).rowCount ?? 0;
               });
         bets += written;
@@ -275,7 +284,7 @@ export async function rebuildBetsView(pool: Pool, options: RebuildOptions = {}):
   const fillMs = elapsed();
   const indexes = await liveIndexes(pool);
   progress('index', 0, indexes.length);
-  await indexShadow(pool, indexes, options.concurrency ?? 2);
+  await indexShadow(pool, indexes, options.concurrency ?? 2, citus);
   await copyStorageParameters(pool);
   await pool.query(`ANALYZE ${SHADOW_TABLE}`);
   const indexMs = elapsed() - fillMs;
@@ -291,7 +300,6 @@ export async function rebuildBetsView(pool: Pool, options: RebuildOptions = {}):
   // Most of the catching up happens before the lock, in one snapshot; the locked pass only looks
   // at rows written by transactions that snapshot did not see.
   progress('catch-up', 0, 1);
-  const citus = await hasCitus(pool);
   const first = await inTransaction(pool, async (client) => {
     await client.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ');
     const { rows } = await client.query<{ xmin: string }>(

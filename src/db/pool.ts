@@ -2,7 +2,7 @@ import type { Writable } from 'node:stream';
 import pg from 'pg';
 import { noClock, type StageClock } from '../observability/stages.js';
 import { connectionOptions, type DatabaseSettings } from './connection.js';
-import { poolOfClient } from './platform.js';
+import { onNewConnection } from './platform.js';
 
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
@@ -38,7 +38,7 @@ export function createPool(
   pool.on('error', () => undefined);
   pool.on('connect', (client) => {
     client.on('error', () => undefined);
-    poolOfClient.set(client, pool);
+    onNewConnection(pool, client);
   });
   return pool;
 }

@@ -19,6 +19,7 @@ export function workerConfig(
     groupId,
     projectionName: 'bets_view',
     flushMaxEvents: 100,
+    flushBacklogMaxEvents: 1_000,
     flushIntervalMs: 50,
     partitionsConsumedConcurrently: 3,
     kafkaSessionTimeoutMs: 10_000,

@@ -72,4 +72,26 @@ describe('BatchBuffer', () => {
     expect(r.flushed).toEqual([[1]]);
     expect(buffer.pending).toBe(0);
   });
+
+  it('seals at the capacity in force: raised for a backlog, lowered again when caught up', async () => {
+    const r = recorder();
+    const buffer = new BatchBuffer<number>({ maxItems: 2, maxWaitMs: 10_000, flush: r.flush });
+    buffer.capacity = 4;
+    const big = buffer.add([1, 2, 3, 4, 5, 6, 7, 8]);
+    await big;
+    expect(r.flushed).toEqual([
+      [1, 2, 3, 4],
+      [5, 6, 7, 8],
+    ]);
+    const open = buffer.add([9, 10, 11]);
+    expect(r.flushed.length).toBe(2);
+    // Lowered below what is open: the open batch is sealed at once, not kept to a deadline.
+    buffer.capacity = 2;
+    await open;
+    expect(r.flushed).toEqual([
+      [1, 2, 3, 4],
+      [5, 6, 7, 8],
+      [9, 10, 11],
+    ]);
+  });
 });

@@ -4,6 +4,9 @@ describe('loadConfig', () => {
   it('has documented defaults and freezes the result', () => {
     const config = loadConfig({});
     expect(config.flushMaxEvents).toBe(100);
+    expect(config.flushBacklogMaxEvents).toBe(1_000);
+    // A FLUSH_MAX_EVENTS above the backlog default raises the backlog size with it.
+    expect(loadConfig({ FLUSH_MAX_EVENTS: '5000' }).flushBacklogMaxEvents).toBe(5_000);
     expect(config.flushIntervalMs).toBe(100);
     expect(config.kafkaBrokers).toEqual(['127.0.0.1:9092']);
     expect(Object.isFrozen(config)).toBe(true);
@@ -12,6 +15,7 @@ describe('loadConfig', () => {
   it.each([
     [{ FLUSH_MAX_EVENTS: 'lots' }, 'FLUSH_MAX_EVENTS "lots" is not a whole number'],
     [{ FLUSH_INTERVAL_MS: '0' }, 'FLUSH_INTERVAL_MS 0 is out of range'],
+    [{ FLUSH_BACKLOG_MAX_EVENTS: '50' }, 'FLUSH_BACKLOG_MAX_EVENTS 50 is below FLUSH_MAX_EVENTS 100'],
     [{ KAFKA_BROKERS: 'localhost' }, 'KAFKA_BROKERS entry "localhost" is not host:port'],
     [{ PUBLISH_EVENTS: 'maybe' }, 'PUBLISH_EVENTS "maybe" is not a boolean'],
     [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL scheme "mysql:" is not postgres:'],

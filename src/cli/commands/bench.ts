@@ -11,16 +11,17 @@ import {
   fillTopic,
   type BenchContext,
 } from '../../bench/parts.js';
+import { benchPlatform, platformsMarkdown, type PlatformFigures } from '../../bench/platforms.js';
 import { barChart, lineChart } from '../../bench/svg.js';
 import { spread, type Figure } from '../../bench/stats.js';
 import { STAGES, type Stage } from '../../observability/stages.js';
-import { loadConfig } from '../../config.js';
+import { loadConfig, maskUrl } from '../../config.js';
 import { withDatabase } from '../../db/connection.js';
 import { ensureDatabase } from '../../db/ensureDatabase.js';
 import { migrate } from '../../db/migrate.js';
 import { detectPlatform } from '../../db/platform.js';
 import { ensureTopic } from '../../kafka/topics.js';
-import { intOption, stringOption, UsageError, type Command } from '../command.js';
+import { intOption, stringOption, UsageError, type Command, type Values } from '../command.js';
 import { createRuntime } from '../runtime.js';
 
 const PARTS = ['append', 'ceiling', 'immediate', 'e2e', 'latency', 'rebuild'] as const;
@@ -30,18 +31,30 @@ export const benchCommand: Command = {
   name: 'bench',
   summary: 'measure append, projection, immediate mode, latency, rebuild and memory',
   usage: `projector bench [--only ${PARTS.join(',')}] [--runs 3] [--e2e-events 500000] [--rebuild-events 1000000] [--out bench/results]
+projector bench --citus [--runs 3] [--append-events 20000] [--e2e-events 200000] [--rebuild-events 1000000] [--out bench/results]
 
 Runs against the database bet_projector_bench on DATABASE_URL's server (created if missing) and the
 local broker. Every figure is the median of --runs runs, with the spread. Writes
-<out>/<timestamp>.json, .md and SVG charts (throughput over time, latency histogram).`,
+<out>/<timestamp>.json, .md and SVG charts (throughput over time, latency histogram).
+
+--citus measures append (batches of 100 over 20 tenants), one worker end to end at the default
+buffer and the rebuild on DATABASE_URL's PostgreSQL and on the Citus coordinator of CITUS_URL
+(default postgres://postgres@127.0.0.1:9700/postgres, the cluster of scripts/citus.sh), one after
+the other in the same run, and writes <out>/<timestamp>-citus.json and .md with the ratios.`,
   options: {
     only: { type: 'string' },
     runs: { type: 'string' },
     'e2e-events': { type: 'string' },
     'rebuild-events': { type: 'string' },
     out: { type: 'string' },
+    citus: { type: 'boolean' },
+    'append-events': { type: 'string' },
   },
   async run(values) {
+    if (values['citus'] === true) {
+      await comparePlatforms(values);
+      return;
+    }
     const only = (stringOption(values, 'only') ?? PARTS.join(',')).split(',');
     for (const part of only) {
       if (!(PARTS as readonly string[]).includes(part))
@@ -143,6 +156,73 @@ local broker. Every figure is the median of --runs runs, with the spread. Writes
     }
   },
 };
+
+/** `bench --citus`: the same figures on PostgreSQL and on Citus, one after the other. */
+async function comparePlatforms(values: Values): Promise<void> {
+  const runs = intOption(values, 'runs', 3, 1, 100);
+  const options = {
+    appendEvents: intOption(values, 'append-events', 20_000, 1_000, 10_000_000),
+    e2eEvents: intOption(values, 'e2e-events', 200_000, 1_000, 100_000_000),
+    rebuildEvents: intOption(values, 'rebuild-events', 1_000_000, 1_000, 100_000_000),
+  };
+  const out = stringOption(values, 'out') ?? 'bench/results';
+  const citusUrl = process.env['CITUS_URL'] ?? 'postgres://postgres@127.0.0.1:9700/postgres';
+  const lines: string[] = [];
+  const log = (line: string) => {
+    lines.push(line);
+    process.stdout.write(`${line}\n`);
+  };
+  const topic = `bench-platforms-${Date.now()}`;
+  const figures: PlatformFigures[] = [];
+  for (const [platform, url] of [
+    ['postgres', loadConfig().databaseUrl],
+    ['citus', citusUrl],
+  ] as const) {
+    const bench = withDatabase(loadConfig({ ...process.env, DATABASE_URL: url }), 'bet_projector_bench');
+    await ensureDatabase(bench);
+    const runtime = createRuntime('bench', { DATABASE_URL: bench.databaseUrl });
+    try {
+      await migrate(runtime.pool);
+      if ((await detectPlatform(runtime.pool)) !== platform) {
+        throw new UsageError(
+          `${maskUrl(url)} is not ${platform}${platform === 'citus' ? ' (set CITUS_URL to a Citus coordinator)' : ''}`,
+        );
+      }
+      const ctx: BenchContext = {
+        pool: runtime.pool,
+        kafka: runtime.kafka,
+        databaseUrl: bench.databaseUrl,
+        brokers: runtime.config.kafkaBrokers.join(','),
+        runs,
+        log,
+      };
+      if (figures.length === 0) {
+        log(`filling ${topic} with ${options.e2eEvents} events (both platforms read it)...`);
+        await fillTopic(ctx, topic, options.e2eEvents);
+      }
+      figures.push(await benchPlatform(platform, ctx, topic, options));
+    } finally {
+      await runtime.close();
+    }
+  }
+  const [pg, citus] = figures as [PlatformFigures, PlatformFigures];
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  await mkdir(out, { recursive: true });
+  const results = {
+    startedAt: new Date().toISOString(),
+    runs,
+    machine: machine(),
+    options,
+    postgres: pg,
+    citus,
+  };
+  await writeFile(path.join(out, `${stamp}-citus.json`), `${JSON.stringify(results, null, 2)}\n`);
+  await writeFile(
+    path.join(out, `${stamp}-citus.md`),
+    `# PostgreSQL and Citus, ${results.startedAt}\n\n${platformsMarkdown(pg, citus, options)}\n\n\`\`\`\n${lines.join('\n')}\n\`\`\`\n`,
+  );
+  log(`wrote ${path.join(out, `${stamp}-citus.json`)} and .md`);
+}
 
 function machine() {
   return { node: process.version, cpus: os.cpus().length, memoryGb: Math.round(os.totalmem() / 2 ** 30) };

@@ -1,0 +1,181 @@
+/**
+ * The same figures on plain PostgreSQL and on a Citus cluster, in one run on one machine: append in
+ * batches of 100 over 20 tenants, one worker end to end at the default buffer, and a rebuild with
+ * its locked swap. What the README's Citus section reports, each as a ratio to PostgreSQL.
+ */
+import pLimit from 'p-limit';
+import { betsProjection } from '../../projections/bets/index.js';
+import { rebuildBetsView, type RebuildReport } from '../../projections/bets/rebuild.js';
+import { noPublisher } from '../kafka/publisher.js';
+import { runSimulation } from '../simulate/run.js';
+import { simulateEvents } from '../simulate/generator.js';
+import { createEventStore } from '../store/eventStore.js';
+import type { BetEvent } from '../events/types.js';
+import { benchEndToEnd, type BenchContext, type EndToEndResult } from './parts.js';
+import { figure, repeat, spread, type Figure } from './stats.js';
+
+export interface PlatformFigures {
+  readonly platform: string;
+  readonly append: Figure;
+  readonly appendConcurrent: Figure;
+  readonly e2e: EndToEndResult;
+  readonly rebuild: { readonly totalMs: Figure; readonly lockedMs: Figure; readonly fillMs: Figure };
+}
+
+const TENANTS = 20;
+const BATCH = 100;
+const CONCURRENT_PRODUCERS = 4;
+
+function stream(count: number, seed: number): BetEvent[] {
+  return [...simulateEvents({ seed, events: count, tenants: TENANTS, openBets: 5_000, now: Date.now })];
+}
+
+const perSecond = (count: number, ms: number) => Math.round((count / ms) * 1000);
+
+/** Batches of 100 over 20 tenants through the real append path; `producers` appending at once. */
+async function appendRate(ctx: BenchContext, count: number, producers: number): Promise<Figure> {
+  const store = createEventStore({ pool: ctx.pool, publisher: noPublisher, projection: betsProjection });
+  return repeat(ctx.runs, async (run) => {
+    await ctx.pool.query('TRUNCATE bet_events, bets_view, projection_checkpoints, dead_letters');
+    const all = stream(count, 700 + run);
+    const batches: BetEvent[][] = [];
+    for (let i = 0; i < all.length; i += BATCH) batches.push(all.slice(i, i + BATCH));
+    // A bet's events stay with one producer, in order, as they would behind a partitioned API.
+    const lanes: BetEvent[][][] = Array.from({ length: producers }, () => []);
+    for (const batch of batches) {
+      const byLane = new Map<number, BetEvent[]>();
+      for (const e of batch) {
+        const lane = Math.abs(hash(`${e.tenantId}:${e.aggregateId}`)) % producers;
+        byLane.set(lane, [...(byLane.get(lane) ?? []), e]);
+      }
+      for (const [lane, events] of byLane) lanes[lane]!.push(events);
+    }
+    const limit = pLimit(producers);
+    const started = performance.now();
+    await Promise.all(
+      lanes.map((lane) =>
+        limit(async () => {
+          for (const batch of lane) await store.append(batch);
+        }),
+      ),
+    );
+    return perSecond(count, performance.now() - started);
+  });
+}
+
+function hash(text: string): number {
+  let h = 0;
+  for (let i = 0; i < text.length; i++) h = (Math.imul(h, 31) + text.charCodeAt(i)) | 0;
+  return h;
+}
+
+async function rebuildFigures(ctx: BenchContext, events: number) {
+  ctx.log(`  filling bet_events with ${events} events...`);
+  await ctx.pool.query('TRUNCATE bet_events, bets_view, projection_checkpoints, dead_letters');
+  const store = createEventStore({ pool: ctx.pool, publisher: noPublisher, projection: betsProjection });
+  await runSimulation(store, {
+    events,
+    rate: 0,
+    tenants: 50,
+    batchSize: 1_000,
+    duplicateRate: 0,
+    seed: 1,
+    openBets: 20_000,
+  });
+  await ctx.pool.query('VACUUM ANALYZE bet_events');
+  await rebuildBetsView(ctx.pool);
+  const reports: RebuildReport[] = [];
+  await repeat(ctx.runs, async () => {
+    const report = await rebuildBetsView(ctx.pool);
+    reports.push(report);
+    return report.totalMs;
+  });
+  return {
+    totalMs: figure(reports.map((r) => r.totalMs)),
+    lockedMs: figure(reports.map((r) => r.lockedMs)),
+    fillMs: figure(reports.map((r) => r.fillMs)),
+  };
+}
+
+export async function benchPlatform(
+  platform: string,
+  ctx: BenchContext,
+  topic: string,
+  options: { appendEvents: number; e2eEvents: number; rebuildEvents: number },
+): Promise<PlatformFigures> {
+  ctx.log(`${platform}: append, batches of ${BATCH} over ${TENANTS} tenants...`);
+  const append = await appendRate(ctx, options.appendEvents, 1);
+  const appendConcurrent = await appendRate(ctx, options.appendEvents, CONCURRENT_PRODUCERS);
+  ctx.log(
+    `${platform}: append ${append.median} events/s; ${CONCURRENT_PRODUCERS} producers ${appendConcurrent.median}`,
+  );
+  const e2e = await benchEndToEnd(ctx, topic, options.e2eEvents, 1, { maxEvents: 100, intervalMs: 100 });
+  const rebuild = await rebuildFigures(ctx, options.rebuildEvents);
+  ctx.log(`${platform}: rebuild ${rebuild.totalMs.median} ms (locked ${rebuild.lockedMs.median} ms)`);
+  return { platform, append, appendConcurrent, e2e, rebuild };
+}
+
+/** The side-by-side table, with Citus as a ratio of PostgreSQL. */
+export function platformsMarkdown(
+  pg: PlatformFigures,
+  citus: PlatformFigures,
+  options: { e2eEvents: number; rebuildEvents: number },
+): string {
+  const ratio = (a: number, b: number) => (b === 0 ? '–' : `${(a / b).toFixed(2)}×`);
+  const row = (name: string, p: Figure, c: Figure, unit: string, target = '') =>
+    `| ${name} | ${spread(p)} ${unit} | ${spread(c)} ${unit} | ${ratio(c.median, p.median)} | ${target} |`;
+  return [
+    '| figure | PostgreSQL | Citus (coordinator + 2 workers) | Citus / PostgreSQL | target on Citus |',
+    '|---|---|---|---|---|',
+    row(
+      `append, batches of ${BATCH} over ${TENANTS} tenants, 1 producer`,
+      pg.append,
+      citus.append,
+      'events/s',
+      '≥ 10,000',
+    ),
+    row(
+      `append, the same, ${CONCURRENT_PRODUCERS} producers`,
+      pg.appendConcurrent,
+      citus.appendConcurrent,
+      'events/s',
+    ),
+    row(
+      `end to end, ${options.e2eEvents} events, 1 worker, default buffer`,
+      pg.e2e.eventsPerSecond,
+      citus.e2e.eventsPerSecond,
+      'events/s',
+      '≥ 10,000',
+    ),
+    row('peak RSS of that worker', pg.e2e.peakRssMb, citus.e2e.peakRssMb, 'MB'),
+    row(
+      `rebuild of ${options.rebuildEvents} events, total`,
+      pg.rebuild.totalMs,
+      citus.rebuild.totalMs,
+      'ms',
+      'report',
+    ),
+    row('rebuild, its fill', pg.rebuild.fillMs, citus.rebuild.fillMs, 'ms'),
+    row(
+      'rebuild, its locked swap (readers wait)',
+      pg.rebuild.lockedMs,
+      citus.rebuild.lockedMs,
+      'ms',
+      'report',
+    ),
+    '',
+    'Where the worker spends its time, µs per event by stage (first run):',
+    '',
+    `| platform | ${Object.keys(pg.e2e.stageMicrosPerEvent).join(' | ')} |`,
+    `|---|${Object.keys(pg.e2e.stageMicrosPerEvent)
+      .map(() => '---')
+      .join('|')}|`,
+    ...[pg, citus].map(
+      (p) =>
+        `| ${p.platform} | ${Object.keys(pg.e2e.stageMicrosPerEvent)
+          .map((s) => p.e2e.stageMicrosPerEvent[s as keyof typeof p.e2e.stageMicrosPerEvent] ?? '')
+          .join(' | ')} |`,
+    ),
+    '',
+  ].join('\n');
+}
