@@ -172,16 +172,22 @@ interface StoredRow {
   last_updated_timestamp: number;
 }
 
-/**
- * Rows whose tenant is in $1 and bet id in $2: a superset of the bets asked for, filtered by key in
- * readBetRows. Two array filters rather than a join with unnest: Citus pushes them down to the
- * tenants' shards (no intermediate result shipped to each), and both platforms answer faster
- * (README, Citus).
- */
+const SELECT_COLUMNS = `tenant_id, bet_id, idempotency_key, user_id, amount::text, odds::text, selection, currency,
+       status, payout::text, version, last_event_type,
+       (extract(epoch FROM placed_at) * 1000)::bigint AS placed_at_ms, last_updated_timestamp`;
+
 export const SELECT_BET_ROWS = `
-SELECT tenant_id, bet_id, idempotency_key, user_id, amount::text, odds::text, selection, currency, status,
-       payout::text, version, last_event_type,
-       (extract(epoch FROM placed_at) * 1000)::bigint AS placed_at_ms, last_updated_timestamp
+SELECT ${SELECT_COLUMNS}
+FROM bets_view
+WHERE (tenant_id, bet_id) IN (SELECT * FROM unnest($1::bigint[], $2::text[]))`;
+
+/**
+ * The same for Citus: rows whose tenant is in $1 and bet id in $2, a superset that readBetRows
+ * filters by key. Citus pushes plain filters down to the tenants' shards; the join with unnest
+ * above plans through the coordinator and ships the unnest to every shard.
+ */
+export const SELECT_BET_ROWS_CITUS = `
+SELECT ${SELECT_COLUMNS}
 FROM bets_view
 WHERE tenant_id = ANY($1::bigint[]) AND bet_id = ANY($2::text[])`;
 
@@ -212,14 +218,19 @@ export async function readBetRows(db: Queryable, bets: readonly BetRef[]): Promi
   // switches to a generic plan cached per connection, and one made while the table was small (an
   // empty view being back-filled) stays a sequential scan as the table grows: the bench saw a
   // back-fill fall from ~14,000 to ~5,000 events/s within a minute, reads costing 4x the UPSERT.
-  const result = await db.query<StoredRow>({
-    text: SELECT_BET_ROWS,
-    values: [[...new Set(bets.map((b) => b.tenantId))], bets.map((b) => b.betId)],
-  });
-  const wanted = new Set(bets.map((b) => betKey(b.tenantId, b.betId)));
+  const citus = platformOf(db) === 'citus';
+  const result = await db.query<StoredRow>(
+    citus
+      ? {
+          text: SELECT_BET_ROWS_CITUS,
+          values: [[...new Set(bets.map((b) => b.tenantId))], [...new Set(bets.map((b) => b.betId))]],
+        }
+      : { text: SELECT_BET_ROWS, values: [bets.map((b) => b.tenantId), bets.map((b) => b.betId)] },
+  );
+  const wanted = citus ? new Set(bets.map((b) => betKey(b.tenantId, b.betId))) : undefined;
   for (const r of result.rows) {
     const key = betKey(r.tenant_id, r.bet_id);
-    if (wanted.has(key)) rows.set(key, toBetRow(r));
+    if (!wanted || wanted.has(key)) rows.set(key, toBetRow(r));
   }
   return rows;
 }

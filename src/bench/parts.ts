@@ -53,8 +53,9 @@ export async function benchAppend(ctx: BenchContext, count: number): Promise<Rec
     const started = performance.now();
     for (const e of batch) {
       await ctx.pool.query(
-        `INSERT INTO bet_events (tenant_id, aggregate_id, version, idempotency_key, event_type, event_data, "timestamp")
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tenant_id, idempotency_key) DO NOTHING`,
+        `INSERT INTO bet_events (tenant_id, aggregate_id, version, idempotency_key, event_type, event_data, "timestamp",
+                                 previous_version)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (tenant_id, idempotency_key) DO NOTHING`,
         [
           e.tenantId,
           e.aggregateId,
@@ -63,6 +64,7 @@ export async function benchAppend(ctx: BenchContext, count: number): Promise<Rec
           e.eventType,
           JSON.stringify(e.eventData),
           e.timestamp,
+          e.version > 1 ? e.version - 1 : null,
         ],
       );
     }

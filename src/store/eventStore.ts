@@ -3,7 +3,7 @@
  * Immediate mode writes the view rows in that same transaction, for callers that must read their
  * own writes.
  */
-import { inTransaction, type Pool, type PoolClient } from '../db/pool.js';
+import { inPipelinedTransaction, inTransaction, type Pool, type PoolClient } from '../db/pool.js';
 import { betKey, type BetEvent } from '../events/types.js';
 import type { EventPublisher } from '../kafka/publisher.js';
 import type { Projection } from '../../projections/projection.js';
@@ -45,6 +45,7 @@ export interface EventStore {
 }
 
 const UNIQUE_VIOLATION = '23505';
+const FOREIGN_KEY_VIOLATION = '23503';
 
 export function createEventStore(deps: {
   pool: Pool;
@@ -78,28 +79,50 @@ export function createEventStore(deps: {
     );
   }
 
-  async function appendInTransaction(client: PoolClient, unique: BetEvent[], options: AppendOptions) {
-    const inserted = await insertEvents(client, unique);
-    const insertedKeys = new Set(inserted.map((r) => betKey(r.tenant_id, r.idempotency_key)));
-    const appended = unique.filter((e) => insertedKeys.has(betKey(e.tenantId, e.idempotencyKey)));
-    const needPredecessor = firstVersions(appended)
+  /**
+   * The insert refused the batch because an event's predecessor is not stored (the foreign key of
+   * migration 010): name the first such bet and version.
+   */
+  async function explainMissingPredecessor(events: readonly BetEvent[]): Promise<never> {
+    const needed = firstVersions(events)
       .filter((p) => p.version > 1)
       .map((p) => ({ ...p, version: p.version - 1 }));
-    const found = await selectPositions(client, needPredecessor);
-    if (found.length < needPredecessor.length) {
-      const have = new Set(found.map((f) => `${betKey(f.tenant_id, f.aggregate_id)}#${f.version}`));
-      const missing = needPredecessor.find((p) => !have.has(`${betKey(p.tenantId, p.betId)}#${p.version}`));
-      if (missing) {
-        throw new ConcurrencyConflictError(
-          missing.tenantId,
-          missing.betId,
-          missing.version + 1,
-          `cannot be appended: version ${missing.version} is not stored`,
-        );
-      }
+    const found = await selectPositions(pool, needed);
+    const have = new Set(found.map((f) => `${betKey(f.tenant_id, f.aggregate_id)}#${f.version}`));
+    const missing = needed.find((p) => !have.has(`${betKey(p.tenantId, p.betId)}#${p.version}`)) ?? needed[0];
+    throw new ConcurrencyConflictError(
+      missing?.tenantId ?? 0,
+      missing?.betId ?? '',
+      (missing?.version ?? 0) + 1,
+      `cannot be appended: version ${missing?.version ?? 0} is not stored`,
+    );
+  }
+
+  const appendedOf = (
+    unique: readonly BetEvent[],
+    inserted: ReadonlyArray<{ tenant_id: number; idempotency_key: string }>,
+  ) => {
+    const keys = new Set(inserted.map((r) => betKey(r.tenant_id, r.idempotency_key)));
+    return unique.filter((e) => keys.has(betKey(e.tenantId, e.idempotencyKey)));
+  };
+
+  /**
+   * The store checks each event's predecessor itself (a foreign key), so an append is one
+   * statement: without immediate projection, BEGIN, the insert and COMMIT go out in one round trip.
+   */
+  async function store(unique: BetEvent[], options: AppendOptions): Promise<BetEvent[]> {
+    if (options.projection !== 'immediate') {
+      const [inserted] = await inPipelinedTransaction<[Awaited<ReturnType<typeof insertEvents>>]>(
+        pool,
+        (client) => [insertEvents(client, unique)],
+      );
+      return appendedOf(unique, inserted);
     }
-    if (options.projection === 'immediate') await projection.project(client, appended);
-    return appended;
+    return inTransaction(pool, async (client: PoolClient) => {
+      const appended = appendedOf(unique, await insertEvents(client, unique));
+      await projection.project(client, appended);
+      return appended;
+    });
   }
 
   return {
@@ -108,9 +131,11 @@ export function createEventStore(deps: {
       checkContiguous(unique);
       let appended: BetEvent[];
       try {
-        appended = await inTransaction(pool, (client) => appendInTransaction(client, unique, options));
+        appended = await store(unique, options);
       } catch (error) {
-        if ((error as { code?: string }).code === UNIQUE_VIOLATION) await explainConflict(pool, unique);
+        const code = (error as { code?: string }).code;
+        if (code === UNIQUE_VIOLATION) await explainConflict(pool, unique);
+        if (code === FOREIGN_KEY_VIOLATION) await explainMissingPredecessor(unique);
         throw error;
       }
       const appendedSet = new Set(appended);

@@ -11,21 +11,35 @@ import type { BetRef } from '../../projections/bets/plan.js';
 /**
  * One statement for a whole batch. ON CONFLICT names only the idempotency key: a retried event is
  * silently skipped, while a different event claiming a taken version still violates the primary
- * key and fails the batch (optimistic concurrency).
+ * key and fails the batch (optimistic concurrency), and one whose predecessor is not stored
+ * violates the previous_version foreign key (migration 010) and fails it too.
  */
 export const INSERT_EVENTS = `
-INSERT INTO bet_events (tenant_id, aggregate_id, version, idempotency_key, event_type, event_data, "timestamp")
-SELECT * FROM unnest($1::bigint[], $2::text[], $3::integer[], $4::text[], $5::text[], $6::jsonb[], $7::bigint[])
+INSERT INTO bet_events (tenant_id, aggregate_id, version, idempotency_key, event_type, event_data, "timestamp",
+                        previous_version)
+SELECT u.*, CASE WHEN u.version > 1 THEN u.version - 1 END
+FROM unnest($1::bigint[], $2::text[], $3::integer[], $4::text[], $5::text[], $6::jsonb[], $7::bigint[])
+  AS u(tenant_id, aggregate_id, version, idempotency_key, event_type, event_data, "timestamp")
 ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
 RETURNING tenant_id, idempotency_key`;
 
-const EVENT_VALUES = ['$::bigint', '$::text', '$::integer', '$::text', '$::text', '$::jsonb', '$::bigint'];
+const EVENT_VALUES = [
+  '$::bigint',
+  '$::text',
+  '$::integer',
+  '$::text',
+  '$::text',
+  '$::jsonb',
+  '$::bigint',
+  '$::integer',
+];
 const EVENTS_PER_STATEMENT = rowsPerStatement(EVENT_VALUES.length);
 
 /** The same insert for Citus: rows as a VALUES list (see src/db/valuesList.ts). */
 export function insertEventsValuesSql(rows: number): string {
   return `
-INSERT INTO bet_events (tenant_id, aggregate_id, version, idempotency_key, event_type, event_data, "timestamp")
+INSERT INTO bet_events (tenant_id, aggregate_id, version, idempotency_key, event_type, event_data, "timestamp",
+                        previous_version)
 VALUES ${valuesList(EVENT_VALUES, rows)}
 ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
 RETURNING tenant_id, idempotency_key`;
@@ -38,12 +52,12 @@ type Inserted = { tenant_id: number; idempotency_key: string };
  * no particular order: match by key). The form is the platform's (INSERT_EVENTS or
  * insertEventsValuesSql), the meaning the same.
  */
-export async function insertEvents(db: Queryable, events: readonly BetEvent[]): Promise<Inserted[]> {
-  if (events.length === 0) return [];
+export function insertEvents(db: Queryable, events: readonly BetEvent[]): Promise<Inserted[]> {
+  if (events.length === 0) return Promise.resolve([]);
+  // Every statement is sent before anything is awaited: a pipelined caller keeps one round trip.
   if (platformOf(db) === 'citus') {
-    const inserted: Inserted[] = [];
-    for (const slice of slices(events, EVENTS_PER_STATEMENT)) {
-      const result = await db.query<Inserted>({
+    const sent = slices(events, EVENTS_PER_STATEMENT).map((slice) =>
+      db.query<Inserted>({
         text: insertEventsValuesSql(slice.length),
         values: rowMajor(
           slice.map((e) => [
@@ -54,39 +68,44 @@ export async function insertEvents(db: Queryable, events: readonly BetEvent[]): 
             e.eventType,
             JSON.stringify(e.eventData),
             e.timestamp,
+            e.version > 1 ? e.version - 1 : null,
           ]),
         ),
-      });
-      inserted.push(...result.rows);
-    }
-    return inserted;
+      }),
+    );
+    return Promise.all(sent).then((results) => results.flatMap((r) => r.rows));
   }
-  const result = await db.query<Inserted>({
-    name: 'bet_events_insert',
-    text: INSERT_EVENTS,
-    values: [
-      events.map((e) => e.tenantId),
-      events.map((e) => e.aggregateId),
-      events.map((e) => e.version),
-      events.map((e) => e.idempotencyKey),
-      events.map((e) => e.eventType),
-      events.map((e) => JSON.stringify(e.eventData)),
-      events.map((e) => e.timestamp),
-    ],
-  });
-  return result.rows;
+  return db
+    .query<Inserted>({
+      name: 'bet_events_insert',
+      text: INSERT_EVENTS,
+      values: [
+        events.map((e) => e.tenantId),
+        events.map((e) => e.aggregateId),
+        events.map((e) => e.version),
+        events.map((e) => e.idempotencyKey),
+        events.map((e) => e.eventType),
+        events.map((e) => JSON.stringify(e.eventData)),
+        events.map((e) => e.timestamp),
+      ],
+    })
+    .then((r) => r.rows);
 }
 
-/**
- * Which of these (bet, version) positions are taken, and by which idempotency key. The
- * `tenant_id = ANY($1)` repeats what the row comparison implies, for the planners: Citus prunes to
- * the tenants' shards instead of sending the unnest to every shard, and PostgreSQL scans the key
- * index by tenant (both faster: README, Citus).
- */
+/** Which of these (bet, version) positions are taken, and by which idempotency key. */
 export const SELECT_POSITIONS = `
 SELECT tenant_id, aggregate_id, version, idempotency_key FROM bet_events
-WHERE tenant_id = ANY($1::bigint[])
-  AND (tenant_id, aggregate_id, version) IN (SELECT * FROM unnest($1::bigint[], $2::text[], $3::integer[]))`;
+WHERE (tenant_id, aggregate_id, version) IN (SELECT * FROM unnest($1::bigint[], $2::text[], $3::integer[]))`;
+
+/**
+ * The same for Citus: array filters on tenant, bet and version, a superset of the positions asked
+ * for (every tenant crossed with every bet and version) that selectPositions filters by key. Citus
+ * pushes plain filters down to the tenants' shards; the join with unnest above it plans through the
+ * coordinator and ships the unnest to every shard as an intermediate result.
+ */
+export const SELECT_POSITIONS_CITUS = `
+SELECT tenant_id, aggregate_id, version, idempotency_key FROM bet_events
+WHERE tenant_id = ANY($1::bigint[]) AND aggregate_id = ANY($2::text[]) AND version = ANY($3::integer[])`;
 
 export interface Position {
   tenant_id: number;
@@ -101,6 +120,18 @@ export async function selectPositions(
 ): Promise<Position[]> {
   if (positions.length === 0) return [];
   // Unnamed on purpose, like readBetRows: no generic plan cached from when the table was small.
+  if (platformOf(db) === 'citus') {
+    const result = await db.query<Position>({
+      text: SELECT_POSITIONS_CITUS,
+      values: [
+        [...new Set(positions.map((p) => p.tenantId))],
+        [...new Set(positions.map((p) => p.betId))],
+        [...new Set(positions.map((p) => p.version))],
+      ],
+    });
+    const wanted = new Set(positions.map((p) => `${betKey(p.tenantId, p.betId)}#${p.version}`));
+    return result.rows.filter((r) => wanted.has(`${betKey(r.tenant_id, r.aggregate_id)}#${r.version}`));
+  }
   const result = await db.query<Position>({
     text: SELECT_POSITIONS,
     values: [
@@ -134,13 +165,14 @@ export function eventFromRow(row: EventRow): BetEvent {
   } as BetEvent;
 }
 
-/**
- * Events of the bets whose tenant is in $1 and id in $2: a superset of the bets asked for (every
- * tenant crossed with every id), filtered by key in selectEventsOfBets. Two array filters instead
- * of a join with unnest: Citus pushes them to the tenants' shards without shipping the unnest as an
- * intermediate result to each, and both platforms answer faster (README, Citus).
- */
 export const SELECT_EVENTS_OF_BETS = `
+SELECT tenant_id, aggregate_id, version, idempotency_key, event_type, event_data, "timestamp"
+FROM bet_events
+WHERE (tenant_id, aggregate_id) IN (SELECT * FROM unnest($1::bigint[], $2::text[]))
+ORDER BY tenant_id, aggregate_id, version`;
+
+/** The same for Citus: a superset by array filters, filtered by key (see SELECT_POSITIONS_CITUS). */
+export const SELECT_EVENTS_OF_BETS_CITUS = `
 SELECT tenant_id, aggregate_id, version, idempotency_key, event_type, event_data, "timestamp"
 FROM bet_events
 WHERE tenant_id = ANY($1::bigint[]) AND aggregate_id = ANY($2::text[])
@@ -150,10 +182,17 @@ ORDER BY tenant_id, aggregate_id, version`;
 export async function selectEventsOfBets(db: Queryable, bets: readonly BetRef[]): Promise<BetEvent[]> {
   if (bets.length === 0) return [];
   // Unnamed on purpose, like readBetRows: no generic plan cached from when the table was small.
+  if (platformOf(db) === 'citus') {
+    const result = await db.query<EventRow>({
+      text: SELECT_EVENTS_OF_BETS_CITUS,
+      values: [[...new Set(bets.map((b) => b.tenantId))], [...new Set(bets.map((b) => b.betId))]],
+    });
+    const wanted = new Set(bets.map((b) => betKey(b.tenantId, b.betId)));
+    return result.rows.filter((r) => wanted.has(betKey(r.tenant_id, r.aggregate_id))).map(eventFromRow);
+  }
   const result = await db.query<EventRow>({
     text: SELECT_EVENTS_OF_BETS,
-    values: [[...new Set(bets.map((b) => b.tenantId))], bets.map((b) => b.betId)],
+    values: [bets.map((b) => b.tenantId), bets.map((b) => b.betId)],
   });
-  const wanted = new Set(bets.map((b) => betKey(b.tenantId, b.betId)));
-  return result.rows.filter((r) => wanted.has(betKey(r.tenant_id, r.aggregate_id))).map(eventFromRow);
+  return result.rows.map(eventFromRow);
 }

@@ -16,7 +16,7 @@ const stream = (events: number, tenants = 3): BetEvent[] => [
   ...simulateEvents({ seed: seed++, events, tenants, openBets: 20, now: () => T0 }),
 ];
 
-describe('event store on real PostgreSQL', () => {
+describe(`event store on real ${process.env['TEST_PLATFORM'] === 'citus' ? 'Citus' : 'PostgreSQL'}`, () => {
   let db: TestDatabase;
   let store: EventStore;
   beforeAll(async () => {
@@ -90,6 +90,31 @@ describe('event store on real PostgreSQL', () => {
     );
     await store.append([bet[0]!]);
     await expect(store.append([bet[2]!])).rejects.toThrow(ConcurrencyConflictError);
+  });
+
+  it('the store itself refuses a hole: a missing predecessor fails the foreign key, a wrong previous_version the check', async () => {
+    const insert = (version: number, previous: number | null) =>
+      db.workerPool.query(
+        `INSERT INTO bet_events (tenant_id, aggregate_id, version, idempotency_key, event_type, event_data, "timestamp",
+                                 previous_version)
+         VALUES (77, 'bet-hole', $1, $2, $3, $4, $5, $6)`,
+        [
+          version,
+          `bet-hole-v${version}`,
+          version === 1 ? 'V1_BET_PLACED' : 'V1_BET_ACCEPTED',
+          version === 1
+            ? { user_id: 'u-1', amount: '1.00', odds: '2.00', selection: 'home', currency: 'EUR' }
+            : {},
+          T0,
+          previous,
+        ],
+      );
+    await expect(insert(2, 1)).rejects.toMatchObject({ code: '23503' });
+    await expect(insert(1, 0)).rejects.toMatchObject({ code: '23514' });
+    await insert(1, null);
+    await expect(insert(2, null)).rejects.toMatchObject({ code: '23514' });
+    await insert(2, 1);
+    await expect(insert(4, 3)).rejects.toMatchObject({ code: '23503' });
   });
 
   it('in immediate mode writes the view rows in the append transaction', async () => {
