@@ -4,9 +4,12 @@
 # does not install one. Idempotent like stack.sh: `up` on a running cluster and `down` on a stopped
 # one are no-ops.
 #   scripts/citus.sh up|down|status|url [DATABASE]|createdb DATABASE|dropdb DATABASE
+#   scripts/citus.sh node-stop coordinator|worker1|worker2 [fast|immediate]|node-start NAME
 # `url` prints the coordinator's URL; `createdb` creates a database on every node with the citus
-# extension and the workers registered (what `projector` needs before `migrate`); `dropdb` drops it
-# everywhere. Exit 3 (with one line) when the citus extension is not installed.
+# extension and the workers registered (`projector demo` and `bench` do the same themselves);
+# `dropdb` drops it everywhere; node-stop/node-start stop and start one node (the fault scenarios;
+# `immediate` is a crash: the node recovers from its WAL at start). Exit 3 (with one line) when the
+# citus extension is not installed.
 # Env: CITUS_PORT (9700; the workers take the next two ports), BET_PROJECTOR_CACHE
 #      (~/.cache/bet-projector), PG_BINDIR (pg_config --bindir, else /usr/lib/postgresql/15/bin),
 #      CITUS_SHARD_COUNT (32, Citus's default), CITUS_OS_USER (postgres, when run as root)
@@ -158,12 +161,24 @@ status() {
   psql_at "$port" postgres -c "SELECT nodename || ':' || nodeport || ' ' || noderole || CASE WHEN isactive THEN ' active' ELSE ' inactive' END FROM pg_dist_node ORDER BY nodeport" >&2
 }
 
+node_index() {
+  for i in 0 1 2; do [ "${names[$i]}" = "$1" ] && { echo "$i"; return 0; }; done
+  log "no node \"$1\": one of ${names[*]}"; exit 2
+}
+
 case "${1:-}" in
   up) up ;;
+  node-stop)
+    i=$(node_index "${2:-}")
+    mode=${3:-fast}
+    [[ "$mode" =~ ^(fast|immediate)$ ]] || { log "stop mode \"$mode\" is not fast or immediate"; exit 2; }
+    if running "${names[$i]}"; then as_pg "$bindir/pg_ctl" -D "$root/${names[$i]}" -m "$mode" -w stop >/dev/null; fi
+    log "${names[$i]} stopped ($mode)" ;;
+  node-start) i=$(node_index "${2:-}"); require_citus; start_node "$i"; log "${names[$i]} running on 127.0.0.1:${ports[$i]}" ;;
   down) down ;;
   status) status ;;
   url) echo "postgres://postgres@127.0.0.1:$port/${2:-postgres}" ;;
   createdb) [ -n "${2:-}" ] || { log "usage: $0 createdb DATABASE"; exit 2; }; require_citus; createdb_all "$2" ;;
   dropdb) [ -n "${2:-}" ] || { log "usage: $0 dropdb DATABASE"; exit 2; }; dropdb_all "$2" ;;
-  *) echo "usage: $0 up|down|status|url [DATABASE]|createdb DATABASE|dropdb DATABASE" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|status|url [DATABASE]|createdb DATABASE|dropdb DATABASE|node-stop NAME [fast|immediate]|node-start NAME" >&2; exit 2 ;;
 esac

@@ -110,7 +110,11 @@ export async function ensureDatabase(settings: DatabaseSettings): Promise<void> 
   await createClusterDatabase(settings, databaseName(settings));
 }
 
-/** Drops a database on every node of the cluster, closing its connections. */
+/**
+ * Drops a database on every node of the cluster, closing its connections. On Citus a distributed
+ * transaction cut off in its two-phase commit can leave a prepared transaction behind, which
+ * PostgreSQL refuses to drop a database under: those of this database are rolled back first.
+ */
 export async function dropClusterDatabase(
   settings: DatabaseSettings,
   name: string,
@@ -118,6 +122,19 @@ export async function dropClusterDatabase(
 ): Promise<void> {
   const nodes = cluster ?? (await describeCluster(settings));
   for (const node of [undefined, ...nodes.workers]) {
+    const prepared = await withClient(settings, 'postgres', node, async (c) => {
+      const { rows } = await c.query<{ gid: string }>(
+        'SELECT gid FROM pg_prepared_xacts WHERE database = $1',
+        [name],
+      );
+      return rows.map((r) => r.gid);
+    });
+    if (prepared.length > 0) {
+      // ROLLBACK PREPARED runs in the transaction's own database; the gids come from the catalog.
+      await withClient(settings, name, node, async (c) => {
+        for (const gid of prepared) await c.query(`ROLLBACK PREPARED ${pg.escapeLiteral(gid)}`);
+      });
+    }
     await withClient(settings, 'postgres', node, (c) =>
       c.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`),
     );

@@ -6,13 +6,21 @@ import { betKey, type BetEvent } from '../events/types.js';
 
 export class ConcurrencyConflictError extends Error {
   override readonly name = 'ConcurrencyConflictError';
+  /**
+   * True when waiting may resolve it: a missing predecessor can be in flight from another producer,
+   * or, on Citus, committed but not yet visible on its node until two-phase-commit recovery
+   * finishes the commit there. A version taken by another event never resolves.
+   */
+  readonly retriable: boolean;
   constructor(
     readonly tenantId: number,
     readonly betId: string,
     readonly version: number,
     detail: string,
+    options: { retriable?: boolean } = {},
   ) {
     super(`conflict: bet ${betId} of tenant ${tenantId} version ${version} ${detail}`);
+    this.retriable = options.retriable ?? false;
   }
 }
 

@@ -95,6 +95,7 @@ export function createEventStore(deps: {
       missing?.betId ?? '',
       (missing?.version ?? 0) + 1,
       `cannot be appended: version ${missing?.version ?? 0} is not stored`,
+      { retriable: true },
     );
   }
 

@@ -17,23 +17,21 @@ import { isCaughtUp } from '../../consumers/lag.js';
 import { sweepOnce } from '../../consumers/sweep.js';
 import { createKafkaPublisher, noPublisher } from '../../src/kafka/publisher.js';
 import { toEnvelopeJson, type BetEvent } from '../../src/events/types.js';
-import { seededRandom, simulateEvents } from '../../src/simulate/generator.js';
+import { seededRandom } from '../../src/simulate/generator.js';
 import { createEventStore, ConcurrencyConflictError } from '../../src/store/eventStore.js';
 import { createTestDatabase, onCitus, requiredEnv, type TestDatabase } from '../support/db.js';
 import { createTopic, produceRaw, testKafka, uniqueName } from '../support/kafka.js';
 import { viewMismatches, waitFor } from '../support/oracle.js';
 import { runProjector, startProjector, type ProjectorProcess } from '../support/processes.js';
+import {
+  appendLoad,
+  scenarioReport,
+  scenarioStream,
+  settle as settleScenario,
+  type ScenarioRow,
+} from '../support/scenarios.js';
 
-interface Row {
-  scenario: string;
-  produced: number;
-  projectedBets: number;
-  deadLettered: number;
-  duplicatesSkipped: number;
-  mismatches: number;
-  recoveryMs: number;
-}
-const table: Row[] = [];
+const table: ScenarioRow[] = [];
 
 /**
  * The local PostgreSQL cluster, when the tests run against it and may stop and start it (the
@@ -94,10 +92,7 @@ function sampleRss(worker: ProjectorProcess): { samples: Array<[number, number]>
 const peakMb = (samples: Array<[number, number]>, from: number, to: number) =>
   Math.round(Math.max(0, ...samples.filter(([t]) => t >= from && t <= to).map(([, rss]) => rss)) / 1_048_576);
 
-let seed = 90_000;
-const stream = (events: number): BetEvent[] => [
-  ...simulateEvents({ seed: seed++, events, tenants: 8, openBets: 300, now: () => Date.now() }),
-];
+const stream = scenarioStream;
 
 describe('fault suite', () => {
   let db: TestDatabase;
@@ -120,71 +115,23 @@ describe('fault suite', () => {
   });
   afterEach(async () => db.drop());
   afterAll(() => {
-    process.stdout.write(
-      `\n| scenario | events produced | bets projected | dead-lettered | duplicate appends recognised | mismatches | recovery ms |\n|---|---|---|---|---|---|---|\n${table
-        .map(
-          (r) =>
-            `| ${r.scenario} | ${r.produced} | ${r.projectedBets} | ${r.deadLettered} | ${r.duplicatesSkipped} | ${r.mismatches} | ${r.recoveryMs} |`,
-        )
-        .join('\n')}\n`,
-    );
+    process.stdout.write(scenarioReport(table));
   });
 
-  /** Appends `events` through the real path (published to `topic`) at about `rate` events/s. */
-  async function load(topic: string, events: BetEvent[], rate: number): Promise<{ duplicates: number }> {
-    const publisher = createKafkaPublisher(kafka, topic);
-    const store = createEventStore({ pool: db.workerPool, publisher, projection: betsProjection });
-    let duplicates = 0;
-    try {
-      const started = Date.now();
-      for (let i = 0; i < events.length; i += 50) {
-        const batch = events.slice(i, i + 50);
-        await store.append(batch);
-        // A producer retry after a lost acknowledgement, now and then.
-        if (i % 500 === 0) duplicates += (await store.append(batch)).duplicates.length;
-        const ahead = ((i + 50) / rate) * 1000 - (Date.now() - started);
-        if (ahead > 0) await sleep(ahead);
-      }
-    } finally {
-      await publisher.close();
-    }
-    return { duplicates };
-  }
-
-  async function settle(
+  const load = (topic: string, events: BetEvent[], rate: number) =>
+    appendLoad(db, kafka, topic, events, rate);
+  const settle = (
     topic: string,
     group: string,
     scenario: string,
     produced: number,
     duplicates: number,
     faultEnded: number,
-  ) {
-    const finisher = startProjector(['worker'], { ...env, KAFKA_TOPIC: topic, KAFKA_GROUP_ID: group });
-    try {
-      await finisher.waitForLog('"msg":"running"', 60_000);
-      await waitFor('caught up', () => isCaughtUp(db.pool, kafka, 'bets_view', topic), 120_000, 200);
-    } finally {
-      finisher.child.kill('SIGTERM');
-    }
-    expect(await finisher.exited).toBe(0);
-    const mismatches = await viewMismatches(db.pool);
-    const { rows } = await db.pool.query<{ n: number }>(
-      'SELECT count(*)::int AS n FROM dead_letters WHERE topic = $1',
-      [topic],
+  ) =>
+    settleScenario(
+      { db, kafka, env, report: table },
+      { topic, group, scenario, produced, duplicates, faultEnded },
     );
-    const { rows: bets } = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM bets_view');
-    table.push({
-      scenario,
-      produced,
-      projectedBets: bets[0]!.n,
-      deadLettered: rows[0]!.n,
-      duplicatesSkipped: duplicates,
-      mismatches: mismatches.length,
-      recoveryMs: Date.now() - faultEnded,
-    });
-    expect(mismatches).toEqual([]);
-    expect(await betsBehind(db.pool)).toBe(0);
-  }
 
   it('worker killed with SIGKILL at random moments, 10 times, restarted each time', async () => {
     const topic = await createTopic(kafka, 'fault-kill', 3);

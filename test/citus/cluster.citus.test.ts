@@ -1,0 +1,274 @@
+/**
+ * Faults only a Citus cluster has, under a running load, each ending with the fault suite's oracle
+ * (view = fold of the events, nothing lagging): a worker node crashed and restarted, distributed
+ * transactions killed in the middle of their two-phase commit, and shards moved between nodes.
+ * (The fault suite's other scenarios — SIGKILL, crash between the commits, killed connections,
+ * a consumer rebalance, hostile delivery, racing writers on one bet — run on the cluster too:
+ * `npm run test:citus` runs test/faults/faults.fault.test.ts against it.)
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Kafka } from 'kafkajs';
+import pg from 'pg';
+import { isCaughtUp } from '../../consumers/lag.js';
+import { createTestDatabase, onCitus, requiredEnv, type TestDatabase } from '../support/db.js';
+import { createTopic, testKafka, uniqueName } from '../support/kafka.js';
+import { waitFor } from '../support/oracle.js';
+import { startProjector } from '../support/processes.js';
+import {
+  appendLoad,
+  scenarioReport,
+  scenarioStream,
+  settle,
+  type ScenarioRow,
+} from '../support/scenarios.js';
+
+const SCRIPT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../scripts/citus.sh');
+
+/** The cluster of scripts/citus.sh, when the tests run against it and may stop its nodes. */
+function localCluster(): boolean {
+  const url = new URL(requiredEnv('DATABASE_URL'));
+  const port = process.env['CITUS_PORT'] ?? '9700';
+  const cache = process.env['BET_PROJECTOR_CACHE'] ?? path.join(homedir(), '.cache', 'bet-projector');
+  return (
+    url.hostname === '127.0.0.1' &&
+    url.port === port &&
+    existsSync(path.join(cache, `citus-${port}`, 'worker2', 'PG_VERSION'))
+  );
+}
+
+function citus(...args: string[]): void {
+  execFileSync('bash', [SCRIPT, ...args], { stdio: 'ignore' });
+}
+
+interface NodeInfo {
+  host: string;
+  port: number;
+}
+
+const report: ScenarioRow[] = [];
+
+describe('Citus cluster faults', () => {
+  let db: TestDatabase;
+  let kafka: Kafka;
+  let env: Record<string, string>;
+  let workers: NodeInfo[];
+  /** One connection to the test database on each worker node, for looking at and killing backends. */
+  const onNode = async <T>(node: NodeInfo, work: (client: pg.Client) => Promise<T>): Promise<T> => {
+    const url = new URL(db.url);
+    url.hostname = node.host;
+    url.port = String(node.port);
+    const client = new pg.Client({ connectionString: url.toString() });
+    client.on('error', () => undefined);
+    await client.connect();
+    try {
+      return await work(client);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  };
+
+  beforeAll(() => {
+    if (!onCitus()) throw new Error('test/citus runs against a Citus coordinator: npm run test:citus');
+    kafka = testKafka();
+  });
+  beforeEach(async () => {
+    db = await createTestDatabase();
+    const { rows } = await db.pool.query<NodeInfo>(
+      `SELECT nodename AS host, nodeport AS port FROM pg_dist_node WHERE groupid <> 0 ORDER BY nodeport`,
+    );
+    workers = rows;
+    env = {
+      DATABASE_URL: db.workerUrl,
+      KAFKA_BROKERS: requiredEnv('KAFKA_BROKERS'),
+      HTTP_PORT: '0',
+      SWEEP_INTERVAL_MS: '0',
+      KAFKA_SESSION_TIMEOUT_MS: '6000',
+      RETRY_INITIAL_MS: '100',
+      RETRY_MAX_MS: '2000',
+      RETRY_MAX_ATTEMPTS: '60',
+    };
+  });
+  afterEach(async () => db.drop());
+  afterAll(() => {
+    process.stdout.write(scenarioReport(report));
+  });
+
+  const context = () => ({ db, kafka, env, report });
+
+  if (localCluster()) {
+    it('a worker node crashed and restarted under load: producer and worker retry, nothing is lost', async () => {
+      const topic = await createTopic(kafka, 'citus-node', 3);
+      const group = uniqueName('g');
+      const events = scenarioStream(5_000);
+      const worker = startProjector(['worker'], { ...env, KAFKA_TOPIC: topic, KAFKA_GROUP_ID: group });
+      await worker.waitForLog('"msg":"running"', 30_000);
+      const loading = appendLoad(db, kafka, topic, events, 1_000, { retry: true });
+      await sleep(1_500);
+      citus('node-stop', 'worker2', 'immediate');
+      await sleep(8_000);
+      citus('node-start', 'worker2');
+      const faultEnded = Date.now();
+      const { duplicates, retried } = await loading;
+      expect(retried).toBeGreaterThan(0);
+      await waitFor('caught up', () => isCaughtUp(db.pool, kafka, 'bets_view', topic), 120_000, 200);
+      worker.child.kill('SIGTERM');
+      expect(await worker.exited).toBe(0);
+      expect(worker.logs()).toContain('flush failed; retrying');
+      await settle(context(), {
+        topic,
+        group,
+        scenario: `Citus worker node crashed (immediate stop) for 8 s; ${retried} producer retries`,
+        produced: events.length,
+        duplicates,
+        faultEnded,
+      });
+    });
+  }
+
+  it('distributed transactions killed during their two-phase commit: recovery leaves no prepared transaction and nothing lost', async () => {
+    const topic = await createTopic(kafka, 'citus-2pc', 3);
+    const group = uniqueName('g');
+    const events = scenarioStream(4_000);
+    const worker = startProjector(['worker'], { ...env, KAFKA_TOPIC: topic, KAFKA_GROUP_ID: group });
+    await worker.waitForLog('"msg":"running"', 30_000);
+    let loaded = false;
+    const loading = appendLoad(db, kafka, topic, events, 800, { retry: true }).finally(() => (loaded = true));
+    // Kill, for as long as the load runs: the coordinator backends of the worker and the producer
+    // while they COMMIT (Citus is preparing or committing on the worker nodes then), and the worker
+    // nodes' backends running PREPARE TRANSACTION or COMMIT PREPARED for them.
+    // A prepared transaction left behind holds its row locks until recovery resolves it (Citus's
+    // maintenance daemon, every citus.recover_2pc_interval: a minute by default); the loop runs
+    // recovery itself every half second, as an operator could, and stops killing after a dozen.
+    const admin = new pg.Client({ connectionString: db.url });
+    admin.on('error', () => undefined);
+    await admin.connect();
+    const nodes = await Promise.all(
+      workers.map(async (node) => {
+        const url = new URL(db.url);
+        url.hostname = node.host;
+        url.port = String(node.port);
+        const client = new pg.Client({ connectionString: url.toString() });
+        client.on('error', () => undefined);
+        await client.connect();
+        return client;
+      }),
+    );
+    let coordinatorKills = 0;
+    let nodeKills = 0;
+    let lastRecovery = Date.now();
+    try {
+      while (!loaded) {
+        if (Date.now() - lastRecovery > 500) {
+          await admin.query('SELECT recover_prepared_transactions()');
+          lastRecovery = Date.now();
+        }
+        if (coordinatorKills + nodeKills >= 12) {
+          await sleep(50);
+          continue;
+        }
+        const [coordinator, ...onWorkers] = await Promise.all([
+          admin.query<{ killed: boolean }>(
+            `SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity
+             WHERE datname = current_database() AND state = 'active' AND query ILIKE 'COMMIT%'
+               AND application_name IN ('bet-projector:worker', 'bet-projector:test-worker')`,
+          ),
+          ...nodes.map((client) =>
+            client.query<{ killed: boolean }>(
+              `SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity
+               WHERE datname = current_database() AND state = 'active'
+                 AND (query LIKE 'PREPARE TRANSACTION%' OR query LIKE 'COMMIT PREPARED%')`,
+            ),
+          ),
+        ]);
+        coordinatorKills += coordinator.rows.filter((r) => r.killed).length;
+        nodeKills += onWorkers.reduce((n, r) => n + r.rows.filter((k) => k.killed).length, 0);
+        await sleep(5);
+      }
+    } finally {
+      await Promise.all(nodes.map((c) => c.end()));
+    }
+    const faultEnded = Date.now();
+    const { duplicates } = await loading;
+    expect(coordinatorKills + nodeKills).toBeGreaterThan(0);
+    // What the maintenance daemon does every citus.recover_2pc_interval, now: commit the prepared
+    // transactions whose coordinator transaction committed, roll back the others.
+    await admin.query('SELECT recover_prepared_transactions()');
+    await admin.end();
+    for (const node of workers) {
+      await waitFor(
+        `no prepared transaction left on ${node.host}:${node.port}`,
+        async () =>
+          (
+            await onNode(node, (c) =>
+              c.query('SELECT 1 FROM pg_prepared_xacts WHERE database = current_database()'),
+            )
+          ).rowCount === 0,
+        60_000,
+        500,
+      );
+    }
+    await waitFor('caught up', () => isCaughtUp(db.pool, kafka, 'bets_view', topic), 120_000, 200);
+    worker.child.kill('SIGTERM');
+    await worker.exited;
+    await settle(context(), {
+      topic,
+      group,
+      scenario: `two-phase commits killed: ${coordinatorKills} coordinator COMMITs, ${nodeKills} PREPARE/COMMIT PREPARED on worker nodes`,
+      produced: events.length,
+      duplicates,
+      faultEnded,
+    });
+  });
+
+  it('shards moved between worker nodes under load, then rebalanced back', async () => {
+    const topic = await createTopic(kafka, 'citus-move', 3);
+    const group = uniqueName('g');
+    const events = scenarioStream(5_000);
+    const worker = startProjector(['worker'], { ...env, KAFKA_TOPIC: topic, KAFKA_GROUP_ID: group });
+    await worker.waitForLog('"msg":"running"', 30_000);
+    const loading = appendLoad(db, kafka, topic, events, 1_000, { retry: true });
+    await sleep(1_000);
+    const [from, to] = workers as [NodeInfo, NodeInfo];
+    // A shard of bet_events and, colocated with it, bets_view's: they move together.
+    const { rows } = await db.pool.query<{ shardid: string }>(
+      `SELECT s.shardid::text AS shardid FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid)
+       JOIN pg_dist_node n ON n.groupid = p.groupid
+       WHERE s.logicalrelid = 'bet_events'::regclass AND n.nodeport = $1 ORDER BY s.shardid LIMIT 2`,
+      [from.port],
+    );
+    expect(rows.length).toBe(2);
+    for (const { shardid } of rows) {
+      await db.pool.query(
+        `SELECT citus_move_shard_placement($1::bigint, $2, $3, $4, $5, shard_transfer_mode => 'force_logical')`,
+        [shardid, from.host, from.port, to.host, to.port],
+      );
+    }
+    const { rows: moved } = await db.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_dist_placement p JOIN pg_dist_node n ON n.groupid = p.groupid
+       WHERE p.shardid = ANY($1::bigint[]) AND n.nodeport = $2`,
+      [rows.map((r) => r.shardid), to.port],
+    );
+    expect(moved[0]!.n).toBe(2);
+    await db.pool.query(
+      `SELECT rebalance_table_shards('bet_events', shard_transfer_mode => 'force_logical')`,
+    );
+    const faultEnded = Date.now();
+    const { duplicates } = await loading;
+    await waitFor('caught up', () => isCaughtUp(db.pool, kafka, 'bets_view', topic), 120_000, 200);
+    worker.child.kill('SIGTERM');
+    expect(await worker.exited).toBe(0);
+    await settle(context(), {
+      topic,
+      group,
+      scenario: 'two shard groups moved to the other worker node under load, then rebalanced',
+      produced: events.length,
+      duplicates,
+      faultEnded,
+    });
+  });
+});

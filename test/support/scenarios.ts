@@ -1,0 +1,120 @@
+/**
+ * What every fault scenario shares: a load through the real append path, and the ending — a fresh
+ * worker drains the topic, then the oracle (every view row equals the fold of its bet's events,
+ * nothing lagging), recorded as a row of the report printed after the suite.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Kafka } from 'kafkajs';
+import { betsProjection } from '../../projections/bets/index.js';
+import { betsBehind } from '../../projections/bets/verify.js';
+import { isCaughtUp } from '../../consumers/lag.js';
+import type { BetEvent } from '../../src/events/types.js';
+import { withRetry } from '../../src/errors.js';
+import { createKafkaPublisher } from '../../src/kafka/publisher.js';
+import { simulateEvents } from '../../src/simulate/generator.js';
+import { createEventStore } from '../../src/store/eventStore.js';
+import type { TestDatabase } from './db.js';
+import { viewMismatches, waitFor } from './oracle.js';
+import { startProjector } from './processes.js';
+
+export interface ScenarioRow {
+  scenario: string;
+  produced: number;
+  projectedBets: number;
+  deadLettered: number;
+  duplicatesSkipped: number;
+  mismatches: number;
+  recoveryMs: number;
+}
+
+export function scenarioReport(rows: readonly ScenarioRow[]): string {
+  return `\n| scenario | events produced | bets projected | dead-lettered | duplicate appends recognised | mismatches | recovery ms |\n|---|---|---|---|---|---|---|\n${rows
+    .map(
+      (r) =>
+        `| ${r.scenario} | ${r.produced} | ${r.projectedBets} | ${r.deadLettered} | ${r.duplicatesSkipped} | ${r.mismatches} | ${r.recoveryMs} |`,
+    )
+    .join('\n')}\n`;
+}
+
+let seed = 90_000;
+/** A realistic stream for one scenario: 8 tenants, a new seed each time. */
+export const scenarioStream = (events: number): BetEvent[] => [
+  ...simulateEvents({ seed: seed++, events, tenants: 8, openBets: 300, now: () => Date.now() }),
+];
+
+/**
+ * Appends `events` through the real path (published to `topic`) at about `rate` events/s. With
+ * `retry`, a batch that fails on a retryable error (a node away, a connection killed) is sent
+ * again, as a producer would: appends are idempotent, so a batch that did commit comes back as
+ * duplicates.
+ */
+export async function appendLoad(
+  db: TestDatabase,
+  kafka: Kafka,
+  topic: string,
+  events: BetEvent[],
+  rate: number,
+  options: { retry?: boolean } = {},
+): Promise<{ duplicates: number; retried: number }> {
+  const publisher = createKafkaPublisher(kafka, topic);
+  const store = createEventStore({ pool: db.workerPool, publisher, projection: betsProjection });
+  let duplicates = 0;
+  let retried = 0;
+  const policy = { initialMs: 100, maxMs: 2_000, maxAttempts: options.retry ? 60 : 1 };
+  try {
+    const started = Date.now();
+    for (let i = 0; i < events.length; i += 50) {
+      const batch = events.slice(i, i + 50);
+      const append = () => withRetry(policy, () => store.append(batch), { onRetry: () => retried++ });
+      await append();
+      // A producer retry after a lost acknowledgement, now and then.
+      if (i % 500 === 0) duplicates += (await append()).duplicates.length;
+      const ahead = ((i + 50) / rate) * 1000 - (Date.now() - started);
+      if (ahead > 0) await sleep(ahead);
+    }
+  } finally {
+    await publisher.close();
+  }
+  return { duplicates, retried };
+}
+
+/** A fresh worker drains the topic; then the oracle, recorded in `report`. */
+export async function settle(
+  context: { db: TestDatabase; kafka: Kafka; env: Record<string, string>; report: ScenarioRow[] },
+  run: {
+    topic: string;
+    group: string;
+    scenario: string;
+    produced: number;
+    duplicates: number;
+    faultEnded: number;
+  },
+): Promise<void> {
+  const { db, kafka, env, report } = context;
+  const { topic, group } = run;
+  const finisher = startProjector(['worker'], { ...env, KAFKA_TOPIC: topic, KAFKA_GROUP_ID: group });
+  try {
+    await finisher.waitForLog('"msg":"running"', 60_000);
+    await waitFor('caught up', () => isCaughtUp(db.pool, kafka, 'bets_view', topic), 120_000, 200);
+  } finally {
+    finisher.child.kill('SIGTERM');
+  }
+  expect(await finisher.exited).toBe(0);
+  const mismatches = await viewMismatches(db.pool);
+  const { rows } = await db.pool.query<{ n: number }>(
+    'SELECT count(*)::int AS n FROM dead_letters WHERE topic = $1',
+    [topic],
+  );
+  const { rows: bets } = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM bets_view');
+  report.push({
+    scenario: run.scenario,
+    produced: run.produced,
+    projectedBets: bets[0]!.n,
+    deadLettered: rows[0]!.n,
+    duplicatesSkipped: run.duplicates,
+    mismatches: mismatches.length,
+    recoveryMs: Date.now() - run.faultEnded,
+  });
+  expect(mismatches).toEqual([]);
+  expect(await betsBehind(db.pool)).toBe(0);
+}
