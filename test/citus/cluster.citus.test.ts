@@ -234,6 +234,17 @@ describe('Citus cluster faults', () => {
     const loading = appendLoad(db, kafka, topic, events, 1_000, { retry: true });
     await sleep(1_000);
     const [from, to] = workers as [NodeInfo, NodeInfo];
+    // An online move creates a logical replication slot, which waits for every transaction running
+    // on the node, in any database — a prepared transaction left by something else would hang it.
+    for (const node of workers) {
+      const stale = await onNode(node, (c) => c.query('SELECT gid, database FROM pg_prepared_xacts'));
+      if (stale.rowCount) {
+        throw new Error(
+          `${node.host}:${node.port} holds prepared transactions (${JSON.stringify(stale.rows)}): ` +
+            'resolve them (recover_prepared_transactions() in their database) before moving shards',
+        );
+      }
+    }
     // A shard of bet_events and, colocated with it, bets_view's: they move together.
     const { rows } = await db.pool.query<{ shardid: string }>(
       `SELECT s.shardid::text AS shardid FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid)

@@ -1,14 +1,14 @@
 import type { Kafka } from 'kafkajs';
 import { betsProjection } from '../../projections/bets/index.js';
 import { laggingBets } from '../../projections/bets/lag.js';
-import { rebuildBetsView } from '../../projections/bets/rebuild.js';
+import { fillSql, rebuildBetsView, SHADOW_TABLE } from '../../projections/bets/rebuild.js';
 import { repairBets } from '../../projections/bets/repair.js';
 import { sweepOnce } from '../../consumers/sweep.js';
 import { createKafkaPublisher, noPublisher, type EventPublisher } from '../../src/kafka/publisher.js';
 import { simulateEvents } from '../../src/simulate/generator.js';
 import { createEventStore, type EventStore } from '../../src/store/eventStore.js';
 import type { BetEvent } from '../../src/events/types.js';
-import { createTestDatabase, requiredEnv, type TestDatabase } from '../support/db.js';
+import { createTestDatabase, onCitus, requiredEnv, type TestDatabase } from '../support/db.js';
 import { createTopic, testKafka, uniqueName } from '../support/kafka.js';
 import { viewMismatches } from '../support/oracle.js';
 import { runProjector } from '../support/processes.js';
@@ -106,6 +106,55 @@ describe('rebuild without downtime', () => {
     await db.pool.query('ALTER TABLE bets_view SET (autovacuum_vacuum_scale_factor = 0.05)');
     await rebuildBetsView(db.pool, {});
     expect(await options()).toEqual(['fillfactor=70', 'autovacuum_vacuum_scale_factor=0.05']);
+    expect(await viewMismatches(db.pool)).toEqual([]);
+  });
+
+  it('on Citus, the rebuilt view is distributed by tenant_id, colocated with bet_events, and protected on every shard', async () => {
+    if (!onCitus()) {
+      // Nothing to distribute on plain PostgreSQL: the rebuild never asks for Citus's catalog.
+      const { rows } = await db.pool.query(`SELECT 1 FROM pg_extension WHERE extname = 'citus'`);
+      expect(rows).toEqual([]);
+      return;
+    }
+    await rebuildBetsView(db.pool, { chunks: 2 });
+    const { rows } = await db.pool.query<{ table: string; column: string; group: number }>(
+      `SELECT logicalrelid::text AS table, column_to_column_name(logicalrelid, partkey) AS column,
+              colocationid AS group
+       FROM pg_dist_partition WHERE logicalrelid IN ('bets_view'::regclass, 'bet_events'::regclass) ORDER BY 1`,
+    );
+    expect(rows.map((r) => r.column)).toEqual(['tenant_id', 'tenant_id']);
+    expect(rows[0]!.group).toBe(rows[1]!.group);
+    const { rows: shards } = await db.pool.query<{ result: string }>(
+      `SELECT result FROM run_command_on_shards('bets_view',
+         $$SELECT relrowsecurity || ' ' || (SELECT count(*) FROM pg_policy WHERE polrelid = '%1$s'::regclass)
+                  || ' ' || array_to_string(reloptions, ',')
+           FROM pg_class WHERE oid = '%1$s'::regclass$$)`,
+    );
+    expect(shards.length).toBeGreaterThan(1);
+    // Row-level security on, both policies, and the live table's storage parameters (an earlier
+    // test added one to migration 007's fillfactor).
+    const { rows: live } = await db.pool.query<{ options: string }>(
+      `SELECT array_to_string(reloptions, ',') AS options FROM pg_class WHERE oid = 'bets_view'::regclass`,
+    );
+    expect(live[0]!.options).toMatch(/^fillfactor=70/);
+    for (const shard of shards) expect(shard.result).toBe(`true 2 ${live[0]!.options}`);
+    // The fill runs on the shards: Citus plans the INSERT … SELECT between colocated tables as one
+    // task per shard, not by pulling the rows through the coordinator.
+    await db.pool.query(`CREATE TABLE bets_view_rebuild (LIKE bets_view INCLUDING DEFAULTS)`);
+    await db.pool.query(
+      `SELECT create_distributed_table('bets_view_rebuild', 'tenant_id', colocate_with => 'bet_events')`,
+    );
+    const fill = fillSql({ index: 1, of: 4 });
+    // Citus plans no EXPLAIN of a parameterised INSERT … SELECT: the chunk's two integers inlined.
+    const inlined = fill.text.replace(
+      /\$(\d+)::integer/g,
+      (_, n: string) => `${Number(fill.values[Number(n) - 1])}`,
+    );
+    const { rows: plan } = await db.pool.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${inlined}`);
+    await db.pool.query(`DROP TABLE ${SHADOW_TABLE}`);
+    const text = plan.map((r) => r['QUERY PLAN']).join('\n');
+    expect(text).toMatch(/Task Count: \d+/);
+    expect(text).not.toMatch(/pull to coordinator|repartition/i);
     expect(await viewMismatches(db.pool)).toEqual([]);
   });
 
