@@ -60,3 +60,12 @@ export function platformOf(db: pg.Pool | pg.ClientBase): Platform {
 
 /** For a transaction that runs one statement over every shard (the rebuild): Citus's own parallelism. */
 export const ALL_SHARDS_IN_PARALLEL = 'SET LOCAL citus.max_adaptive_executor_pool_size TO DEFAULT';
+
+/**
+ * Makes `pool`'s statements take `platform`'s form without asking the database: for the test that
+ * runs both forms of each statement against one database (on plain PostgreSQL, the Citus forms are
+ * valid SQL with the same meaning), and nothing else.
+ */
+export function assumePlatform(pool: pg.Pool, platform: Platform): void {
+  detected.set(pool, platform);
+}

@@ -1,0 +1,110 @@
+/**
+ * Both forms of every runtime statement that has two (PostgreSQL's unnest, Citus's VALUES lists and
+ * array filters), run against the same real database and held to one contract. On plain PostgreSQL
+ * the Citus forms are valid SQL of the same meaning, so the PostgreSQL suite checks them too; under
+ * `npm run test:citus` both run on the cluster.
+ */
+import { assumePlatform, type Platform } from '../../src/db/platform.js';
+import { createPool, type Pool } from '../../src/db/pool.js';
+import { betKey, type BetEvent } from '../../src/events/types.js';
+import { simulateEvents } from '../../src/simulate/generator.js';
+import { insertEvents, selectEventsOfBets, selectPositions } from '../../src/store/statements.js';
+import { groupByBet } from '../../projections/bets/plan.js';
+import { foldBet } from '../../projections/bets/reducer.js';
+import type { BetRow } from '../../projections/bets/row.js';
+import { readBetRows, writeBetRows } from '../../projections/bets/statements.js';
+import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { normalizeDecimal } from '../support/oracle.js';
+
+const FORMS: readonly Platform[] = ['postgres', 'citus'];
+
+describe.each(FORMS)('the %s form of each statement', (form) => {
+  let db: TestDatabase;
+  let pool: Pool;
+  // Each form writes its own tenants, so the two never see each other's rows.
+  const tenantBase = form === 'postgres' ? 100 : 200;
+  const events: BetEvent[] = [
+    ...simulateEvents({ seed: 55_000, events: 600, tenants: 5, openBets: 40, now: () => 1_790_000_000_000 }),
+  ].map((e) => ({ ...e, tenantId: e.tenantId + tenantBase }));
+  const byBet = groupByBet(events);
+  const bets = [...byBet.values()].map((es) => ({ tenantId: es[0]!.tenantId, betId: es[0]!.aggregateId }));
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    pool = createPool({ databaseUrl: db.workerUrl, dbPoolMax: 2 }, 'bet-projector:test-forms');
+    assumePlatform(pool, form);
+  });
+  afterAll(async () => {
+    await pool.end();
+    await db.drop();
+  });
+
+  it('insertEvents stores a batch once and names exactly the events it stored', async () => {
+    const first = await insertEvents(pool, events.slice(0, 400));
+    expect(first.map((r) => betKey(r.tenant_id, r.idempotency_key)).sort()).toEqual(
+      events
+        .slice(0, 400)
+        .map((e) => betKey(e.tenantId, e.idempotencyKey))
+        .sort(),
+    );
+    const again = await insertEvents(pool, events);
+    expect(again.map((r) => r.idempotency_key).sort()).toEqual(
+      events
+        .slice(400)
+        .map((e) => e.idempotencyKey)
+        .sort(),
+    );
+    expect(await insertEvents(pool, events)).toEqual([]);
+  });
+
+  it('selectEventsOfBets returns exactly the asked bets, each in version order', async () => {
+    const asked = bets.slice(0, 25);
+    const read = groupByBet(await selectEventsOfBets(pool, asked));
+    expect([...read.keys()].sort()).toEqual(asked.map((b) => betKey(b.tenantId, b.betId)).sort());
+    for (const [key, stored] of read) expect(stored).toEqual(byBet.get(key));
+  });
+
+  it('selectPositions names the taken positions among those asked, and no others', async () => {
+    const taken = events
+      .slice(0, 30)
+      .map((e) => ({ tenantId: e.tenantId, betId: e.aggregateId, version: e.version }));
+    const free = taken.slice(0, 10).map((p) => ({ ...p, version: p.version + 1_000 }));
+    const found = await selectPositions(pool, [...taken, ...free]);
+    expect(found.map((f) => `${betKey(f.tenant_id, f.aggregate_id)}#${f.version}`).sort()).toEqual(
+      taken.map((p) => `${betKey(p.tenantId, p.betId)}#${p.version}`).sort(),
+    );
+  });
+
+  it('writeBetRows writes forward only and names the rows it wrote; readBetRows reads exactly those asked', async () => {
+    const client = await pool.connect();
+    try {
+      const rows = [...byBet.values()].map((es) => foldBet(es)!);
+      const early = [...byBet.values()].filter((es) => es.length > 1).map((es) => foldBet(es.slice(0, 1))!);
+      expect((await writeBetRows(client, rows)).size).toBe(rows.length);
+      // Older versions of written bets are refused by the version guard and not named.
+      expect([...(await writeBetRows(client, early))]).toEqual([]);
+      const asked = bets.slice(0, 30);
+      const read = await readBetRows(client, [...asked, { tenantId: tenantBase + 99, betId: 'nobody' }]);
+      const expected = new Map<string, BetRow>(
+        asked.map((b) => [
+          betKey(b.tenantId, b.betId),
+          rows.find((r) => r.tenantId === b.tenantId && r.betId === b.betId)!,
+        ]),
+      );
+      expect([...read.keys()].sort()).toEqual([...expected.keys()].sort());
+      for (const [key, row] of read) {
+        const want = expected.get(key)!;
+        // "12.5000" from NUMERIC and "12.50" from the event are the same amount.
+        const exact = (r: BetRow) => ({
+          ...r,
+          amount: normalizeDecimal(r.amount),
+          odds: normalizeDecimal(r.odds),
+          payout: normalizeDecimal(r.payout),
+        });
+        expect(exact(row)).toEqual(exact(want));
+      }
+    } finally {
+      client.release();
+    }
+  });
+});
