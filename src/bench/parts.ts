@@ -22,6 +22,7 @@ import { ensureTopic, topicEndOffsets } from '../kafka/topics.js';
 import { simulateEvents } from '../simulate/generator.js';
 import { runSimulation } from '../simulate/run.js';
 import { createEventStore } from '../store/eventStore.js';
+import { eventRowValues } from '../store/statements.js';
 import { figure, quantile, repeat, type Figure } from './stats.js';
 
 export interface BenchContext {
@@ -56,16 +57,7 @@ export async function benchAppend(ctx: BenchContext, count: number): Promise<Rec
         `INSERT INTO bet_events (tenant_id, aggregate_id, version, idempotency_key, event_type, event_data, "timestamp",
                                  previous_version)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (tenant_id, idempotency_key) DO NOTHING`,
-        [
-          e.tenantId,
-          e.aggregateId,
-          e.version,
-          e.idempotencyKey,
-          e.eventType,
-          JSON.stringify(e.eventData),
-          e.timestamp,
-          e.version > 1 ? e.version - 1 : null,
-        ],
+        eventRowValues(e),
       );
     }
     return perSecond(count, performance.now() - started);
@@ -306,23 +298,26 @@ function latencyHistogram(sorted: readonly number[]): Array<[string, number]> {
   });
 }
 
+/** Empty tables, then `count` events of 50 tenants in bet_events (the rebuild's input). */
+export async function fillEvents(ctx: BenchContext, count: number): Promise<void> {
+  ctx.log(`filling bet_events with ${count} events...`);
+  await resetTables(ctx.pool);
+  const store = createEventStore({ pool: ctx.pool, publisher: noPublisher, projection: betsProjection });
+  await runSimulation(store, {
+    events: count,
+    rate: 0,
+    tenants: 50,
+    batchSize: 1_000,
+    duplicateRate: 0,
+    seed: 1,
+    openBets: 20_000,
+  });
+}
+
 /** Ours (shadow + swap) against the reference document's TRUNCATE + INSERT … SELECT DISTINCT ON. */
 export async function benchRebuild(ctx: BenchContext, count: number) {
   const { rows } = await ctx.pool.query<{ n: number }>('SELECT count(*)::bigint AS n FROM bet_events');
-  if (rows[0]!.n !== count) {
-    ctx.log(`filling bet_events with ${count} events...`);
-    await resetTables(ctx.pool);
-    const store = createEventStore({ pool: ctx.pool, publisher: noPublisher, projection: betsProjection });
-    await runSimulation(store, {
-      events: count,
-      rate: 0,
-      tenants: 50,
-      batchSize: 1_000,
-      duplicateRate: 0,
-      seed: 1,
-      openBets: 20_000,
-    });
-  }
+  if (rows[0]!.n !== count) await fillEvents(ctx, count);
   const { rows: bets } = await ctx.pool.query<{ n: number }>('SELECT count(*)::bigint AS n FROM bets_view');
   if (bets[0]!.n === 0) await rebuildBetsView(ctx.pool);
   await ctx.pool.query('DROP TABLE IF EXISTS bench_reference_view');

@@ -3,15 +3,13 @@
  * batches of 100 over 20 tenants, one worker end to end at the default buffer, and a rebuild with
  * its locked swap. What the README's Citus section reports, each as a ratio to PostgreSQL.
  */
-import pLimit from 'p-limit';
 import { betsProjection } from '../../projections/bets/index.js';
 import { rebuildBetsView, type RebuildReport } from '../../projections/bets/rebuild.js';
 import { noPublisher } from '../kafka/publisher.js';
-import { runSimulation } from '../simulate/run.js';
 import { simulateEvents } from '../simulate/generator.js';
 import { createEventStore } from '../store/eventStore.js';
 import type { BetEvent } from '../events/types.js';
-import { benchEndToEnd, type BenchContext, type EndToEndResult } from './parts.js';
+import { benchEndToEnd, fillEvents, type BenchContext, type EndToEndResult } from './parts.js';
 import { figure, repeat, spread, type Figure } from './stats.js';
 
 export interface PlatformFigures {
@@ -32,32 +30,24 @@ function stream(count: number, seed: number): BetEvent[] {
 
 const perSecond = (count: number, ms: number) => Math.round((count / ms) * 1000);
 
-/** Batches of 100 over 20 tenants through the real append path; `producers` appending at once. */
+/**
+ * Batches of 100 over 20 tenants through the real append path, from `producers` producers at once.
+ * Each producer owns a share of the bets (by a hash of the bet) and appends its share in order, in
+ * batches of 100, as producers behind a partitioned API would.
+ */
 async function appendRate(ctx: BenchContext, count: number, producers: number): Promise<Figure> {
   const store = createEventStore({ pool: ctx.pool, publisher: noPublisher, projection: betsProjection });
   return repeat(ctx.runs, async (run) => {
     await ctx.pool.query('TRUNCATE bet_events, bets_view, projection_checkpoints, dead_letters');
-    const all = stream(count, 700 + run);
-    const batches: BetEvent[][] = [];
-    for (let i = 0; i < all.length; i += BATCH) batches.push(all.slice(i, i + BATCH));
-    // A bet's events stay with one producer, in order, as they would behind a partitioned API.
-    const lanes: BetEvent[][][] = Array.from({ length: producers }, () => []);
-    for (const batch of batches) {
-      const byLane = new Map<number, BetEvent[]>();
-      for (const e of batch) {
-        const lane = Math.abs(hash(`${e.tenantId}:${e.aggregateId}`)) % producers;
-        byLane.set(lane, [...(byLane.get(lane) ?? []), e]);
-      }
-      for (const [lane, events] of byLane) lanes[lane]!.push(events);
+    const lanes: BetEvent[][] = Array.from({ length: producers }, () => []);
+    for (const e of stream(count, 700 + run)) {
+      lanes[Math.abs(hash(`${e.tenantId}:${e.aggregateId}`)) % producers]!.push(e);
     }
-    const limit = pLimit(producers);
     const started = performance.now();
     await Promise.all(
-      lanes.map((lane) =>
-        limit(async () => {
-          for (const batch of lane) await store.append(batch);
-        }),
-      ),
+      lanes.map(async (lane) => {
+        for (let i = 0; i < lane.length; i += BATCH) await store.append(lane.slice(i, i + BATCH));
+      }),
     );
     return perSecond(count, performance.now() - started);
   });
@@ -70,18 +60,7 @@ function hash(text: string): number {
 }
 
 async function rebuildFigures(ctx: BenchContext, events: number) {
-  ctx.log(`  filling bet_events with ${events} events...`);
-  await ctx.pool.query('TRUNCATE bet_events, bets_view, projection_checkpoints, dead_letters');
-  const store = createEventStore({ pool: ctx.pool, publisher: noPublisher, projection: betsProjection });
-  await runSimulation(store, {
-    events,
-    rate: 0,
-    tenants: 50,
-    batchSize: 1_000,
-    duplicateRate: 0,
-    seed: 1,
-    openBets: 20_000,
-  });
+  await fillEvents(ctx, events);
   await ctx.pool.query('VACUUM ANALYZE bet_events');
   await rebuildBetsView(ctx.pool);
   const reports: RebuildReport[] = [];

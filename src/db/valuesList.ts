@@ -7,7 +7,13 @@
 /** Bound parameters per statement stay well below PostgreSQL's 65,535. */
 const MAX_PARAMETERS = 32_000;
 
+/**
+ * Recently built lists, by row count and columns: a list of 1,000 rows is ~100 kB of text, and a
+ * worker's flush sizes vary from 1 to 1,000, so the cache keeps the last few only (sizes repeat
+ * while a backlog drains at the full size, or a producer sends batches of one size).
+ */
 const cache = new Map<string, string>();
+const CACHED_LISTS = 16;
 
 /**
  * `(<col 1 of row 1>, …), (<col 1 of row 2>, …)` for `rows` rows, where each column is an SQL
@@ -26,7 +32,8 @@ export function valuesList(columns: readonly string[], rows: number): string {
     list[r] = `(${columns.map((c) => (c.includes('$') ? c.replace('$', `$${++n}`) : c)).join(', ')})`;
   }
   const text = list.join(',\n');
-  if (cache.size < 4_096) cache.set(key, text);
+  if (cache.size >= CACHED_LISTS) cache.delete(cache.keys().next().value as string);
+  cache.set(key, text);
   return text;
 }
 

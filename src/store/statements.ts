@@ -33,7 +33,17 @@ const EVENT_VALUES = [
   '$::bigint',
   '$::integer',
 ];
-const EVENTS_PER_STATEMENT = rowsPerStatement(EVENT_VALUES.length);
+const EVENTS_PER_STATEMENT = rowsPerStatement(EVENT_VALUES.length, 1_024);
+
+/**
+ * The Citus insert is a prepared (named) statement, which Citus plans about a fifth faster than
+ * the same text sent unnamed; to keep the statements a connection holds few, a slice is padded to
+ * the next power of two by repeating its last event, which ON CONFLICT DO NOTHING skips (a
+ * statement may meet the same key twice when it does nothing about it).
+ */
+function paddedTo(rows: number): number {
+  return Math.min(EVENTS_PER_STATEMENT, 2 ** Math.ceil(Math.log2(rows)));
+}
 
 /** The same insert for Citus: rows as a VALUES list (see src/db/valuesList.ts). */
 export function insertEventsValuesSql(rows: number): string {
@@ -47,6 +57,20 @@ RETURNING tenant_id, idempotency_key`;
 
 type Inserted = { tenant_id: number; idempotency_key: string };
 
+/** An event as the parameters of one bet_events row, in the column order of the inserts. */
+export function eventRowValues(e: BetEvent): unknown[] {
+  return [
+    e.tenantId,
+    e.aggregateId,
+    e.version,
+    e.idempotencyKey,
+    e.eventType,
+    JSON.stringify(e.eventData),
+    e.timestamp,
+    e.version > 1 ? e.version - 1 : null,
+  ];
+}
+
 /**
  * Inserts a batch, skipping events whose idempotency key is stored; returns the keys inserted (in
  * no particular order: match by key). The form is the platform's (INSERT_EVENTS or
@@ -56,23 +80,17 @@ export function insertEvents(db: Queryable, events: readonly BetEvent[]): Promis
   if (events.length === 0) return Promise.resolve([]);
   // Every statement is sent before anything is awaited: a pipelined caller keeps one round trip.
   if (platformOf(db) === 'citus') {
-    const sent = slices(events, EVENTS_PER_STATEMENT).map((slice) =>
-      db.query<Inserted>({
-        text: insertEventsValuesSql(slice.length),
-        values: rowMajor(
-          slice.map((e) => [
-            e.tenantId,
-            e.aggregateId,
-            e.version,
-            e.idempotencyKey,
-            e.eventType,
-            JSON.stringify(e.eventData),
-            e.timestamp,
-            e.version > 1 ? e.version - 1 : null,
-          ]),
-        ),
-      }),
-    );
+    const sent = slices(events, EVENTS_PER_STATEMENT).map((slice) => {
+      const rows = paddedTo(slice.length);
+      const values = rowMajor(slice.map(eventRowValues));
+      const last = eventRowValues(slice[slice.length - 1]!);
+      for (let i = slice.length; i < rows; i++) values.push(...last);
+      return db.query<Inserted>({
+        name: `bet_events_insert_values_${rows}`,
+        text: insertEventsValuesSql(rows),
+        values,
+      });
+    });
     return Promise.all(sent).then((results) => results.flatMap((r) => r.rows));
   }
   return db

@@ -24,6 +24,7 @@ import {
   scenarioReport,
   scenarioStream,
   settle,
+  workerEnv,
   type ScenarioRow,
 } from '../support/scenarios.js';
 
@@ -57,14 +58,18 @@ describe('Citus cluster faults', () => {
   let kafka: Kafka;
   let env: Record<string, string>;
   let workers: NodeInfo[];
-  /** One connection to the test database on each worker node, for looking at and killing backends. */
-  const onNode = async <T>(node: NodeInfo, work: (client: pg.Client) => Promise<T>): Promise<T> => {
+  /** A connection to the test database on a worker node, for looking at and killing backends. */
+  const connectNode = async (node: NodeInfo): Promise<pg.Client> => {
     const url = new URL(db.url);
     url.hostname = node.host;
     url.port = String(node.port);
     const client = new pg.Client({ connectionString: url.toString() });
     client.on('error', () => undefined);
     await client.connect();
+    return client;
+  };
+  const onNode = async <T>(node: NodeInfo, work: (client: pg.Client) => Promise<T>): Promise<T> => {
+    const client = await connectNode(node);
     try {
       return await work(client);
     } finally {
@@ -83,11 +88,8 @@ describe('Citus cluster faults', () => {
     );
     workers = rows;
     env = {
-      DATABASE_URL: db.workerUrl,
-      KAFKA_BROKERS: requiredEnv('KAFKA_BROKERS'),
-      HTTP_PORT: '0',
-      SWEEP_INTERVAL_MS: '0',
-      KAFKA_SESSION_TIMEOUT_MS: '6000',
+      ...workerEnv(db),
+      // A node away or a commit cut off: retried for about a minute.
       RETRY_INITIAL_MS: '100',
       RETRY_MAX_MS: '2000',
       RETRY_MAX_ATTEMPTS: '60',
@@ -98,16 +100,35 @@ describe('Citus cluster faults', () => {
     process.stdout.write(scenarioReport(report));
   });
 
-  const context = () => ({ db, kafka, env, report });
+  /** A topic, a stream for it and a worker running on it. */
+  async function begin(name: string, count: number) {
+    const topic = await createTopic(kafka, name, 3);
+    const group = uniqueName('g');
+    const events = scenarioStream(count);
+    const worker = startProjector(['worker'], { ...env, KAFKA_TOPIC: topic, KAFKA_GROUP_ID: group });
+    await worker.waitForLog('"msg":"running"', 30_000);
+    return { topic, group, events, worker };
+  }
+
+  /** The scenario's worker catches up and stops cleanly; then the oracle. */
+  async function end(
+    run: Awaited<ReturnType<typeof begin>>,
+    scenario: string,
+    outcome: { duplicates: number; faultEnded: number },
+  ) {
+    await waitFor('caught up', () => isCaughtUp(db.pool, kafka, 'bets_view', run.topic), 120_000, 200);
+    run.worker.child.kill('SIGTERM');
+    expect(await run.worker.exited).toBe(0);
+    await settle(
+      { db, kafka, env, report },
+      { topic: run.topic, group: run.group, scenario, produced: run.events.length, ...outcome },
+    );
+  }
 
   if (localCluster()) {
     it('a worker node crashed and restarted under load: producer and worker retry, nothing is lost', async () => {
-      const topic = await createTopic(kafka, 'citus-node', 3);
-      const group = uniqueName('g');
-      const events = scenarioStream(5_000);
-      const worker = startProjector(['worker'], { ...env, KAFKA_TOPIC: topic, KAFKA_GROUP_ID: group });
-      await worker.waitForLog('"msg":"running"', 30_000);
-      const loading = appendLoad(db, kafka, topic, events, 1_000, { retry: true });
+      const run = await begin('citus-node', 5_000);
+      const loading = appendLoad(db, kafka, run.topic, run.events, 1_000, { retry: true });
       await sleep(1_500);
       citus('node-stop', 'worker2', 'immediate');
       await sleep(8_000);
@@ -115,29 +136,20 @@ describe('Citus cluster faults', () => {
       const faultEnded = Date.now();
       const { duplicates, retried } = await loading;
       expect(retried).toBeGreaterThan(0);
-      await waitFor('caught up', () => isCaughtUp(db.pool, kafka, 'bets_view', topic), 120_000, 200);
-      worker.child.kill('SIGTERM');
-      expect(await worker.exited).toBe(0);
-      expect(worker.logs()).toContain('flush failed; retrying');
-      await settle(context(), {
-        topic,
-        group,
-        scenario: `Citus worker node crashed (immediate stop) for 8 s; ${retried} producer retries`,
-        produced: events.length,
+      await end(run, `Citus worker node crashed (immediate stop) for 8 s; ${retried} producer retries`, {
         duplicates,
         faultEnded,
       });
+      expect(run.worker.logs()).toContain('flush failed; retrying');
     });
   }
 
   it('distributed transactions killed during their two-phase commit: recovery leaves no prepared transaction and nothing lost', async () => {
-    const topic = await createTopic(kafka, 'citus-2pc', 3);
-    const group = uniqueName('g');
-    const events = scenarioStream(4_000);
-    const worker = startProjector(['worker'], { ...env, KAFKA_TOPIC: topic, KAFKA_GROUP_ID: group });
-    await worker.waitForLog('"msg":"running"', 30_000);
+    const run = await begin('citus-2pc', 4_000);
     let loaded = false;
-    const loading = appendLoad(db, kafka, topic, events, 800, { retry: true }).finally(() => (loaded = true));
+    const loading = appendLoad(db, kafka, run.topic, run.events, 800, { retry: true }).finally(
+      () => (loaded = true),
+    );
     // Kill, for as long as the load runs: the coordinator backends of the worker and the producer
     // while they COMMIT (Citus is preparing or committing on the worker nodes then), and the worker
     // nodes' backends running PREPARE TRANSACTION or COMMIT PREPARED for them.
@@ -147,17 +159,7 @@ describe('Citus cluster faults', () => {
     const admin = new pg.Client({ connectionString: db.url });
     admin.on('error', () => undefined);
     await admin.connect();
-    const nodes = await Promise.all(
-      workers.map(async (node) => {
-        const url = new URL(db.url);
-        url.hostname = node.host;
-        url.port = String(node.port);
-        const client = new pg.Client({ connectionString: url.toString() });
-        client.on('error', () => undefined);
-        await client.connect();
-        return client;
-      }),
-    );
+    const nodes = await Promise.all(workers.map(connectNode));
     let coordinatorKills = 0;
     let nodeKills = 0;
     let lastRecovery = Date.now();
@@ -212,26 +214,16 @@ describe('Citus cluster faults', () => {
         500,
       );
     }
-    await waitFor('caught up', () => isCaughtUp(db.pool, kafka, 'bets_view', topic), 120_000, 200);
-    worker.child.kill('SIGTERM');
-    await worker.exited;
-    await settle(context(), {
-      topic,
-      group,
-      scenario: `two-phase commits killed: ${coordinatorKills} coordinator COMMITs, ${nodeKills} PREPARE/COMMIT PREPARED on worker nodes`,
-      produced: events.length,
-      duplicates,
-      faultEnded,
-    });
+    await end(
+      run,
+      `two-phase commits killed: ${coordinatorKills} coordinator COMMITs, ${nodeKills} PREPARE/COMMIT PREPARED on worker nodes`,
+      { duplicates, faultEnded },
+    );
   });
 
   it('shards moved between worker nodes under load, then rebalanced back', async () => {
-    const topic = await createTopic(kafka, 'citus-move', 3);
-    const group = uniqueName('g');
-    const events = scenarioStream(5_000);
-    const worker = startProjector(['worker'], { ...env, KAFKA_TOPIC: topic, KAFKA_GROUP_ID: group });
-    await worker.waitForLog('"msg":"running"', 30_000);
-    const loading = appendLoad(db, kafka, topic, events, 1_000, { retry: true });
+    const run = await begin('citus-move', 5_000);
+    const loading = appendLoad(db, kafka, run.topic, run.events, 1_000, { retry: true });
     await sleep(1_000);
     const [from, to] = workers as [NodeInfo, NodeInfo];
     // An online move creates a logical replication slot, which waits for every transaction running
@@ -270,14 +262,7 @@ describe('Citus cluster faults', () => {
     );
     const faultEnded = Date.now();
     const { duplicates } = await loading;
-    await waitFor('caught up', () => isCaughtUp(db.pool, kafka, 'bets_view', topic), 120_000, 200);
-    worker.child.kill('SIGTERM');
-    expect(await worker.exited).toBe(0);
-    await settle(context(), {
-      topic,
-      group,
-      scenario: 'two shard groups moved to the other worker node under load, then rebalanced',
-      produced: events.length,
+    await end(run, 'two shard groups moved to the other worker node under load, then rebalanced', {
       duplicates,
       faultEnded,
     });

@@ -28,6 +28,7 @@ import {
   scenarioReport,
   scenarioStream,
   settle as settleScenario,
+  workerEnv,
   type ScenarioRow,
 } from '../support/scenarios.js';
 
@@ -104,14 +105,7 @@ describe('fault suite', () => {
   // Each scenario gets its own database: one scenario's failure must not colour the next one's oracle.
   beforeEach(async () => {
     db = await createTestDatabase();
-    env = {
-      DATABASE_URL: db.workerUrl,
-      KAFKA_BROKERS: requiredEnv('KAFKA_BROKERS'),
-      HTTP_PORT: '0',
-      SWEEP_INTERVAL_MS: '0',
-      // A SIGKILLed member holds its partitions until its session expires: keep that short here.
-      KAFKA_SESSION_TIMEOUT_MS: '6000',
-    };
+    env = workerEnv(db);
   });
   afterEach(async () => db.drop());
   afterAll(() => {

@@ -13,7 +13,7 @@ import { withRetry } from '../../src/errors.js';
 import { createKafkaPublisher } from '../../src/kafka/publisher.js';
 import { simulateEvents } from '../../src/simulate/generator.js';
 import { createEventStore } from '../../src/store/eventStore.js';
-import type { TestDatabase } from './db.js';
+import { requiredEnv, type TestDatabase } from './db.js';
 import { viewMismatches, waitFor } from './oracle.js';
 import { startProjector } from './processes.js';
 
@@ -34,6 +34,18 @@ export function scenarioReport(rows: readonly ScenarioRow[]): string {
         `| ${r.scenario} | ${r.produced} | ${r.projectedBets} | ${r.deadLettered} | ${r.duplicatesSkipped} | ${r.mismatches} | ${r.recoveryMs} |`,
     )
     .join('\n')}\n`;
+}
+
+/** What a scenario's `projector worker` processes run with. */
+export function workerEnv(db: TestDatabase): Record<string, string> {
+  return {
+    DATABASE_URL: db.workerUrl,
+    KAFKA_BROKERS: requiredEnv('KAFKA_BROKERS'),
+    HTTP_PORT: '0',
+    SWEEP_INTERVAL_MS: '0',
+    // A SIGKILLed member holds its partitions until its session expires: keep that short here.
+    KAFKA_SESSION_TIMEOUT_MS: '6000',
+  };
 }
 
 let seed = 90_000;

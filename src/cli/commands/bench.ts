@@ -22,7 +22,7 @@ import { migrate } from '../../db/migrate.js';
 import { detectPlatform } from '../../db/platform.js';
 import { ensureTopic } from '../../kafka/topics.js';
 import { intOption, stringOption, UsageError, type Command, type Values } from '../command.js';
-import { createRuntime } from '../runtime.js';
+import { createRuntime, type Runtime } from '../runtime.js';
 
 const PARTS = ['append', 'ceiling', 'immediate', 'e2e', 'latency', 'rebuild'] as const;
 type Part = (typeof PARTS)[number];
@@ -76,14 +76,7 @@ the other in the same run, and writes <out>/<timestamp>-citus.json and .md with 
     try {
       await migrate(runtime.pool);
       await detectPlatform(runtime.pool);
-      const ctx: BenchContext = {
-        pool: runtime.pool,
-        kafka: runtime.kafka,
-        databaseUrl: bench.databaseUrl,
-        brokers: runtime.config.kafkaBrokers.join(','),
-        runs,
-        log,
-      };
+      const ctx = benchContext(runtime, bench.databaseUrl, runs, log);
       const results: Record<string, unknown> = {
         startedAt: new Date().toISOString(),
         runs,
@@ -188,14 +181,7 @@ async function comparePlatforms(values: Values): Promise<void> {
           `${maskUrl(url)} is not ${platform}${platform === 'citus' ? ' (set CITUS_URL to a Citus coordinator)' : ''}`,
         );
       }
-      const ctx: BenchContext = {
-        pool: runtime.pool,
-        kafka: runtime.kafka,
-        databaseUrl: bench.databaseUrl,
-        brokers: runtime.config.kafkaBrokers.join(','),
-        runs,
-        log,
-      };
+      const ctx = benchContext(runtime, bench.databaseUrl, runs, log);
       if (figures.length === 0) {
         log(`filling ${topic} with ${options.e2eEvents} events (both platforms read it)...`);
         await fillTopic(ctx, topic, options.e2eEvents);
@@ -222,6 +208,22 @@ async function comparePlatforms(values: Values): Promise<void> {
     `# PostgreSQL and Citus, ${results.startedAt}\n\n${platformsMarkdown(pg, citus, options)}\n\n\`\`\`\n${lines.join('\n')}\n\`\`\`\n`,
   );
   log(`wrote ${path.join(out, `${stamp}-citus.json`)} and .md`);
+}
+
+function benchContext(
+  runtime: Runtime,
+  databaseUrl: string,
+  runs: number,
+  log: (line: string) => void,
+): BenchContext {
+  return {
+    pool: runtime.pool,
+    kafka: runtime.kafka,
+    databaseUrl,
+    brokers: runtime.config.kafkaBrokers.join(','),
+    runs,
+    log,
+  };
 }
 
 function machine() {
