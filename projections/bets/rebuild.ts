@@ -5,7 +5,7 @@
  * running (their writes wait for the swap's lock for a moment, then land in the new table).
  */
 import pLimit from 'p-limit';
-import { ALL_SHARDS_IN_PARALLEL } from '../../src/db/platform.js';
+import { ALL_SHARDS_IN_PARALLEL, hasCitusExtension } from '../../src/db/platform.js';
 import { inTransaction, type Pool, type PoolClient, type Queryable } from '../../src/db/pool.js';
 import { betKey } from '../../src/events/types.js';
 import { foldFromStore } from './index.js';
@@ -84,17 +84,12 @@ export function fillSql(chunk: Chunk): { text: string; values: unknown[] } {
   };
 }
 
-async function hasCitus(db: Queryable): Promise<boolean> {
-  const { rows } = await db.query(`SELECT 1 FROM pg_extension WHERE extname = 'citus'`);
-  return rows.length > 0;
-}
-
-async function createShadow(db: Queryable): Promise<void> {
+async function createShadow(db: Queryable, citus: boolean): Promise<void> {
   await db.query(`DROP TABLE IF EXISTS ${SHADOW_TABLE}`);
   await db.query(
     `CREATE TABLE ${SHADOW_TABLE} (LIKE ${VIEW_TABLE} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)`,
   );
-  if (await hasCitus(db)) {
+  if (citus) {
     await db.query(`SELECT create_distributed_table($1, 'tenant_id', colocate_with => 'bet_events')`, [
       SHADOW_TABLE,
     ]);
@@ -262,8 +257,8 @@ export async function rebuildBetsView(pool: Pool, options: RebuildOptions = {}):
     'SELECT count(*)::bigint AS events FROM bet_events',
   );
   const events = head[0]!.events;
-  await createShadow(pool);
-  const citus = await hasCitus(pool);
+  const citus = await hasCitusExtension(pool);
+  await createShadow(pool, citus);
   const parts = chunks(options.chunks ?? 4);
   const limit = pLimit(options.concurrency ?? 2);
   let bets = 0;

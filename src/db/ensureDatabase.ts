@@ -7,6 +7,7 @@
  */
 import pg from 'pg';
 import { connectionOptions, withDatabase, type DatabaseSettings } from './connection.js';
+import { hasCitusExtension } from './platform.js';
 
 export interface NodeAddress {
   readonly host: string;
@@ -50,8 +51,7 @@ export async function describeCluster(settings: DatabaseSettings): Promise<Clust
   const parsed = new URL(settings.databaseUrl);
   const coordinator = { host: parsed.hostname || '127.0.0.1', port: Number(parsed.port || 5432) };
   const workers = await withClient(settings, 'postgres', undefined, async (client) => {
-    const { rowCount } = await client.query(`SELECT 1 FROM pg_extension WHERE extname = 'citus'`);
-    if (!rowCount) return [];
+    if (!(await hasCitusExtension(client))) return [];
     const { rows } = await client.query<{ host: string; port: number }>(
       `SELECT nodename AS host, nodeport AS port FROM pg_dist_node
        WHERE groupid <> 0 AND noderole = 'primary' AND isactive ORDER BY nodeport, nodename`,

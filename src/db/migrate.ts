@@ -11,6 +11,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import type { Pool, PoolClient } from './pool.js';
+import { hasCitusExtension } from './platform.js';
 import { splitStatements } from './sqlStatements.js';
 
 /** Any stable number works; this one spells "betp". */
@@ -88,7 +89,7 @@ export async function migrate(pool: Pool, migrations?: readonly Migration[]): Pr
         'SELECT version, name, checksum FROM schema_migrations ORDER BY version',
       );
       const done = new Map(rows.map((r) => [r.version, r]));
-      const citus = await hasCitus(client);
+      const citus = await hasCitusExtension(client);
       const applied: string[] = [];
       for (const migration of all) {
         const previous = done.get(migration.version);
@@ -124,11 +125,6 @@ export async function migrate(pool: Pool, migrations?: readonly Migration[]): Pr
   } finally {
     client.release();
   }
-}
-
-async function hasCitus(client: PoolClient): Promise<boolean> {
-  const { rowCount } = await client.query(`SELECT 1 FROM pg_extension WHERE extname = 'citus'`);
-  return (rowCount ?? 0) > 0;
 }
 
 /**

@@ -31,12 +31,17 @@ export function onNewConnection(pool: pg.Pool, client: pg.ClientBase): void {
   if (detected.get(pool) === 'citus') client.query(CITUS_SESSION_SETTINGS).catch(() => undefined);
 }
 
+/** Whether the citus extension is installed in the database `db` is connected to. */
+export async function hasCitusExtension(db: pg.Pool | pg.ClientBase): Promise<boolean> {
+  const { rowCount } = await db.query(`SELECT 1 FROM pg_extension WHERE extname = 'citus'`);
+  return (rowCount ?? 0) > 0;
+}
+
 /** Asks the database (citus extension installed in it or not) and remembers the answer for `pool`. */
 export async function detectPlatform(pool: pg.Pool): Promise<Platform> {
   const client = await pool.connect();
   try {
-    const { rowCount } = await client.query(`SELECT 1 FROM pg_extension WHERE extname = 'citus'`);
-    const platform: Platform = (rowCount ?? 0) > 0 ? 'citus' : 'postgres';
+    const platform: Platform = (await hasCitusExtension(client)) ? 'citus' : 'postgres';
     // This connection was opened before the answer: it gets the settings now, the next ones at open.
     if (platform === 'citus') await client.query(CITUS_SESSION_SETTINGS);
     detected.set(pool, platform);
