@@ -43,7 +43,9 @@ export function createRuntime(command: string, overrides: Partial<Record<string,
     pool,
     kafka,
     publisher() {
-      publisher ??= config.publishEvents ? createKafkaPublisher(kafka, config.topic) : noPublisher;
+      publisher ??= config.publishEvents
+        ? createKafkaPublisher(kafka, config.topic, { compression: config.kafkaCompression })
+        : noPublisher;
       return publisher;
     },
     eventStore() {

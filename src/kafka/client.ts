@@ -8,6 +8,7 @@ import {
 import type { ConnectionOptions } from 'node:tls';
 import type { Config } from '../config.js';
 import type { Logger } from '../observability/logger.js';
+import { installCodecs } from './codecs/index.js';
 
 /** kafkajs logs through our JSON logger, at warn and above unless debugging. */
 function kafkaLogCreator(logger: Logger): logCreator {
@@ -55,6 +56,7 @@ export function createKafka(
   logger: Logger,
   options: { retries?: number } = {},
 ): Kafka {
+  installCodecs();
   return new Kafka({
     clientId: config.kafkaClientId,
     brokers: [...config.kafkaBrokers],

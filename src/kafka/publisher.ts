@@ -3,7 +3,9 @@
  * `tenant_id:bet_id`, so every event of a bet lands in one partition, in order. The producer is
  * idempotent with acks=all: a retried send does not duplicate a message in the log.
  */
-import { CompressionTypes, Partitioners, type Kafka, type Producer } from 'kafkajs';
+import { Partitioners, type Kafka, type Producer } from 'kafkajs';
+import { DEFAULT_KAFKA_COMPRESSION, type KafkaCompression } from '../config.js';
+import { COMPRESSION, installCodecs } from './codecs/index.js';
 import { betKey, toEnvelopeJson, type BetEvent } from '../events/types.js';
 
 export interface EventPublisher {
@@ -19,7 +21,13 @@ export function encodeEvent(event: BetEvent): { key: string; value: string; time
   };
 }
 
-export function createKafkaPublisher(kafka: Kafka, topic: string): EventPublisher {
+export function createKafkaPublisher(
+  kafka: Kafka,
+  topic: string,
+  options: { compression?: KafkaCompression } = {},
+): EventPublisher {
+  installCodecs();
+  const compression = COMPRESSION[options.compression ?? DEFAULT_KAFKA_COMPRESSION];
   let producer: Producer | undefined;
   let connecting: Promise<Producer> | undefined;
 
@@ -50,7 +58,7 @@ export function createKafkaPublisher(kafka: Kafka, topic: string): EventPublishe
       await p.send({
         topic,
         acks: -1,
-        compression: CompressionTypes.None,
+        compression,
         messages: events.map(encodeEvent),
       });
     },

@@ -1,5 +1,6 @@
 /**
- * The event store: append a batch in one statement and one transaction, then publish what was new.
+ * The event store: append a batch in one statement and one transaction, then publish it (what was
+ * new, and the stored copy of what was already there — see `toPublish`).
  * Immediate mode writes the view rows in that same transaction, for callers that must read their
  * own writes.
  */
@@ -126,6 +127,33 @@ export function createEventStore(deps: {
     });
   }
 
+  /**
+   * The new events, and the stored copy of every duplicate, in the caller's order. A duplicate may
+   * be the retry of an append whose commit took effect but whose answer was lost (a killed COMMIT,
+   * a dropped connection, a two-phase commit that recovery finished): that first attempt never
+   * reached its publish, so the retry must publish, or the view would wait for the sweep. An event
+   * published twice changes nothing (the view's version guard); the caller's copy could differ from
+   * what is stored under its key, so the store's copy goes out.
+   */
+  async function toPublish(
+    unique: readonly BetEvent[],
+    appended: ReadonlySet<BetEvent>,
+  ): Promise<BetEvent[]> {
+    const duplicates = unique.filter((e) => !appended.has(e));
+    if (duplicates.length === 0) return [...appended];
+    const bets = new Map(duplicates.map((e) => [betKey(e.tenantId, e.aggregateId), e]));
+    const stored = await selectEventsOfBets(
+      pool,
+      [...bets.values()].map((e) => ({ tenantId: e.tenantId, betId: e.aggregateId })),
+    );
+    const byKey = new Map(stored.map((e) => [betKey(e.tenantId, e.idempotencyKey), e]));
+    return unique.flatMap((e) => {
+      if (appended.has(e)) return [e];
+      const copy = byKey.get(betKey(e.tenantId, e.idempotencyKey));
+      return copy ? [copy] : [];
+    });
+  }
+
   return {
     async append(events, options = {}) {
       const { unique, repeated } = splitBatch(events);
@@ -145,7 +173,7 @@ export function createEventStore(deps: {
         duplicates: [...unique.filter((e) => !appendedSet.has(e)), ...repeated],
       };
       try {
-        await publisher.publish(appended);
+        await publisher.publish(await toPublish(unique, appendedSet));
       } catch (error) {
         throw new PublishError(result, error);
       }

@@ -4,10 +4,12 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
+import { installCodecs } from '../../src/kafka/codecs/index.js';
 import { ensureTopic } from '../../src/kafka/topics.js';
 import { requiredEnv } from './db.js';
 
 export function testKafka(): Kafka {
+  installCodecs();
   return new Kafka({
     clientId: 'bet-projector-test',
     brokers: requiredEnv('KAFKA_BROKERS').split(','),
