@@ -4,6 +4,7 @@
  */
 import { ValidationError, decodeEvent } from '../src/events/validate.js';
 import type { BetEvent } from '../src/events/types.js';
+import { undecodableBatchOf, type UndecodableBatch } from '../src/kafka/codecs/index.js';
 
 export interface Position {
   readonly topic: string;
@@ -22,6 +23,8 @@ export interface DeadLetterItem extends Position {
   readonly payload: Buffer | null;
   readonly tenantId: number | null;
   readonly reason: string;
+  /** Set when the message stands for a record of a batch that did not decode (see codecs/). */
+  readonly undecodable?: UndecodableBatch;
 }
 
 export type ConsumedItem = EventItem | DeadLetterItem;
@@ -46,6 +49,22 @@ function tenantOf(value: Buffer | null): number | null {
 
 export function toConsumedItem(topic: string, partition: number, message: RawMessage): ConsumedItem {
   const position = { topic, partition, offset: Number(message.offset) };
+  const undecodable = undecodableBatchOf(message.value);
+  if (undecodable) {
+    const { codec, firstOffset, lastOffset, records, reason } = undecodable;
+    return {
+      kind: 'dead',
+      ...position,
+      key: null,
+      // The batch's compressed bytes once, with its first record; its other records point there.
+      payload: message.offset === firstOffset ? undecodable.raw : null,
+      tenantId: null,
+      reason:
+        `undecodable record batch (${codec}, offsets ${firstOffset}..${lastOffset}, ${records} records): ` +
+        reason,
+      undecodable,
+    };
+  }
   try {
     return { kind: 'event', ...position, event: decodeEvent(message.value) };
   } catch (error) {

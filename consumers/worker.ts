@@ -180,6 +180,27 @@ export function createWorker(deps: {
     return stored ?? 0;
   }
 
+  /**
+   * A batch that did not decode is dead-lettered record by record like any bad message, and the
+   * partition moves on; it is also an alert (a corrupt log or a producer's codec we cannot read),
+   * so it is logged once per batch with its coordinates and counted.
+   */
+  const reportedBatches = new WeakSet<object>();
+  function reportUndecodable(items: readonly ConsumedItem[]): void {
+    for (const item of items) {
+      const batch = item.kind === 'dead' ? item.undecodable : undefined;
+      if (!batch || reportedBatches.has(batch)) continue;
+      reportedBatches.add(batch);
+      const { codec, firstOffset, lastOffset, records, reason } = batch;
+      metrics?.undecodableBatches.inc({ topic: item.topic, partition: item.partition, codec });
+      logger.error(
+        { partition: item.partition, codec, firstOffset, lastOffset, records, reason },
+        'undecodable record batch: its records are dead-lettered and the partition moves on; ' +
+          'events stored in bet_events reach the view through `projector repair`',
+      );
+    }
+  }
+
   async function eachBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
     if (batch.messages.length === 0 || payload.isStale()) return;
@@ -196,6 +217,7 @@ export function createWorker(deps: {
         else items.push(toConsumedItem(topic, partition, message));
       }
     });
+    reportUndecodable(items);
     stats.consumed += batch.messages.length;
     stats.skippedBelowCheckpoint += skipped;
     metrics?.events.inc({ result: 'consumed' }, batch.messages.length);

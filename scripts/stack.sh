@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The local real stack: Apache Kafka (single-node KRaft) from Maven Central jars, plus a check
 # that PostgreSQL answers. Idempotent: `up` on a running stack and `down` on a stopped one are no-ops.
-#   scripts/stack.sh up|down|status
+#   scripts/stack.sh up|down|status|classpath|datadir
 # The broker has two client listeners: PLAINTEXT on KAFKA_PORT, and SASL_SSL on KAFKA_SASL_SSL_PORT
 # (TLS from keystores made with the JDK's keytool under a local CA; SASL PLAIN, SCRAM-SHA-256 and
 # SCRAM-SHA-512 for user KAFKA_SASL_USER with a password generated once). Clients find the CA in
@@ -191,5 +191,9 @@ case "${1:-}" in
   up) postgres_check; kafka_up ;;
   down) kafka_down ;;
   status) kafka_running && log "Kafka running (pid $(cat "$pidfile"))" || log "Kafka not running"; postgres_check ;;
-  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+  # The broker's jars (the Java client and its codecs among them), resolved if needed: prints the folder.
+  classpath) fetch_kafka; echo "$libs" ;;
+  # The broker's data folder, for tests that look at (or corrupt) a log segment.
+  datadir) echo "$run/data" ;;
+  *) echo "usage: $0 up|down|status|classpath|datadir" >&2; exit 2 ;;
 esac

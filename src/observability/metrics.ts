@@ -17,6 +17,7 @@ export const METRIC = {
   rebuildProgress: 'projector_rebuild_progress_ratio',
   repairedBets: 'projector_repaired_bets_total',
   stageSeconds: 'projector_stage_seconds_total',
+  undecodableBatches: 'projector_undecodable_batches_total',
 } as const;
 
 export type EventResult = 'consumed' | 'projected' | 'stale' | 'dead_lettered' | 'already_checkpointed';
@@ -37,6 +38,7 @@ export interface Metrics {
   readonly rebuildProgress: Gauge;
   readonly repairedBets: Counter<'source'>;
   readonly stageSeconds: Counter<'stage'>;
+  readonly undecodableBatches: Counter<'topic' | 'partition' | 'codec'>;
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
@@ -110,6 +112,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       name: METRIC.stageSeconds,
       help: `Seconds spent per pipeline stage (${STAGES.join(', ')}); partitions flush in parallel, so the sum can exceed wall time`,
       labelNames: ['stage'],
+      registers,
+    }),
+    undecodableBatches: new Counter({
+      name: METRIC.undecodableBatches,
+      help: 'Record batches that did not decode (corrupt, or an unknown codec): each record dead-lettered with the batch coordinates, the partition moved on',
+      labelNames: ['topic', 'partition', 'codec'],
       registers,
     }),
   };

@@ -9,7 +9,7 @@
  */
 import { promisify } from 'node:util';
 import { gzip, unzip } from 'node:zlib';
-import { CompressionCodecs, CompressionTypes } from 'kafkajs';
+import kafkajs from 'kafkajs';
 import type { KafkaCompression } from '../../config.js';
 import { lz4Compress, lz4Decompress } from './lz4.js';
 import {
@@ -22,10 +22,13 @@ import {
 import { snappyCompress, snappyDecompress } from './snappy.js';
 import { zstdCompress, zstdDecompress } from './zstd.js';
 
+// A default import: Node's ESM loader does not see CompressionCodecs among kafkajs's named exports.
+const { CompressionCodecs, CompressionTypes } = kafkajs;
+
 export { undecodableBatchOf, type UndecodableBatch } from './recordBatch.js';
 
 /** The values of KAFKA_COMPRESSION, mapped to kafkajs's ids. */
-export const COMPRESSION: Record<KafkaCompression, CompressionTypes> = {
+export const COMPRESSION: Record<KafkaCompression, kafkajs.CompressionTypes> = {
   none: CompressionTypes.None,
   gzip: CompressionTypes.GZIP,
   snappy: CompressionTypes.Snappy,
@@ -64,10 +67,18 @@ interface KafkajsCodec {
   decompress(buffer: Buffer): Promise<Buffer>;
 }
 
+const decoded = new Map<string, number>();
+
+/** Compressed batches decompressed in this process, by codec (what the tests check was exercised). */
+export function decodedBatchCounts(): ReadonlyMap<string, number> {
+  return new Map(decoded);
+}
+
 function guarded(codec: Codec): KafkajsCodec {
   return {
     compress: async (encoder) => codec.compress(encoder.buffer),
     decompress: async (compressed) => {
+      decoded.set(codec.name, (decoded.get(codec.name) ?? 0) + 1);
       const header = recordBatchHeader(compressed);
       let reason: string;
       try {
