@@ -20,6 +20,7 @@ import { toEnvelopeJson, type BetEvent } from '../../src/events/types.js';
 import { seededRandom } from '../../src/simulate/generator.js';
 import { createEventStore, ConcurrencyConflictError } from '../../src/store/eventStore.js';
 import { createTestDatabase, onCitus, requiredEnv, type TestDatabase } from '../support/db.js';
+import { javaProduce } from '../support/javaClient.js';
 import { createTopic, produceRaw, testKafka, uniqueName } from '../support/kafka.js';
 import { viewMismatches, waitFor } from '../support/oracle.js';
 import { runProjector, startProjector, type ProjectorProcess } from '../support/processes.js';
@@ -400,73 +401,82 @@ describe('fault suite', () => {
     await settle(topic, group, 'rebalance 1→3→1', events.length, duplicates, faultEnded);
   });
 
-  it('hostile delivery: duplicates, reordering, gaps and garbage from a raw client', async () => {
-    const topic = await createTopic(kafka, 'fault-hostile', 3);
-    const group = uniqueName('g');
-    const events = stream(4_000);
-    const store = createEventStore({
-      pool: db.workerPool,
-      publisher: noPublisher,
-      projection: betsProjection,
-    });
-    for (let i = 0; i < events.length; i += 200) await store.append(events.slice(i, i + 200));
-    const random = seededRandom(7);
-    const byBet = new Map<string, BetEvent[]>();
-    for (const e of events)
-      byBet.set(`${e.tenantId}:${e.aggregateId}`, [
-        ...(byBet.get(`${e.tenantId}:${e.aggregateId}`) ?? []),
-        e,
-      ]);
-    const messages: Array<{ key: string | null; value: string | null }> = [];
-    let duplicates = 0;
-    for (const [key, bet] of byBet) {
-      // Reorder within the bet, skip ahead now and then (a gap), duplicate 10%.
-      const delivered =
-        random() < 0.3
-          ? [...bet].reverse()
-          : random() < 0.2 && bet.length > 2
-            ? [bet[0]!, bet[2]!, bet[1]!]
-            : bet;
-      for (const e of delivered) {
-        messages.push({ key, value: JSON.stringify(toEnvelopeJson(e)) });
-        if (random() < 0.1) {
+  // Once per codec: uncompressed from kafkajs, and each compressed codec from the Java client, the
+  // way Java services, Kafka Connect and Debezium write it (the broker keeps the producer's codec).
+  it.each(['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const)(
+    'hostile delivery (%s): duplicates, reordering, gaps and garbage from a raw client',
+    async (codec) => {
+      const topic = await createTopic(kafka, `fault-hostile-${codec}`, 3);
+      const group = uniqueName('g');
+      const events = stream(4_000);
+      const store = createEventStore({
+        pool: db.workerPool,
+        publisher: noPublisher,
+        projection: betsProjection,
+      });
+      for (let i = 0; i < events.length; i += 200) await store.append(events.slice(i, i + 200));
+      const random = seededRandom(7);
+      const byBet = new Map<string, BetEvent[]>();
+      for (const e of events)
+        byBet.set(`${e.tenantId}:${e.aggregateId}`, [
+          ...(byBet.get(`${e.tenantId}:${e.aggregateId}`) ?? []),
+          e,
+        ]);
+      const messages: Array<{ key: string | null; value: string | null }> = [];
+      let duplicates = 0;
+      for (const [key, bet] of byBet) {
+        // Reorder within the bet, skip ahead now and then (a gap), duplicate 10%.
+        const delivered =
+          random() < 0.3
+            ? [...bet].reverse()
+            : random() < 0.2 && bet.length > 2
+              ? [bet[0]!, bet[2]!, bet[1]!]
+              : bet;
+        for (const e of delivered) {
           messages.push({ key, value: JSON.stringify(toEnvelopeJson(e)) });
-          duplicates++;
+          if (random() < 0.1) {
+            messages.push({ key, value: JSON.stringify(toEnvelopeJson(e)) });
+            duplicates++;
+          }
         }
       }
-    }
-    const sample = toEnvelopeJson(events[0]!);
-    const garbage = [
-      '{oops',
-      'null',
-      '[1,2]',
-      JSON.stringify({ ...sample, event_type: 'V1_BET_TELEPORTED' }),
-      JSON.stringify({ ...sample, tenant_id: undefined }),
-      JSON.stringify({ ...sample, version: 'one' }),
-      JSON.stringify({ ...sample, event_data: { ...sample.event_data, amount: '1e999' } }),
-      JSON.stringify({ ...sample, event_data: { note: 'x'.repeat(950_000) } }),
-    ];
-    const mixed: Array<{ key: string | null; value: string | null }> = [];
-    for (const [i, m] of messages.entries()) {
-      mixed.push(m);
-      if (i % 100 === 50) mixed.push({ key: 'garbage', value: garbage[((i / 100) % garbage.length) | 0]! });
-    }
-    for (let i = 0; i < mixed.length; i += 500) await produceRaw(kafka, topic, mixed.slice(i, i + 500));
-    const expectedGarbage = mixed.filter((m) => m.key === 'garbage').length;
-    await settle(
-      topic,
-      group,
-      'hostile delivery (10% dup, reorder, gaps, 1% garbage)',
-      events.length,
-      duplicates,
-      Date.now(),
-    );
-    const { rows } = await db.pool.query<{ n: number }>(
-      'SELECT count(*)::int AS n FROM dead_letters WHERE topic = $1',
-      [topic],
-    );
-    expect(rows[0]!.n).toBe(expectedGarbage);
-  });
+      const sample = toEnvelopeJson(events[0]!);
+      const garbage = [
+        '{oops',
+        'null',
+        '[1,2]',
+        JSON.stringify({ ...sample, event_type: 'V1_BET_TELEPORTED' }),
+        JSON.stringify({ ...sample, tenant_id: undefined }),
+        JSON.stringify({ ...sample, version: 'one' }),
+        JSON.stringify({ ...sample, event_data: { ...sample.event_data, amount: '1e999' } }),
+        JSON.stringify({ ...sample, event_data: { note: 'x'.repeat(950_000) } }),
+      ];
+      const mixed: Array<{ key: string | null; value: string | null }> = [];
+      for (const [i, m] of messages.entries()) {
+        mixed.push(m);
+        if (i % 100 === 50) mixed.push({ key: 'garbage', value: garbage[((i / 100) % garbage.length) | 0]! });
+      }
+      if (codec === 'none') {
+        for (let i = 0; i < mixed.length; i += 500) await produceRaw(kafka, topic, mixed.slice(i, i + 500));
+      } else {
+        await javaProduce(topic, codec, mixed);
+      }
+      const expectedGarbage = mixed.filter((m) => m.key === 'garbage').length;
+      await settle(
+        topic,
+        group,
+        `hostile delivery, ${codec === 'none' ? 'uncompressed from kafkajs' : `${codec} from the Java client`} (10% dup, reorder, gaps, 1% garbage)`,
+        events.length,
+        duplicates,
+        Date.now(),
+      );
+      const { rows } = await db.pool.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM dead_letters WHERE topic = $1',
+        [topic],
+      );
+      expect(rows[0]!.n).toBe(expectedGarbage);
+    },
+  );
 
   it('concurrent writers on the same bets: one wins each version, the loser gets a conflict', async () => {
     const store = createEventStore({
