@@ -18,7 +18,8 @@ ctl_port=${KAFKA_CONTROLLER_PORT:-9093}
 sasl_port=${KAFKA_SASL_SSL_PORT:-9094}
 sasl_user=${KAFKA_SASL_USER:-projector}
 heap=${KAFKA_HEAP:-384m}
-kafka_version=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$here/kafka/pom.xml")
+# KAFKA_VERSION picks the broker line (3.9.1, or a 4.x such as 4.4.0); the pom's is the default.
+kafka_version=${KAFKA_VERSION:-$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$here/kafka/pom.xml")}
 libs="$cache/kafka-$kafka_version/libs"
 run="$cache/run-$kafka_port"
 pidfile="$run/kafka.pid"
@@ -38,7 +39,7 @@ fetch_kafka() {
   command -v mvn >/dev/null || { log "mvn is not installed: apt-get install maven (and a JDK 17)"; exit 1; }
   log "resolving Apache Kafka $kafka_version from Maven Central into $libs"
   mkdir -p "$libs"
-  (cd "$here/kafka" && mvn -q -B dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$libs")
+  (cd "$here/kafka" && mvn -q -B dependency:copy-dependencies -Dkafka.version="$kafka_version" -DincludeScope=runtime -DoutputDirectory="$libs")
   touch "$libs/.complete"
 }
 
@@ -113,37 +114,46 @@ PROPS
 }
 
 java_cmd() {
-  java -Xms"$heap" -Xmx"$heap" -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
+  java -Xms"$heap" -Xmx"$heap" -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Dlog4j2.statusLoggerLevel=OFF \
     -Dlog4j.configuration="file:$run/log4j.properties" -cp "$libs/*" "$@"
 }
 
 # SCRAM credentials live in the cluster metadata (KRaft): set them once the broker answers.
 # (The tool echoes its arguments, password included, on failure: its output goes to a private file.)
 add_scram_user() {
-  local sasl_pw; sasl_pw=$(cat "$tls/sasl-password")
-  for mechanism in SCRAM-SHA-256 SCRAM-SHA-512; do
-    if ! java_cmd kafka.admin.ConfigCommand --bootstrap-server "127.0.0.1:$kafka_port" --alter --entity-type users \
-      --entity-name "$sasl_user" --add-config "$mechanism=[password=$sasl_pw]" >"$tls/scram.log" 2>&1; then
-      log "could not add the $mechanism credential for $sasl_user; see $tls/scram.log"; exit 1
-    fi
-  done
+  if ! java -cp "$libs/*" "$here/kafka/JavaClient.java" scram-user "127.0.0.1:$kafka_port" "$sasl_user" \
+    <"$tls/sasl-password" >"$tls/scram.log" 2>&1; then
+    log "could not add the SCRAM credentials for $sasl_user; see $tls/scram.log"; exit 1
+  fi
 }
 
 kafka_up() {
   if kafka_running; then
-    if port_open "$sasl_port"; then
-      log "Kafka already running on 127.0.0.1:$kafka_port and SASL_SSL 127.0.0.1:$sasl_port (pid $(cat "$pidfile"))"
+    local running_version; running_version=$(cat "$run/version" 2>/dev/null || echo 3.9.1)
+    if [ "$running_version" != "$kafka_version" ]; then
+      log "Kafka $running_version is running on 127.0.0.1:$kafka_port, not $kafka_version: restarting it"
+      kafka_down
+    elif port_open "$sasl_port"; then
+      log "Kafka $kafka_version already running on 127.0.0.1:$kafka_port and SASL_SSL 127.0.0.1:$sasl_port (pid $(cat "$pidfile"))"
       return 0
+    else
+      log "Kafka is running without its SASL_SSL listener (an older config): restarting it"
+      kafka_down
     fi
-    log "Kafka is running without its SASL_SSL listener (an older config): restarting it"
-    kafka_down
   fi
   if port_open "$kafka_port"; then log "port $kafka_port is taken by another process; set KAFKA_PORT"; exit 1; fi
   command -v java >/dev/null || { log "java is not installed: apt-get install openjdk-17-jre-headless"; exit 1; }
   if port_open "$sasl_port"; then log "port $sasl_port is taken by another process; set KAFKA_SASL_SSL_PORT"; exit 1; fi
   fetch_kafka
   make_tls
+  # A data folder formatted by another broker line is not this one's to upgrade or downgrade:
+  # the local stack starts it afresh.
+  if [ -d "$run/data" ] && [ "$(cat "$run/version" 2>/dev/null || echo 3.9.1)" != "$kafka_version" ]; then
+    log "data in $run/data is from Kafka $(cat "$run/version" 2>/dev/null || echo 3.9.1): starting $kafka_version with a fresh log"
+    rm -rf "$run/data" "$run/cluster-id"
+  fi
   write_config
+  echo "$kafka_version" >"$run/version"
   [ -f "$run/cluster-id" ] || java_cmd kafka.tools.StorageTool random-uuid >"$run/cluster-id"
   java_cmd kafka.tools.StorageTool format -t "$(cat "$run/cluster-id")" -c "$run/server.properties" --ignore-formatted >/dev/null
   rm -f "$run/kafka.log"

@@ -4,6 +4,9 @@
 // publishes. Run with the JDK's single-file launcher:
 //   java -cp "$(bash scripts/stack.sh classpath)/*" scripts/kafka/JavaClient.java produce BROKERS TOPIC CODEC < lines
 //   java -cp ... scripts/kafka/JavaClient.java consume BROKERS TOPIC COUNT TIMEOUT_MS > lines
+//   java -cp ... scripts/kafka/JavaClient.java scram-user BROKERS USER < password
+// (scram-user is how scripts/stack.sh adds its SASL user on every broker line: the Admin API is
+// the same on 3.x and 4.x, where the ConfigCommand tool moved.)
 // A line is `base64(key) TAB base64(value)` (an empty field is null); consume prefixes
 // `partition TAB offset TAB`.
 import java.io.BufferedReader;
@@ -14,6 +17,11 @@ import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
 import java.util.Properties;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.ScramCredentialInfo;
+import org.apache.kafka.clients.admin.ScramMechanism;
+import org.apache.kafka.clients.admin.UserScramCredentialAlteration;
+import org.apache.kafka.clients.admin.UserScramCredentialUpsertion;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -28,9 +36,25 @@ public class JavaClient {
     if (args.length >= 4 && args[0].equals("produce")) produce(args[1], args[2], args[3]);
     else if (args.length >= 5 && args[0].equals("consume"))
       consume(args[1], args[2], Integer.parseInt(args[3]), Long.parseLong(args[4]));
+    else if (args.length >= 3 && args[0].equals("scram-user")) scramUser(args[1], args[2]);
     else {
-      System.err.println("usage: produce BROKERS TOPIC CODEC | consume BROKERS TOPIC COUNT TIMEOUT_MS");
+      System.err.println(
+          "usage: produce BROKERS TOPIC CODEC | consume BROKERS TOPIC COUNT TIMEOUT_MS | scram-user BROKERS USER");
       System.exit(2);
+    }
+  }
+
+  static void scramUser(String brokers, String user) throws Exception {
+    String password = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8)).readLine();
+    Properties p = new Properties();
+    p.put("bootstrap.servers", brokers);
+    try (Admin admin = Admin.create(p)) {
+      // One mechanism per request: the broker refuses two changes to one user in a request.
+      for (ScramMechanism m : new ScramMechanism[] {ScramMechanism.SCRAM_SHA_256, ScramMechanism.SCRAM_SHA_512}) {
+        List<UserScramCredentialAlteration> change =
+            List.of(new UserScramCredentialUpsertion(user, new ScramCredentialInfo(m, 8192), password));
+        admin.alterUserScramCredentials(change).all().get();
+      }
     }
   }
 

@@ -8,6 +8,7 @@ import { ValidationError } from '../events/validate.js';
 import { explainConnectionError } from '../security/connectionErrors.js';
 import { ConcurrencyConflictError } from '../store/batch.js';
 import { parse, UsageError, type Command } from './command.js';
+import { routeProcessWarnings } from './processWarnings.js';
 import { appendCommand } from './commands/append.js';
 import { benchCommand } from './commands/bench.js';
 import { demoCommand } from './commands/demo.js';
@@ -91,6 +92,7 @@ function finish(code: number): void {
   setTimeout(() => process.exit(code), LINGER_MS).unref();
 }
 
+routeProcessWarnings();
 main(process.argv.slice(2)).then(finish, (error: unknown) => {
   process.stderr.write(`projector: ${(error as Error).message}\n`);
   finish(1);

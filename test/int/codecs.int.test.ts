@@ -68,7 +68,7 @@ describe('Kafka codecs with a real broker and the Java client', () => {
 
 /** The local stack's broker data folder, when the tests run against it. */
 function localKafkaData(): string | undefined {
-  if (requiredEnv('KAFKA_BROKERS') !== '127.0.0.1:9092') return undefined;
+  if (requiredEnv('KAFKA_BROKERS') !== `127.0.0.1:${process.env['KAFKA_PORT'] ?? '9092'}`) return undefined;
   const dir = execFileSync('bash', [path.join(ROOT, 'scripts/stack.sh'), 'datadir'], {
     encoding: 'utf8',
   }).trim();
