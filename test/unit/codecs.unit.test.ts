@@ -189,6 +189,22 @@ describe('block codecs round-trip any bytes', () => {
     expect(() => lz4Decompress(withSum)).toThrow('LZ4 content checksum mismatch');
   });
 
+  it('lz4 reads frames of linked blocks (a block copying from the one before), as other encoders may write them', () => {
+    const xxh = require('lz4js/xxh32.js') as { hash(s: number, b: Uint8Array, i: number, l: number): number };
+    const header = Buffer.from([0x04, 0x22, 0x4d, 0x18, 0x40, 0x40, 0]); // no independence flag, 64 kB
+    header[6] = (xxh.hash(0, header, 4, 2) >>> 8) & 0xff;
+    const first = Buffer.from('0123456789ABCDEF');
+    // Block 2: a 16-byte match 16 bytes back (in block 1), then the literals "hello".
+    const second = Buffer.from([0x0c, 0x10, 0x00, 0x50, ...Buffer.from('hello')]);
+    const word = (n: number) => {
+      const b = Buffer.alloc(4);
+      b.writeUInt32LE(n >>> 0, 0);
+      return b;
+    };
+    const frame = Buffer.concat([header, word(0x80000000 | 16), first, word(second.length), second, word(0)]);
+    expect(lz4Decompress(frame).toString()).toBe('0123456789ABCDEF0123456789ABCDEFhello');
+  });
+
   it('snappy reads a raw block (what librdkafka writes) as well as the xerial framing', () => {
     const input = Buffer.from('raw snappy block '.repeat(100));
     const snappyjs = require('snappyjs') as { compress(b: Buffer): Buffer };

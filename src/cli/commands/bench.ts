@@ -11,6 +11,7 @@ import {
   fillTopic,
   type BenchContext,
 } from '../../bench/parts.js';
+import { benchCodecs, type CodecFigures } from '../../bench/codecs.js';
 import { benchPlatform, platformsMarkdown, type PlatformFigures } from '../../bench/platforms.js';
 import { barChart, lineChart } from '../../bench/svg.js';
 import { spread, type Figure } from '../../bench/stats.js';
@@ -24,13 +25,13 @@ import { ensureTopic } from '../../kafka/topics.js';
 import { intOption, stringOption, UsageError, type Command, type Values } from '../command.js';
 import { createRuntime, type Runtime } from '../runtime.js';
 
-const PARTS = ['append', 'ceiling', 'immediate', 'e2e', 'latency', 'rebuild'] as const;
+const PARTS = ['append', 'ceiling', 'immediate', 'e2e', 'latency', 'rebuild', 'codecs'] as const;
 type Part = (typeof PARTS)[number];
 
 export const benchCommand: Command = {
   name: 'bench',
   summary: 'measure append, projection, immediate mode, latency, rebuild and memory',
-  usage: `projector bench [--only ${PARTS.join(',')}] [--runs 3] [--e2e-events 500000] [--rebuild-events 1000000] [--out bench/results]
+  usage: `projector bench [--only ${PARTS.join(',')}] [--runs 3] [--e2e-events 500000] [--rebuild-events 1000000] [--codec-events 100000] [--out bench/results]
 projector bench --citus [--runs 3] [--append-events 20000] [--e2e-events 200000] [--rebuild-events 1000000] [--out bench/results]
 
 Runs against the database bet_projector_bench on DATABASE_URL's server (created if missing) and the
@@ -49,6 +50,7 @@ the other in the same run, and writes <out>/<timestamp>-citus.json and .md with 
     out: { type: 'string' },
     citus: { type: 'boolean' },
     'append-events': { type: 'string' },
+    'codec-events': { type: 'string' },
   },
   async run(values) {
     if (values['citus'] === true) {
@@ -64,6 +66,7 @@ the other in the same run, and writes <out>/<timestamp>-citus.json and .md with 
     const runs = intOption(values, 'runs', 3, 1, 100);
     const e2eEvents = intOption(values, 'e2e-events', 500_000, 1_000, 100_000_000);
     const rebuildEvents = intOption(values, 'rebuild-events', 1_000_000, 1_000, 100_000_000);
+    const codecEvents = intOption(values, 'codec-events', 100_000, 1_000, 100_000_000);
     const out = stringOption(values, 'out') ?? 'bench/results';
     const bench = withDatabase(loadConfig(), 'bet_projector_bench');
     await ensureDatabase(bench);
@@ -141,6 +144,7 @@ the other in the same run, and writes <out>/<timestamp>-citus.json and .md with 
         );
       }
       if (want('rebuild')) results['rebuild'] = await benchRebuild(ctx, rebuildEvents);
+      if (want('codecs')) results['codecs'] = await benchCodecs(ctx, codecEvents);
       await writeFile(path.join(out, `${stamp}.json`), `${JSON.stringify(results, null, 2)}\n`);
       await writeFile(path.join(out, `${stamp}.md`), markdown(results));
       log(`wrote ${path.join(out, `${stamp}.json`)} and .md`);
@@ -295,5 +299,23 @@ function markdown(r: Record<string, unknown>): string {
     }
     stages.push(`| ${k} | ${STAGES.map((s) => v.stageMicrosPerEvent?.[s] ?? '').join(' | ')} |`);
   }
-  return `# bet-projector bench, ${String(r['startedAt'])}\n\n${rows.join('\n')}\n${stages.join('\n')}\n`;
+  return `# bet-projector bench, ${String(r['startedAt'])}\n\n${rows.join('\n')}\n${stages.join('\n')}\n${codecsMarkdown(r)}`;
+}
+
+function codecsMarkdown(r: Record<string, unknown>): string {
+  const codecs = r['codecs'] as Record<string, CodecFigures> | undefined;
+  if (!codecs) return '';
+  const rows = [
+    '',
+    'Kafka codecs: the publisher (batches of 100, acks=all) and one worker at the defaults reading what it wrote:',
+    '',
+    '| codec | bytes per 100 events | publish, events/s | publish CPU, µs/event | end to end, events/s | peak RSS, MB |',
+    '|---|---|---|---|---|---|',
+  ];
+  for (const [codec, f] of Object.entries(codecs)) {
+    rows.push(
+      `| ${codec} | ${f.batchBytes} | ${spread(f.publish)} | ${spread(f.publishCpuMicrosPerEvent, 1)} | ${spread(f.endToEnd.eventsPerSecond)} | ${spread(f.endToEnd.peakRssMb)} |`,
+    );
+  }
+  return `${rows.join('\n')}\n`;
 }

@@ -27,6 +27,13 @@ export class Lz4FrameError extends Error {
 }
 
 const hashTable = new Uint32Array(1 << 16);
+/** One decompression buffer per block size seen (64 kB from Kafka's clients), reused: no garbage per batch. */
+const scratches = new Map<number, Buffer>();
+function scratchOf(size: number): Buffer {
+  let scratch = scratches.get(size);
+  if (!scratch) scratches.set(size, (scratch = Buffer.allocUnsafe(size)));
+  return scratch;
+}
 
 export function lz4Compress(input: Buffer): Buffer {
   const blocks = Math.max(1, Math.ceil(input.length / WRITE_BLOCK_SIZE));
@@ -71,7 +78,10 @@ export function lz4Decompress(input: Buffer): Buffer {
     throw new Lz4FrameError('LZ4 frame header checksum mismatch');
   }
   at += 1;
-  const scratch = Buffer.allocUnsafe(maxBlock);
+  // Independent blocks (what Kafka's clients write) decode one by one into a reused buffer; linked
+  // blocks may copy from earlier ones, so they decode into one buffer for the whole frame.
+  const linked = (flags & BLOCK_INDEPENDENT) === 0;
+  const target = linked ? Buffer.allocUnsafe(linkedBound(input, at, maxBlock, flags)) : scratchOf(maxBlock);
   const parts: Buffer[] = [];
   let total = 0;
   for (;;) {
@@ -83,19 +93,21 @@ export function lz4Decompress(input: Buffer): Buffer {
     if (size > maxBlock || at + size > input.length) {
       throw new Lz4FrameError(`LZ4 block of ${size} bytes does not fit the frame`);
     }
+    const from = linked ? total : 0;
+    let written: number;
     if (word & UNCOMPRESSED_BIT) {
-      parts.push(input.subarray(at, at + size));
-      total += size;
+      written = input.copy(target, from, at, at + size);
     } else {
-      const written = decompressBlock(input, scratch, at, size, 0);
+      written = decompressBlock(input, target, at, size, from) - from;
       if (!(written > 0 && written <= maxBlock)) throw new Lz4FrameError('LZ4 block does not decode');
-      parts.push(Buffer.from(scratch.subarray(0, written)));
-      total += written;
     }
+    if (!linked) parts.push(Buffer.from(target.subarray(0, written)));
+    total += written;
     at += size;
     if (flags & BLOCK_CHECKSUM) at += 4;
   }
-  const output = parts.length === 1 ? Buffer.from(parts[0]!) : Buffer.concat(parts, total);
+  if (linked) parts.push(Buffer.from(target.subarray(0, total)));
+  const output = parts.length === 1 ? parts[0]! : Buffer.concat(parts, total);
   if (flags & CONTENT_CHECKSUM) {
     if (at + 4 > input.length) throw new Lz4FrameError('LZ4 frame ends before its content checksum');
     if (xxh32(0, output, 0, output.length) >>> 0 !== input.readUInt32LE(at)) {
@@ -106,4 +118,17 @@ export function lz4Decompress(input: Buffer): Buffer {
     throw new Lz4FrameError(`LZ4 frame declares ${declaredSize} bytes, holds ${output.length}`);
   }
   return output;
+}
+
+/** Room for a linked frame's output: every block's maximum, from its block headers. */
+function linkedBound(input: Buffer, start: number, maxBlock: number, flags: number): number {
+  let bound = 0;
+  for (let at = start; at + 4 <= input.length;) {
+    const word = input.readUInt32LE(at);
+    if (word === 0) return bound;
+    const size = (word & ~UNCOMPRESSED_BIT) >>> 0;
+    bound += word & UNCOMPRESSED_BIT ? size : maxBlock;
+    at += 4 + size + (flags & BLOCK_CHECKSUM ? 4 : 0);
+  }
+  return bound;
 }
