@@ -11,6 +11,7 @@ import {
   fillTopic,
   type BenchContext,
 } from '../../bench/parts.js';
+import { benchClients, type ClientFigures } from '../../bench/clients.js';
 import { benchCodecs, type CodecFigures } from '../../bench/codecs.js';
 import { benchPlatform, platformsMarkdown, type PlatformFigures } from '../../bench/platforms.js';
 import { barChart, lineChart } from '../../bench/svg.js';
@@ -25,7 +26,9 @@ import { ensureTopic } from '../../kafka/topics.js';
 import { intOption, stringOption, UsageError, type Command, type Values } from '../command.js';
 import { createRuntime, type Runtime } from '../runtime.js';
 
-const PARTS = ['append', 'ceiling', 'immediate', 'e2e', 'latency', 'rebuild', 'codecs'] as const;
+const PARTS = ['append', 'ceiling', 'immediate', 'e2e', 'latency', 'rebuild', 'codecs', 'clients'] as const;
+/** Parts a plain `bench` runs; `clients` needs Node ≥ 22.22 and is asked for by name. */
+const DEFAULT_PARTS = PARTS.filter((p) => p !== 'clients');
 type Part = (typeof PARTS)[number];
 
 export const benchCommand: Command = {
@@ -37,6 +40,10 @@ projector bench --citus [--runs 3] [--append-events 20000] [--e2e-events 200000]
 Runs against the database bet_projector_bench on DATABASE_URL's server (created if missing) and the
 local broker. Every figure is the median of --runs runs, with the spread. Writes
 <out>/<timestamp>.json, .md and SVG charts (throughput over time, latency histogram).
+
+--only codecs: each Kafka codec through the publisher and one worker (--codec-events each).
+--only clients (not in the default set; needs Node ≥ 22.22: scripts/with-node.sh 24 ...): kafkajs
+and @platformatic/kafka draining the same 2 × --codec-events events, and a member joining a group.
 
 --citus measures append (batches of 100 over 20 tenants), one worker end to end at the default
 buffer and the rebuild on DATABASE_URL's PostgreSQL and on the Citus coordinator of CITUS_URL
@@ -57,7 +64,7 @@ the other in the same run, and writes <out>/<timestamp>-citus.json and .md with 
       await comparePlatforms(values);
       return;
     }
-    const only = (stringOption(values, 'only') ?? PARTS.join(',')).split(',');
+    const only = (stringOption(values, 'only') ?? DEFAULT_PARTS.join(',')).split(',');
     for (const part of only) {
       if (!(PARTS as readonly string[]).includes(part))
         throw new UsageError(`--only "${part}" is not one of ${PARTS.join(', ')}`);
@@ -145,6 +152,7 @@ the other in the same run, and writes <out>/<timestamp>-citus.json and .md with 
       }
       if (want('rebuild')) results['rebuild'] = await benchRebuild(ctx, rebuildEvents);
       if (want('codecs')) results['codecs'] = await benchCodecs(ctx, codecEvents);
+      if (want('clients')) results['clients'] = await benchClients(ctx, codecEvents * 2);
       await writeFile(path.join(out, `${stamp}.json`), `${JSON.stringify(results, null, 2)}\n`);
       await writeFile(path.join(out, `${stamp}.md`), markdown(results));
       log(`wrote ${path.join(out, `${stamp}.json`)} and .md`);
@@ -299,7 +307,7 @@ function markdown(r: Record<string, unknown>): string {
     }
     stages.push(`| ${k} | ${STAGES.map((s) => v.stageMicrosPerEvent?.[s] ?? '').join(' | ')} |`);
   }
-  return `# bet-projector bench, ${String(r['startedAt'])}\n\n${rows.join('\n')}\n${stages.join('\n')}\n${codecsMarkdown(r)}`;
+  return `# bet-projector bench, ${String(r['startedAt'])}\n\n${rows.join('\n')}\n${stages.join('\n')}\n${codecsMarkdown(r)}${clientsMarkdown(r)}`;
 }
 
 function codecsMarkdown(r: Record<string, unknown>): string {
@@ -315,6 +323,24 @@ function codecsMarkdown(r: Record<string, unknown>): string {
   for (const [codec, f] of Object.entries(codecs)) {
     rows.push(
       `| ${codec} | ${f.batchBytes} | ${spread(f.publish)} | ${spread(f.publishCpuMicrosPerEvent, 1)} | ${spread(f.endToEnd.eventsPerSecond)} | ${spread(f.endToEnd.peakRssMb)} |`,
+    );
+  }
+  return `${rows.join('\n')}\n`;
+}
+
+function clientsMarkdown(r: Record<string, unknown>): string {
+  const clients = r['clients'] as Record<string, ClientFigures> | undefined;
+  if (!clients) return '';
+  const rows = [
+    '',
+    'Kafka clients draining the same topic, each in a process of its own (values parsed as JSON):',
+    '',
+    '| client | events/s | CPU s | peak RSS, MB | a member joins a paced group: its first message after | the other member silent for | delivered twice | all read in |',
+    '|---|---|---|---|---|---|---|---|',
+  ];
+  for (const [client, f] of Object.entries(clients)) {
+    rows.push(
+      `| ${client} | ${spread(f.eventsPerSecond)} | ${spread(f.cpuSeconds, 2)} | ${spread(f.peakRssMb)} | ${f.rebalance.joinerFirstMs ?? '—'} ms | ${f.rebalance.firstLongestSilenceMs} ms | ${f.rebalance.duplicates} | ${f.rebalance.seconds} s |`,
     );
   }
   return `${rows.join('\n')}\n`;
