@@ -20,7 +20,10 @@ describe('loadConfig', () => {
     [{ PUBLISH_EVENTS: 'maybe' }, 'PUBLISH_EVENTS "maybe" is not a boolean'],
     [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL scheme "mysql:" is not postgres:'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL "loud" is not one of'],
-    [{ KAFKA_COMPRESSION: 'brotli' }, 'KAFKA_COMPRESSION "brotli" is not one of none, gzip, snappy, lz4, zstd'],
+    [
+      { KAFKA_COMPRESSION: 'brotli' },
+      'KAFKA_COMPRESSION "brotli" is not one of none, gzip, snappy, lz4, zstd',
+    ],
     [{ KAFKA_TOPIC: 'bad topic' }, 'KAFKA_TOPIC "bad topic" may only contain'],
   ])('rejects %j with a message naming the variable and value', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
