@@ -2,7 +2,21 @@
 import type { Metrics } from '../src/observability/metrics.js';
 import type { FlushResult } from './flush.js';
 import type { ConsumedItem } from './messages.js';
-import type { WorkerStats } from './worker.js';
+
+export interface WorkerStats {
+  consumed: number;
+  projectedRows: number;
+  staleEvents: number;
+  deadLettered: number;
+  refoldedBets: number;
+  skippedBelowCheckpoint: number;
+  flushes: number;
+  lastFlushAt: number | null;
+  /** Last sign of life of the consume loop: a fetch, a heartbeat, a flush or a retry. */
+  lastActivityAt: number;
+  joinedGroup: boolean;
+  rebalancing: boolean;
+}
 
 export function recordFlush(
   stats: WorkerStats,

@@ -6,18 +6,18 @@ import { ValidationError, decodeEvent } from '../src/events/validate.js';
 import type { BetEvent } from '../src/events/types.js';
 import { undecodableBatchOf, type UndecodableBatch } from '../src/kafka/codecs/index.js';
 
-export interface Position {
+export interface KafkaPosition {
   readonly topic: string;
   readonly partition: number;
   readonly offset: number;
 }
 
-export interface EventItem extends Position {
+export interface EventItem extends KafkaPosition {
   readonly kind: 'event';
   readonly event: BetEvent;
 }
 
-export interface DeadLetterItem extends Position {
+export interface DeadLetterItem extends KafkaPosition {
   readonly kind: 'dead';
   readonly key: string | null;
   readonly payload: Buffer | null;

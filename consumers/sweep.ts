@@ -9,8 +9,7 @@ import type { Config } from '../src/config.js';
 import type { Pool } from '../src/db/pool.js';
 import type { Logger } from '../src/observability/logger.js';
 import type { Metrics } from '../src/observability/metrics.js';
-import { laggingBets } from '../projections/bets/lag.js';
-import { repairBets } from '../projections/bets/repair.js';
+import type { Reconciler } from '../projections/projection.js';
 
 const SWEEP_LOCK_ID = 0x73776570; // "swep"
 
@@ -21,7 +20,12 @@ export interface SweepResult {
   readonly repaired: number;
 }
 
-export async function sweepOnce(pool: Pool, config: SweepConfig, now = Date.now()): Promise<SweepResult> {
+export async function sweepOnce(
+  pool: Pool,
+  config: SweepConfig,
+  reconciler: Reconciler,
+  now = Date.now(),
+): Promise<SweepResult> {
   const lock = await pool.connect();
   try {
     const { rows } = await lock.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [
@@ -29,13 +33,12 @@ export async function sweepOnce(pool: Pool, config: SweepConfig, now = Date.now(
     ]);
     if (!rows[0]?.ok) return { ran: false, repaired: 0 };
     try {
-      const bets = await laggingBets(pool, {
+      const bets = await reconciler.laggingBets(pool, {
         sinceMs: now - config.sweepWindowMs,
         untilMs: now - config.sweepGraceMs,
       });
       if (bets.length === 0) return { ran: true, repaired: 0 };
-      const report = await repairBets(pool, bets);
-      return { ran: true, repaired: report.bets };
+      return { ran: true, repaired: await reconciler.repairBets(pool, bets) };
     } finally {
       await lock.query('SELECT pg_advisory_unlock($1)', [SWEEP_LOCK_ID]);
     }
@@ -48,11 +51,12 @@ export async function sweepOnce(pool: Pool, config: SweepConfig, now = Date.now(
 export async function runSweep(deps: {
   pool: Pool;
   config: SweepConfig;
+  reconciler: Reconciler;
   logger: Logger;
   metrics?: Metrics;
   signal: AbortSignal;
 }): Promise<void> {
-  const { pool, config, metrics, signal } = deps;
+  const { pool, config, reconciler, metrics, signal } = deps;
   const logger = deps.logger.child({ stage: 'sweep' });
   if (config.sweepIntervalMs === 0) return;
   while (!signal.aborted) {
@@ -62,7 +66,7 @@ export async function runSweep(deps: {
       return;
     }
     try {
-      const result = await sweepOnce(pool, config);
+      const result = await sweepOnce(pool, config, reconciler);
       if (result.repaired > 0) {
         metrics?.repairedBets.inc({ source: 'sweep' }, result.repaired);
         logger.warn({ repaired: result.repaired }, 'sweep healed bets whose events never reached the view');

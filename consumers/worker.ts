@@ -18,7 +18,9 @@ import { BatchBuffer } from './batchBuffer.js';
 import { loadCheckpoint } from './checkpoints.js';
 import { createFlusher, type FlushResult } from './flush.js';
 import { flushCapacity, maxPending } from './flushSize.js';
-import { recordFlush } from './flushStats.js';
+import { recordFlush, type WorkerStats } from './flushStats.js';
+
+export type { WorkerStats };
 import { toConsumedItem, type ConsumedItem } from './messages.js';
 
 function asError(error: unknown): Error {
@@ -30,21 +32,6 @@ export type WorkerState = 'created' | 'starting' | 'running' | 'stopping' | 'sto
 export interface WorkerHooks {
   /** Runs after the flush transaction commits and before Kafka offsets are committed (fault tests). */
   afterDbCommit?(result: FlushResult): void | Promise<void>;
-}
-
-export interface WorkerStats {
-  consumed: number;
-  projectedRows: number;
-  staleEvents: number;
-  deadLettered: number;
-  refoldedBets: number;
-  skippedBelowCheckpoint: number;
-  flushes: number;
-  lastFlushAt: number | null;
-  /** Last sign of life of the consume loop: a fetch, a heartbeat, a flush or a retry. */
-  lastActivityAt: number;
-  joinedGroup: boolean;
-  rebalancing: boolean;
 }
 
 export interface Worker {

@@ -1,7 +1,6 @@
-import type { PoolClient, Queryable } from '../src/db/pool.js';
-import type { BetEvent } from '../src/events/types.js';
+import type { Pool, PoolClient, Queryable } from '../src/db/pool.js';
+import type { BetEvent, BetRef } from '../src/events/types.js';
 import type { StageClock } from '../src/observability/stages.js';
-import type { BetRef } from './bets/plan.js';
 
 export interface ProjectionResult {
   /** Rows written (that passed the version guard). */
@@ -28,6 +27,20 @@ export interface PreparedWrite {
 }
 
 /**
+ * A read model derived from bets_view's row transitions rather than from events: it is written in
+ * the same statement as bets_view, from exactly the rows the version guard accepted, so it can never
+ * count a bet twice or miss one, whichever path wrote the row. `cte` is one or more common table
+ * expressions (`name AS (…)`, joined by commas) that read the relation `transitions`:
+ *   tenant_id, bet_id, user_id, currency, amount, odds, status — the row as written —
+ *   previous_status — its status before this write, NULL when the row is new.
+ */
+export interface TransitionFollower {
+  /** The read model's name (its table). */
+  readonly name: string;
+  readonly cte: string;
+}
+
+/**
  * What a read model is, to the runtimes that feed it (worker, immediate mode, repair).
  */
 export interface Projection {
@@ -42,4 +55,18 @@ export interface Projection {
   project(client: PoolClient, events: readonly BetEvent[]): Promise<ProjectionResult>;
   /** Re-folds bets from the event store, on the caller's client, inside the caller's transaction. */
   refold(client: PoolClient, bets: readonly BetRef[]): Promise<number>;
+}
+
+/**
+ * How the event store heals the read models (the worker's reconciliation sweep, `projector repair`):
+ * which bets' rows are behind their stored events, and re-folding them through the projection.
+ */
+export interface Reconciler {
+  /** Bets with a stored event newer than their row, among events in [sinceMs, untilMs]. */
+  laggingBets(
+    db: Queryable,
+    scope: { readonly sinceMs?: number; readonly untilMs?: number },
+  ): Promise<BetRef[]>;
+  /** Re-folds them; returns how many bets were looked at. */
+  repairBets(pool: Pool, bets: readonly BetRef[]): Promise<number>;
 }

@@ -1,5 +1,5 @@
 /**
- * The streaming way to fill a rebuild's shadow table: COPY one key range of bet_events out
+ * The streaming way to fill a rebuild's shadow table: COPY one hash chunk of bet_events out
  * (ordered by bet and version), fold each bet with the reducer as the rows stream past, and COPY
  * the rows into the shadow. Memory stays at one bet; the reducer is the worker's own. Kept as the
  * alternative to the set-based fill for comparison (`projector rebuild --strategy copy`).

@@ -1,13 +1,14 @@
 /**
  * The bets projection: delivered events → version-guarded rows of bets_view, healing gaps from the
- * event store in the same flush (DESIGN invariant 5). `prepare` reads and folds — committed rows
+ * event store in the same flush (a delivery that skips a version never leaves a wrong row behind:
+ * the bet is re-folded from its stored events instead). `prepare` reads and folds — committed rows
  * and immutable events, so the worker does it before its transaction; `write` sends the UPSERT.
  */
 import type { PoolClient, Queryable } from '../../src/db/pool.js';
 import { betKey, type BetEvent } from '../../src/events/types.js';
 import { selectEventsOfBets } from '../../src/store/statements.js';
 import { noClock, type StageClock } from '../../src/observability/stages.js';
-import type { PreparedWrite, Projection, ProjectionResult } from '../projection.js';
+import type { PreparedWrite, Projection, ProjectionResult, TransitionFollower } from '../projection.js';
 import { deliveredBets, groupByBet, needsStoredRow, planBatch, type BetRef } from './plan.js';
 import { foldBet } from './reducer.js';
 import type { RowCache } from './rowCache.js';
@@ -34,13 +35,21 @@ export async function foldFromStore(
 
 const NOTHING: ProjectionResult = { rowsWritten: 0, staleEvents: 0, refoldedBets: 0 };
 
-/**
- * The bets projection. With a `rowCache` (a worker's, when VIEW_ROW_CACHE_SIZE is set), rows
- * committed by earlier flushes are not read back; without one every batch reads the rows it needs.
- * Either way a delivery that starts at version 1 needs no read.
- */
-export function createBetsProjection(options: { rowCache?: RowCache } = {}): Projection {
+export interface BetsProjectionOptions {
+  /**
+   * A worker's cache of committed rows (VIEW_ROW_CACHE_SIZE): rows committed by earlier flushes are
+   * not read back. Without one every batch reads the rows it needs; either way a delivery that
+   * starts at version 1 needs no read.
+   */
+  readonly rowCache?: RowCache;
+  /** The read models written from bets_view's accepted transitions, in the same statement. */
+  readonly followers?: readonly TransitionFollower[];
+}
+
+/** The bets projection (projections/registry.ts composes it with its followers). */
+export function createBetsProjection(options: BetsProjectionOptions = {}): Projection {
   const cache = options.rowCache;
+  const followers = options.followers ?? [];
 
   async function prepare(
     db: Queryable,
@@ -63,7 +72,7 @@ export function createBetsProjection(options: { rowCache?: RowCache } = {}): Pro
     const rows = [...plan.rows, ...healed];
     return {
       async write(client) {
-        const written = await writeBetRows(client, rows);
+        const written = await writeBetRows(client, rows, followers);
         // A refused row's events were already in the view (folded here from a row that was behind).
         let staleEvents = plan.staleEvents;
         for (const row of plan.rows) {
@@ -90,7 +99,7 @@ export function createBetsProjection(options: { rowCache?: RowCache } = {}): Pro
 
     async refold(client: PoolClient, bets: readonly BetRef[]): Promise<number> {
       const unique = new Map(bets.map((b) => [betKey(b.tenantId, b.betId), b]));
-      return (await writeBetRows(client, await foldFromStore(client, [...unique.values()]))).size;
+      return (await writeBetRows(client, await foldFromStore(client, [...unique.values()]), followers)).size;
     },
   };
 }
@@ -110,6 +119,3 @@ function rememberCommitted(
     else cache.forget(key);
   }
 }
-
-/** The projection without a row cache: for writers that do not own a partition's bets. */
-export const betsProjection: Projection = createBetsProjection();

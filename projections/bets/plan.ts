@@ -4,14 +4,17 @@
  * the event store can fill (refold). Duplicates, redeliveries and reordering within a bet all end
  * here, so one UPSERT statement never touches the same row twice (Citus refuses that).
  */
-import { betKey, type BetEvent } from '../../src/events/types.js';
+import {
+  betKey,
+  deliveredBets,
+  type BetEvent,
+  type BetRef,
+  type DeliveredBet,
+} from '../../src/events/types.js';
 import { foldBet } from './reducer.js';
 import type { BetRow } from './row.js';
 
-export interface BetRef {
-  readonly tenantId: number;
-  readonly betId: string;
-}
+export type { BetRef };
 
 /** Each bet's delivered events, one per version, in version order. */
 export function groupByBet(events: readonly BetEvent[]): Map<string, BetEvent[]> {
@@ -76,23 +79,7 @@ export function planBatch(events: readonly BetEvent[], stored: ReadonlyMap<strin
   return { rows, refold, staleEvents };
 }
 
-/** A bet of a batch, with the lowest version delivered for it. */
-export interface DeliveredBet extends BetRef {
-  readonly firstVersion: number;
-}
-
-/** The distinct bets of a batch, keyed by `tenant_id:bet_id`. */
-export function deliveredBets(events: readonly BetEvent[]): Map<string, DeliveredBet> {
-  const bets = new Map<string, DeliveredBet>();
-  for (const e of events) {
-    const key = betKey(e.tenantId, e.aggregateId);
-    const seen = bets.get(key);
-    if (!seen || e.version < seen.firstVersion) {
-      bets.set(key, { tenantId: e.tenantId, betId: e.aggregateId, firstVersion: e.version });
-    }
-  }
-  return bets;
-}
+export { deliveredBets, type DeliveredBet };
 
 /**
  * Whether planning needs the bet's stored row when the caller does not already know it: not when

@@ -223,13 +223,16 @@ async function swap(client: PoolClient, indexes: readonly LiveIndex[]): Promise<
     await client.query(`ALTER INDEX ${index.name}${INDEX_SUFFIX} RENAME TO ${index.name}`);
 }
 
+/** The read model's columns: not when a row was written, nor the status before its last write. */
+const NOT_COMPARED = `'projected_at' - 'previous_status'`;
+
 const DIFFERENCES = `
 SELECT coalesce(s.tenant_id, l.tenant_id) AS tenant_id, coalesce(s.bet_id, l.bet_id) AS bet_id,
-       CASE WHEN l.bet_id IS NULL THEN NULL ELSE to_jsonb(l) - 'projected_at' END AS live,
-       CASE WHEN s.bet_id IS NULL THEN NULL ELSE to_jsonb(s) - 'projected_at' END AS rebuilt,
+       CASE WHEN l.bet_id IS NULL THEN NULL ELSE to_jsonb(l) - ${NOT_COMPARED} END AS live,
+       CASE WHEN s.bet_id IS NULL THEN NULL ELSE to_jsonb(s) - ${NOT_COMPARED} END AS rebuilt,
        count(*) OVER () AS total
 FROM ${SHADOW_TABLE} s FULL JOIN ${VIEW_TABLE} l ON l.tenant_id = s.tenant_id AND l.bet_id = s.bet_id
-WHERE (to_jsonb(s) - 'projected_at') IS DISTINCT FROM (to_jsonb(l) - 'projected_at')
+WHERE (to_jsonb(s) - ${NOT_COMPARED}) IS DISTINCT FROM (to_jsonb(l) - ${NOT_COMPARED})
 ORDER BY 1, 2 LIMIT $1`;
 
 async function compare(db: Queryable, limit = 20): Promise<{ count: number; sample: Difference[] }> {

@@ -5,8 +5,8 @@
  */
 import pLimit from 'p-limit';
 import { inTransaction, type Pool } from '../../src/db/pool.js';
-import { betsProjection } from './index.js';
-import type { BetRef } from './plan.js';
+import type { BetRef } from '../../src/events/types.js';
+import type { Projection } from '../projection.js';
 
 export interface RepairOptions {
   readonly batchSize?: number;
@@ -19,8 +19,10 @@ export interface RepairReport {
   readonly rowsWritten: number;
 }
 
+/** `projection` is the composed one (projections/registry.ts), so the followers move with the rows. */
 export async function repairBets(
   pool: Pool,
+  projection: Projection,
   bets: readonly BetRef[],
   options: RepairOptions = {},
 ): Promise<RepairReport> {
@@ -33,7 +35,7 @@ export async function repairBets(
   await Promise.all(
     batches.map((batch) =>
       limit(async () => {
-        const written = await inTransaction(pool, (client) => betsProjection.refold(client, batch));
+        const written = await inTransaction(pool, (client) => projection.refold(client, batch));
         rowsWritten += written;
         done += batch.length;
         options.onProgress?.(done, bets.length);

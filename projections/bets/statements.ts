@@ -8,6 +8,7 @@ import { platformOf } from '../../src/db/platform.js';
 import type { Queryable } from '../../src/db/pool.js';
 import { rowMajor, rowsPerStatement, slices, valuesList } from '../../src/db/valuesList.js';
 import { betKey } from '../../src/events/types.js';
+import type { TransitionFollower } from '../projection.js';
 import type { BetRef } from './plan.js';
 import type { BetRow, BetStatus } from './row.js';
 import type { EventType } from '../../src/events/types.js';
@@ -23,7 +24,8 @@ ON CONFLICT (tenant_id, bet_id) DO UPDATE SET
   odds = EXCLUDED.odds, selection = EXCLUDED.selection, currency = EXCLUDED.currency,
   status = EXCLUDED.status, payout = EXCLUDED.payout, version = EXCLUDED.version,
   last_event_type = EXCLUDED.last_event_type, placed_at = EXCLUDED.placed_at,
-  last_updated_timestamp = EXCLUDED.last_updated_timestamp, projected_at = EXCLUDED.projected_at
+  last_updated_timestamp = EXCLUDED.last_updated_timestamp, projected_at = EXCLUDED.projected_at,
+  previous_status = v.status
 WHERE v.version < EXCLUDED.version`;
 
 /**
@@ -64,12 +66,18 @@ const ROW_VALUES = [
 ];
 const ROWS_PER_STATEMENT = rowsPerStatement(14);
 
-/** The same UPSERT for Citus, naming the rows that passed the version guard. */
-export function upsertValuesSql(rows: number, table: string = VIEW_TABLE): string {
-  return `
+/** The same UPSERT for Citus, naming the rows that passed the version guard (and, with followers, handing them on). */
+export function upsertValuesSql(
+  rows: number,
+  table: string = VIEW_TABLE,
+  followers: readonly TransitionFollower[] = [],
+): string {
+  return withFollowers(
+    `
 INSERT INTO ${table} AS v (${COLUMNS})
-VALUES ${valuesList(ROW_VALUES, rows)}${ON_CONFLICT}
-RETURNING tenant_id, bet_id`;
+VALUES ${valuesList(ROW_VALUES, rows)}${ON_CONFLICT}`,
+    followers,
+  );
 }
 
 const UPSERT_BETS = upsertSql();
@@ -103,31 +111,59 @@ export function upsertParams(rows: readonly BetRow[]): unknown[][] {
   return columns;
 }
 
-/** The live table's UPSERT, naming the rows that passed the version guard. */
-const UPSERT_BETS_RETURNING = `${UPSERT_BETS}
-RETURNING tenant_id, bet_id`;
+/** What a written row tells the read models that follow bets_view (see TransitionFollower). */
+const TRANSITION_COLUMNS = 'tenant_id, bet_id, user_id, currency, amount, odds, status, previous_status';
 
 /**
- * Writes rows (at most one per bet) to bets_view; returns the keys (`tenant_id:bet_id`) of those
- * that passed the version guard. Matched by key: on Citus RETURNING comes back in no fixed order.
- * Every statement is sent before the first await, so a pipelined caller keeps one round trip.
+ * An UPSERT of the live table that names the rows that passed the version guard — and, with
+ * followers, hands those rows to them as `transitions` in the same statement.
  */
-export async function writeBetRows(db: Queryable, rows: readonly BetRow[]): Promise<Set<string>> {
+export function withFollowers(upsert: string, followers: readonly TransitionFollower[]): string {
+  if (followers.length === 0) return `${upsert}\nRETURNING tenant_id, bet_id`;
+  return `WITH transitions AS (${upsert}
+RETURNING ${TRANSITION_COLUMNS}),
+${followers.map((f) => f.cte).join(',\n')}
+SELECT tenant_id, bet_id FROM transitions`;
+}
+
+/** Statement texts and names by followers (a process has one or two sets). */
+const composed = new Map<string, { name: string; text: string }>();
+function liveUpsert(followers: readonly TransitionFollower[]): { name: string; text: string } {
+  const key = followers.map((f) => f.name).join('+');
+  let statement = composed.get(key);
+  if (!statement) {
+    statement = {
+      name: key ? `bets_view_upsert_then_${key.replace(/\W/g, '_')}` : 'bets_view_upsert_returning',
+      text: withFollowers(UPSERT_BETS, followers),
+    };
+    composed.set(key, statement);
+  }
+  return statement;
+}
+
+/**
+ * Writes rows (at most one per bet) to bets_view, and through `followers` the read models derived
+ * from it; returns the keys (`tenant_id:bet_id`) of the rows that passed the version guard. Matched
+ * by key: on Citus RETURNING comes back in no fixed order. Every statement is sent before the first
+ * await, so a pipelined caller keeps one round trip.
+ */
+export async function writeBetRows(
+  db: Queryable,
+  rows: readonly BetRow[],
+  followers: readonly TransitionFollower[] = [],
+): Promise<Set<string>> {
   const written = new Set<string>();
   if (rows.length === 0) return written;
   type Key = { tenant_id: number; bet_id: string };
   const sent =
     platformOf(db) === 'citus'
       ? slices(rows, ROWS_PER_STATEMENT).map((slice) =>
-          db.query<Key>({ text: upsertValuesSql(slice.length), values: rowMajor(slice.map(rowValues)) }),
-        )
-      : [
           db.query<Key>({
-            name: 'bets_view_upsert_returning',
-            text: UPSERT_BETS_RETURNING,
-            values: upsertParams(rows),
+            text: upsertValuesSql(slice.length, VIEW_TABLE, followers),
+            values: rowMajor(slice.map(rowValues)),
           }),
-        ];
+        )
+      : [db.query<Key>({ ...liveUpsert(followers), values: upsertParams(rows) })];
   for (const result of await Promise.all(sent)) {
     for (const r of result.rows) written.add(betKey(r.tenant_id, r.bet_id));
   }

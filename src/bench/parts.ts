@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Partitioners, type Kafka } from 'kafkajs';
-import { betsProjection, createBetsProjection } from '../../projections/bets/index.js';
+import { betsProjection, createProjection as createBetsProjection } from '../../projections/registry.js';
 import { rebuildBetsView, type RebuildReport } from '../../projections/bets/rebuild.js';
 import { isCaughtUp } from '../../consumers/lag.js';
 import { createFlusher } from '../../consumers/flush.js';
@@ -47,7 +47,7 @@ function events(count: number, seed: number): BetEvent[] {
 }
 
 async function resetTables(pool: Pool): Promise<void> {
-  await pool.query('TRUNCATE bet_events, bets_view, projection_checkpoints, dead_letters');
+  await pool.query('TRUNCATE bet_events, bets_view, user_exposure, projection_checkpoints, dead_letters');
 }
 
 export async function benchAppend(ctx: BenchContext, count: number): Promise<Record<string, Figure>> {
@@ -175,7 +175,7 @@ export async function benchEndToEnd(
   let stageMicrosPerEvent: Partial<Record<Stage, number>> = {};
   const rss: number[] = [];
   const f = await repeat(ctx.runs, async (run) => {
-    await ctx.pool.query('TRUNCATE bets_view, projection_checkpoints, dead_letters');
+    await ctx.pool.query('TRUNCATE bets_view, user_exposure, projection_checkpoints, dead_letters');
     const group = `bench-${Date.now()}-${run}`;
     const env = {
       PATH: process.env['PATH'] ?? '',

@@ -3,7 +3,7 @@
  * batches of 100 over 20 tenants, one worker end to end at the default buffer, and a rebuild with
  * its locked swap. What the README's Citus section reports, each as a ratio to PostgreSQL.
  */
-import { betsProjection } from '../../projections/bets/index.js';
+import { betsProjection } from '../../projections/registry.js';
 import { rebuildBetsView, type RebuildReport } from '../../projections/bets/rebuild.js';
 import { noPublisher } from '../kafka/publisher.js';
 import { simulateEvents } from '../simulate/generator.js';
@@ -38,7 +38,9 @@ const perSecond = (count: number, ms: number) => Math.round((count / ms) * 1000)
 async function appendRate(ctx: BenchContext, count: number, producers: number): Promise<Figure> {
   const store = createEventStore({ pool: ctx.pool, publisher: noPublisher, projection: betsProjection });
   return repeat(ctx.runs, async (run) => {
-    await ctx.pool.query('TRUNCATE bet_events, bets_view, projection_checkpoints, dead_letters');
+    await ctx.pool.query(
+      'TRUNCATE bet_events, bets_view, user_exposure, projection_checkpoints, dead_letters',
+    );
     const lanes: BetEvent[][] = Array.from({ length: producers }, () => []);
     for (const e of stream(count, 700 + run)) {
       lanes[Math.abs(hash(`${e.tenantId}:${e.aggregateId}`)) % producers]!.push(e);

@@ -7,7 +7,7 @@ import { createKafkaPublisher, noPublisher, type EventPublisher } from '../kafka
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createEventStore, type EventStore } from '../store/eventStore.js';
 import { checkDatabase, checkKafka } from './preflight.js';
-import { betsProjection } from '../../projections/bets/index.js';
+import { betsProjection } from '../../projections/registry.js';
 
 export interface ConnectionChecks {
   readonly kafka?: boolean;

@@ -1,4 +1,4 @@
-/** The event model of DESIGN.md: one envelope, six V1 event types. Money is always a decimal string. */
+/** The event model (README, How it works): one envelope, six V1 event types. Money is always a decimal string. */
 
 export const EVENT_TYPES = [
   'V1_BET_PLACED',
@@ -54,6 +54,12 @@ interface Envelope<T extends EventType> {
 
 export type BetEvent = { [T in EventType]: Envelope<T> }[EventType];
 
+/** One bet: the event stream's aggregate, by its key (tenant_id, bet_id). */
+export interface BetRef {
+  readonly tenantId: number;
+  readonly betId: string;
+}
+
 /** The wire and table form of an event (snake_case, as in `bet_events` and the Kafka value). */
 export interface EventEnvelopeJson {
   tenant_id: number;
@@ -79,4 +85,25 @@ export function toEnvelopeJson(event: BetEvent): EventEnvelopeJson {
 
 export function betKey(tenantId: number, betId: string): string {
   return `${tenantId}:${betId}`;
+}
+
+/** A bet of a batch, with the lowest version the batch holds for it. */
+export interface DeliveredBet extends BetRef {
+  readonly firstVersion: number;
+}
+
+/**
+ * The distinct bets of a batch, keyed by `tenant_id:bet_id`, each with its lowest version: the
+ * store checks that version's predecessor, the projection whether it must read the stored row.
+ */
+export function deliveredBets(events: readonly BetEvent[]): Map<string, DeliveredBet> {
+  const bets = new Map<string, DeliveredBet>();
+  for (const e of events) {
+    const key = betKey(e.tenantId, e.aggregateId);
+    const seen = bets.get(key);
+    if (!seen || e.version < seen.firstVersion) {
+      bets.set(key, { tenantId: e.tenantId, betId: e.aggregateId, firstVersion: e.version });
+    }
+  }
+  return bets;
 }

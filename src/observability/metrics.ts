@@ -55,7 +55,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     }),
     flushDuration: new Histogram({
       name: METRIC.flushDuration,
-      help: 'Duration of one flush transaction (view UPSERT + checkpoint + commit)',
+      help: 'One flush from start to commit: reading stored rows, folding, and its transaction (rows, dead letters, checkpoints, COMMIT), retries included',
       buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     }),

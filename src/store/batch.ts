@@ -59,19 +59,6 @@ export function splitBatch(events: readonly BetEvent[]): SplitBatch {
   return { unique, repeated };
 }
 
-/** For each bet, the lowest version among `events`: its predecessor must already be stored. */
-export function firstVersions(
-  events: readonly BetEvent[],
-): Array<{ tenantId: number; betId: string; version: number }> {
-  const first = new Map<string, BetEvent>();
-  for (const e of events) {
-    const key = betKey(e.tenantId, e.aggregateId);
-    const seen = first.get(key);
-    if (!seen || e.version < seen.version) first.set(key, e);
-  }
-  return [...first.values()].map((e) => ({ tenantId: e.tenantId, betId: e.aggregateId, version: e.version }));
-}
-
 /** A bet's versions within one batch must be contiguous, or the store would hold a hole. */
 export function checkContiguous(events: readonly BetEvent[]): void {
   const byBet = new Map<string, number[]>();

@@ -5,10 +5,10 @@
  * own writes.
  */
 import { inPipelinedTransaction, inTransaction, type Pool, type PoolClient } from '../db/pool.js';
-import { betKey, type BetEvent } from '../events/types.js';
+import { betKey, deliveredBets, type BetEvent } from '../events/types.js';
 import type { EventPublisher } from '../kafka/publisher.js';
 import type { Projection } from '../../projections/projection.js';
-import { ConcurrencyConflictError, checkContiguous, firstVersions, splitBatch } from './batch.js';
+import { ConcurrencyConflictError, checkContiguous, splitBatch } from './batch.js';
 import { insertEvents, selectEventsOfBets, selectPositions } from './statements.js';
 
 export { ConcurrencyConflictError } from './batch.js';
@@ -85,9 +85,9 @@ export function createEventStore(deps: {
    * migration 010): name the first such bet and version.
    */
   async function explainMissingPredecessor(events: readonly BetEvent[]): Promise<never> {
-    const needed = firstVersions(events)
-      .filter((p) => p.version > 1)
-      .map((p) => ({ ...p, version: p.version - 1 }));
+    const needed = [...deliveredBets(events).values()]
+      .filter((b) => b.firstVersion > 1)
+      .map((b) => ({ tenantId: b.tenantId, betId: b.betId, version: b.firstVersion - 1 }));
     const found = await selectPositions(pool, needed);
     const have = new Set(found.map((f) => `${betKey(f.tenant_id, f.aggregate_id)}#${f.version}`));
     const missing = needed.find((p) => !have.has(`${betKey(p.tenantId, p.betId)}#${p.version}`)) ?? needed[0];

@@ -5,8 +5,7 @@
 import { platformOf } from '../db/platform.js';
 import type { Queryable } from '../db/pool.js';
 import { rowMajor, rowsPerStatement, slices, valuesList } from '../db/valuesList.js';
-import { betKey, type BetEvent, type EventType } from '../events/types.js';
-import type { BetRef } from '../../projections/bets/plan.js';
+import { betKey, type BetEvent, type BetRef, type EventType } from '../events/types.js';
 
 /**
  * One statement for a whole batch. ON CONFLICT names only the idempotency key: a retried event is
@@ -125,7 +124,7 @@ export const SELECT_POSITIONS_CITUS = `
 SELECT tenant_id, aggregate_id, version, idempotency_key FROM bet_events
 WHERE tenant_id = ANY($1::bigint[]) AND aggregate_id = ANY($2::text[]) AND version = ANY($3::integer[])`;
 
-export interface Position {
+export interface TakenPosition {
   tenant_id: number;
   aggregate_id: string;
   version: number;
@@ -135,11 +134,11 @@ export interface Position {
 export async function selectPositions(
   db: Queryable,
   positions: ReadonlyArray<{ tenantId: number; betId: string; version: number }>,
-): Promise<Position[]> {
+): Promise<TakenPosition[]> {
   if (positions.length === 0) return [];
   // Unnamed on purpose, like readBetRows: no generic plan cached from when the table was small.
   if (platformOf(db) === 'citus') {
-    const result = await db.query<Position>({
+    const result = await db.query<TakenPosition>({
       text: SELECT_POSITIONS_CITUS,
       values: [
         [...new Set(positions.map((p) => p.tenantId))],
@@ -150,7 +149,7 @@ export async function selectPositions(
     const wanted = new Set(positions.map((p) => `${betKey(p.tenantId, p.betId)}#${p.version}`));
     return result.rows.filter((r) => wanted.has(`${betKey(r.tenant_id, r.aggregate_id)}#${r.version}`));
   }
-  const result = await db.query<Position>({
+  const result = await db.query<TakenPosition>({
     text: SELECT_POSITIONS,
     values: [
       positions.map((p) => p.tenantId),

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka } from 'kafkajs';
-import { betsProjection } from '../../projections/bets/index.js';
+import { betsProjection, reconciler } from '../../projections/registry.js';
 import { betsBehind } from '../../projections/bets/verify.js';
 import { isCaughtUp } from '../../consumers/lag.js';
 import { sweepOnce } from '../../consumers/sweep.js';
@@ -308,7 +308,7 @@ describe('fault suite', () => {
       expect(rows[0]!.n).toBe(acknowledged.length);
       // A batch whose COMMIT landed as the server went down was stored but never published: that
       // is the reconciliation sweep's job.
-      await sweepOnce(db.pool, { sweepIntervalMs: 1, sweepWindowMs: 3_600_000, sweepGraceMs: 0 });
+      await sweepOnce(db.pool, { sweepIntervalMs: 1, sweepWindowMs: 3_600_000, sweepGraceMs: 0 }, reconciler);
       await settle(
         topic,
         group,

@@ -15,7 +15,7 @@ import { decodedBatchCounts } from '../../src/kafka/codecs/index.js';
 import { createKafkaPublisher, encodeEvent } from '../../src/kafka/publisher.js';
 import { createEventStore } from '../../src/store/eventStore.js';
 import { noPublisher } from '../../src/kafka/publisher.js';
-import { betsProjection } from '../../projections/bets/index.js';
+import { betsProjection } from '../../projections/registry.js';
 import { createTestDatabase, requiredEnv, type TestDatabase } from '../support/db.js';
 import { javaConsume, javaProduce } from '../support/javaClient.js';
 import { createTopic, readAll, testKafka, uniqueName } from '../support/kafka.js';

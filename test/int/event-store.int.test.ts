@@ -5,7 +5,7 @@ import { createKafkaPublisher, noPublisher, type EventPublisher } from '../../sr
 import { ConcurrencyConflictError, createEventStore, type EventStore } from '../../src/store/eventStore.js';
 import type { BetEvent } from '../../src/events/types.js';
 import { simulateEvents } from '../../src/simulate/generator.js';
-import { betsProjection } from '../../projections/bets/index.js';
+import { betsProjection } from '../../projections/registry.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { createTopic, readAll, testKafka } from '../support/kafka.js';
 import { viewMismatches } from '../support/oracle.js';

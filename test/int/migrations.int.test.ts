@@ -27,18 +27,25 @@ describe(`migrations on real ${process.env['TEST_PLATFORM'] === 'citus' ? 'Citus
     expect(rows.map((r) => r.name)).toEqual((await loadMigrations()).map((m) => m.name));
   });
 
-  it('creates the four tables with tenant_id in every unique key, and no triggers', async () => {
+  it('creates the five tables with tenant_id in every unique key, and no triggers', async () => {
     const { rows: tables } = await db.pool.query<{ table_name: string }>(
       `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1`,
     );
     expect(tables.map((t) => t.table_name)).toEqual(
-      expect.arrayContaining(['bet_events', 'bets_view', 'dead_letters', 'projection_checkpoints']),
+      expect.arrayContaining([
+        'bet_events',
+        'bets_view',
+        'dead_letters',
+        'projection_checkpoints',
+        'user_exposure',
+      ]),
     );
     const { rows: keys } = await db.pool.query<{ table: string; def: string }>(
       `SELECT conrelid::regclass::text AS table, pg_get_constraintdef(oid) AS def
-       FROM pg_constraint WHERE contype IN ('p', 'u') AND conrelid::regclass::text IN ('bet_events', 'bets_view')`,
+       FROM pg_constraint WHERE contype IN ('p', 'u')
+         AND conrelid::regclass::text IN ('bet_events', 'bets_view', 'user_exposure')`,
     );
-    expect(keys.length).toBe(3);
+    expect(keys.length).toBe(4);
     for (const key of keys) expect(key.def).toMatch(/^(PRIMARY KEY|UNIQUE) \(tenant_id,/);
     // Citus keeps triggers of its own on its catalog tables; none may be on the project's.
     const { rows: triggers } = await db.pool.query(
@@ -70,18 +77,23 @@ describe(`migrations on real ${process.env['TEST_PLATFORM'] === 'citus' ? 'Citus
     expect(byTable.get('bet_events')).toMatchObject({ method: 'h', column: 'tenant_id' });
     expect(byTable.get('bets_view')).toMatchObject({ method: 'h', column: 'tenant_id' });
     expect(byTable.get('bets_view')!.group).toBe(byTable.get('bet_events')!.group);
+    expect(byTable.get('user_exposure')).toMatchObject({ method: 'h', column: 'tenant_id' });
+    expect(byTable.get('user_exposure')!.group).toBe(byTable.get('bet_events')!.group);
     // Checkpoints live on the coordinator (migration 009), dead letters on every node.
     expect(byTable.get('projection_checkpoints')).toBeUndefined();
     expect(byTable.get('dead_letters')).toMatchObject({ method: 'n' });
     // Roles, grants and row-level security reached the workers' shards.
-    const { rows: shards } = await db.pool.query<{ result: string }>(
-      `SELECT result FROM run_command_on_shards('bets_view',
-         $$SELECT relrowsecurity || ' ' || has_table_privilege('bet_projector_writer', '%1$s', 'INSERT')
-                  || ' ' || (SELECT count(*) FROM pg_policy WHERE polrelid = '%1$s'::regclass)
-           FROM pg_class WHERE oid = '%1$s'::regclass$$)`,
-    );
-    expect(shards.length).toBeGreaterThan(1);
-    for (const shard of shards) expect(shard.result).toBe('true true 2');
+    for (const table of ['bets_view', 'user_exposure']) {
+      const { rows: shards } = await db.pool.query<{ result: string }>(
+        `SELECT result FROM run_command_on_shards($1,
+           $$SELECT relrowsecurity || ' ' || has_table_privilege('bet_projector_writer', '%1$s', 'INSERT')
+                    || ' ' || (SELECT count(*) FROM pg_policy WHERE polrelid = '%1$s'::regclass)
+             FROM pg_class WHERE oid = '%1$s'::regclass$$)`,
+        [table],
+      );
+      expect(shards.length).toBeGreaterThan(1);
+      for (const shard of shards) expect(shard.result).toBe('true true 2');
+    }
   });
 
   it('refuses a migration that was edited after it was applied', async () => {

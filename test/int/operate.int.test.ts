@@ -1,5 +1,5 @@
 import type { Kafka } from 'kafkajs';
-import { betsProjection } from '../../projections/bets/index.js';
+import { betsProjection } from '../../projections/registry.js';
 import { createKafkaPublisher } from '../../src/kafka/publisher.js';
 import { METRIC } from '../../src/observability/metrics.js';
 import { simulateEvents } from '../../src/simulate/generator.js';

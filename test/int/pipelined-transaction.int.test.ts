@@ -9,7 +9,7 @@ import type { EventItem } from '../../consumers/messages.js';
 import { createPool, inPipelinedTransaction, type Pool } from '../../src/db/pool.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { simulateEvents } from '../../src/simulate/generator.js';
-import { createBetsProjection } from '../../projections/bets/index.js';
+import { createProjection as createBetsProjection } from '../../projections/registry.js';
 import { RowCache } from '../../projections/bets/rowCache.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 

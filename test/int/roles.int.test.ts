@@ -3,8 +3,7 @@
  * cannot rewrite history, and a reader sees its own tenant's bets only, however it asks.
  */
 import pg from 'pg';
-import { betsProjection } from '../../projections/bets/index.js';
-import { rebuildBetsView } from '../../projections/bets/rebuild.js';
+import { betsProjection, rebuildReadModels as rebuildBetsView } from '../../projections/registry.js';
 import { simulateEvents } from '../../src/simulate/generator.js';
 import { noPublisher } from '../../src/kafka/publisher.js';
 import { createEventStore } from '../../src/store/eventStore.js';

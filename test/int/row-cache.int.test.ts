@@ -12,7 +12,7 @@ import { betKey, type BetEvent } from '../../src/events/types.js';
 import { noPublisher } from '../../src/kafka/publisher.js';
 import { simulateEvents } from '../../src/simulate/generator.js';
 import { createEventStore } from '../../src/store/eventStore.js';
-import { betsProjection, createBetsProjection } from '../../projections/bets/index.js';
+import { betsProjection, createProjection as createBetsProjection } from '../../projections/registry.js';
 import { RowCache } from '../../projections/bets/rowCache.js';
 import { SELECT_BET_ROWS } from '../../projections/bets/statements.js';
 import type { Projection, ProjectionResult } from '../../projections/projection.js';
@@ -33,7 +33,7 @@ describe('the worker projection row cache on real PostgreSQL', () => {
   afterAll(async () => db.drop());
 
   async function reset(events: readonly BetEvent[]): Promise<void> {
-    await db.pool.query('TRUNCATE bet_events, bets_view');
+    await db.pool.query('TRUNCATE bet_events, bets_view, user_exposure');
     const store = createEventStore({
       pool: db.workerPool,
       publisher: noPublisher,

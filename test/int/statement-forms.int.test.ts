@@ -13,6 +13,7 @@ import { groupByBet } from '../../projections/bets/plan.js';
 import { foldBet } from '../../projections/bets/reducer.js';
 import type { BetRow } from '../../projections/bets/row.js';
 import { readBetRows, writeBetRows } from '../../projections/bets/statements.js';
+import { FOLLOWERS } from '../../projections/registry.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { normalizeDecimal } from '../support/oracle.js';
 
@@ -103,6 +104,44 @@ describe.each(FORMS)('the %s form of each statement', (form) => {
         });
         expect(exact(row)).toEqual(exact(want));
       }
+    } finally {
+      client.release();
+    }
+  });
+
+  it('writeBetRows hands the followers exactly the transitions it wrote (user_exposure = sum over open bets)', async () => {
+    const client = await pool.connect();
+    try {
+      // Tenants of their own: the test above wrote rows without followers.
+      const mine = (es: BetEvent[]) => es.map((e) => ({ ...e, tenantId: e.tenantId + 50 }));
+      const histories = [...byBet.values()].map(mine);
+      const first = histories.map((es) => foldBet(es.slice(0, 1))!);
+      const last = histories.map((es) => foldBet(es)!);
+      expect((await writeBetRows(client, first, FOLLOWERS)).size).toBe(first.length);
+      expect(
+        (
+          await writeBetRows(
+            client,
+            last.filter((r) => r.version > 1),
+            FOLLOWERS,
+          )
+        ).size,
+      ).toBe(last.filter((r) => r.version > 1).length);
+      // Refused (older than stored): no transition, no change.
+      expect((await writeBetRows(client, first, FOLLOWERS)).size).toBe(0);
+      const expected = new Map<string, number>();
+      for (const r of last) {
+        if (r.status !== 'placed' && r.status !== 'accepted') continue;
+        const key = `${r.tenantId}:${r.userId}:${r.currency}`;
+        expected.set(key, (expected.get(key) ?? 0) + 1);
+      }
+      expect(expected.size).toBeGreaterThan(0);
+      const { rows } = await client.query<{ key: string; open_bets: number }>(
+        `SELECT tenant_id || ':' || user_id || ':' || currency AS key, open_bets::int AS open_bets
+         FROM user_exposure WHERE tenant_id > $1 AND open_bets <> 0`,
+        [tenantBase + 50],
+      );
+      expect(new Map(rows.map((r) => [r.key, r.open_bets]))).toEqual(expected);
     } finally {
       client.release();
     }

@@ -3,7 +3,7 @@ import { noPublisher, createKafkaPublisher, type EventPublisher } from '../../sr
 import { createEventStore, type EventStore } from '../../src/store/eventStore.js';
 import { simulateEvents } from '../../src/simulate/generator.js';
 import { toEnvelopeJson, type BetEvent } from '../../src/events/types.js';
-import { betsProjection } from '../../projections/bets/index.js';
+import { betsProjection } from '../../projections/registry.js';
 import { betsBehind } from '../../projections/bets/verify.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { createTopic, produceRaw, testKafka, uniqueName } from '../support/kafka.js';

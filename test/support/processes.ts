@@ -9,7 +9,7 @@ export const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '.
 
 /**
  * Keeps a copy of a process's output in TEST_LOG_DIR, which globalTeardown scans for passwords
- * (DESIGN: no log line carries a secret). Returns the listener to attach to stdout and stderr.
+ * (no log line may carry a secret). Returns the listener to attach to stdout and stderr.
  */
 function logCopy(child: ChildProcess, args: readonly string[]): (chunk: Buffer) => void {
   const dir = process.env['TEST_LOG_DIR'];

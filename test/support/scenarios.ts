@@ -5,7 +5,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka } from 'kafkajs';
-import { betsProjection } from '../../projections/bets/index.js';
+import { betsProjection } from '../../projections/registry.js';
 import { betsBehind } from '../../projections/bets/verify.js';
 import { isCaughtUp } from '../../consumers/lag.js';
 import type { BetEvent } from '../../src/events/types.js';

@@ -5,7 +5,7 @@ import { isCaughtUp } from '../../consumers/lag.js';
 import type { Pool } from '../../src/db/pool.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { createMetrics, type Metrics } from '../../src/observability/metrics.js';
-import { createBetsProjection } from '../../projections/bets/index.js';
+import { createProjection as createBetsProjection } from '../../projections/registry.js';
 import { RowCache } from '../../projections/bets/rowCache.js';
 import { waitFor } from './oracle.js';
 

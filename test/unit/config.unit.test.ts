@@ -33,8 +33,9 @@ describe('loadConfig', () => {
   it('never shows the database password', () => {
     const config = loadConfig({ DATABASE_URL: 'postgres://app:s3cret@db:5432/bets' });
     expect(JSON.stringify(describeConfig(config))).not.toContain('s3cret');
-    expect(() => loadConfig({ DATABASE_URL: 'postgres://app:s3cret@db:5432/bets\u0000%%' })).not.toThrow(
-      /s3cret/,
+    // Not even in the error about a URL that does not parse.
+    expect(() => loadConfig({ DATABASE_URL: 'postgres://app:s3cret@[db/bets' })).toThrow(
+      'DATABASE_URL "postgres://app:***@[db/bets" is not a URL',
     );
   });
 });

@@ -6,8 +6,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createWorker } from '../../../consumers/worker.js';
 import { isCaughtUp } from '../../../consumers/lag.js';
-import { betsProjection } from '../../../projections/bets/index.js';
+import { betsProjection } from '../../../projections/registry.js';
 import { betsBehind, statusCounts } from '../../../projections/bets/verify.js';
+import { exposureMismatches, exposureTotals } from '../../../projections/exposure/index.js';
 import { maskUrl } from '../../config.js';
 import { ensureDatabase } from '../../db/ensureDatabase.js';
 import { migrate } from '../../db/migrate.js';
@@ -94,7 +95,28 @@ ${SIMULATION_HELP.replace('(default 10000)', '(default 100000)')}
       const behind = await betsBehind(runtime.pool);
       out(table(rows));
       out(`bets whose view row is not at their latest version: ${behind}`);
-      return behind === 0 && statuses.every((s) => view.get(s) === fold.get(s)) ? 0 : 1;
+      // user_exposure, next to its check: the sum over open bets, computed by the database from bets_view.
+      const totals = await exposureTotals(runtime.pool);
+      const mismatched = (await exposureMismatches(runtime.pool)).length;
+      out(
+        table([
+          ['user_exposure', 'stored (all users)', 'sum over open bets in bets_view', ''],
+          [
+            'open bets',
+            totals.openBets,
+            totals.expectedOpenBets,
+            totals.openBets === totals.expectedOpenBets ? 'ok' : 'MISMATCH',
+          ],
+          [
+            'open stake',
+            totals.openStake,
+            totals.expectedOpenStake,
+            totals.openStake === totals.expectedOpenStake ? 'ok' : 'MISMATCH',
+          ],
+        ]),
+      );
+      out(`user_exposure rows that differ from the sum over their user's open bets: ${mismatched}`);
+      return behind === 0 && mismatched === 0 && statuses.every((s) => view.get(s) === fold.get(s)) ? 0 : 1;
     } finally {
       await runtime.close();
     }

@@ -1,6 +1,7 @@
 import type { Kafka } from 'kafkajs';
 import { checkpointLag } from '../../../consumers/lag.js';
 import { laggingBets, summarizeLag } from '../../../projections/bets/lag.js';
+import { exposureMismatches } from '../../../projections/exposure/index.js';
 import type { Config } from '../../config.js';
 import type { Queryable } from '../../db/pool.js';
 import { intOption, stringOption, type Command } from '../command.js';
@@ -35,16 +36,18 @@ async function kafkaPartitions(db: Queryable, kafka: Kafka, config: Config) {
 
 export const lagCommand: Command = {
   name: 'lag',
-  summary: 'how far bets_view is behind bet_events and Kafka',
+  summary: 'how far bets_view is behind bet_events and Kafka; whether user_exposure matches bets_view',
   usage: `projector lag [--since 24h|ISO|all] [--tenant N] [--json] [--fail-over N] [--no-kafka]
 
 Bets whose latest stored version is above their view row's (count, max and p99 lag in ms, top
-tenants), plus per Kafka partition: consumer-group lag and DB checkpoint lag and age.
+tenants); user_exposure rows that differ from the sum over their user's open bets in bets_view
+(all tenants, whatever --since says; \`projector repair\` sets them); plus per Kafka partition:
+consumer-group lag and DB checkpoint lag and age.
 
   --since S       only events since S: a duration (15m, 24h, 7d), an ISO time, or all (default 24h)
   --tenant N      only this tenant
   --json          machine-readable output
-  --fail-over N   exit 1 when more than N bets lag (for alerting from a CronJob)
+  --fail-over N   exit 1 when more than N bets lag or any user_exposure row differs (for a CronJob)
   --no-kafka      skip the Kafka part`,
   options: {
     since: { type: 'string' },
@@ -69,12 +72,17 @@ tenants), plus per Kafka partition: consumer-group lag and DB checkpoint lag and
           ...(tenant ? { tenantId: tenant } : {}),
         }),
       );
+      const exposure = await exposureMismatches(runtime.pool);
       const partitions = values['no-kafka']
         ? []
         : await kafkaPartitions(runtime.pool, runtime.kafka, runtime.config);
       if (values['json']) {
         process.stdout.write(
-          `${JSON.stringify({ view: summary, kafka: { topic: runtime.config.topic, groupId: runtime.config.groupId, partitions } })}\n`,
+          `${JSON.stringify({
+            view: summary,
+            exposure: { mismatches: exposure.length, sample: exposure.slice(0, 10) },
+            kafka: { topic: runtime.config.topic, groupId: runtime.config.groupId, partitions },
+          })}\n`,
         );
       } else {
         const out: string[] = [
@@ -85,6 +93,28 @@ tenants), plus per Kafka partition: consumer-group lag and DB checkpoint lag and
             table([
               ['tenant', 'lagging bets', 'max lag ms'],
               ...summary.topTenants.map((t) => [t.tenantId, t.laggingBets, t.maxLagMs]),
+            ]),
+          );
+        }
+        out.push(
+          `user_exposure: ${exposure.length} rows differ from the sum over open bets in bets_view` +
+            (exposure.length > 0 ? ' (projector repair sets them)' : ''),
+        );
+        if (exposure.length > 0) {
+          out.push(
+            table([
+              ['tenant', 'user', 'currency', 'open bets', 'expected', 'open stake', 'expected'],
+              ...exposure
+                .slice(0, 10)
+                .map((m) => [
+                  m.tenantId,
+                  m.userId,
+                  m.currency,
+                  m.stored.openBets,
+                  m.expected.openBets,
+                  m.stored.openStake,
+                  m.expected.openStake,
+                ]),
             ]),
           );
         }
@@ -117,7 +147,7 @@ tenants), plus per Kafka partition: consumer-group lag and DB checkpoint lag and
         }
         process.stdout.write(`${out.join('\n')}\n`);
       }
-      return failOver !== undefined && summary.laggingBets > failOver ? 1 : 0;
+      return failOver !== undefined && (summary.laggingBets > failOver || exposure.length > 0) ? 1 : 0;
     } finally {
       await runtime.close();
     }

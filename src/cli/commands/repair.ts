@@ -1,5 +1,7 @@
 import { laggingBets } from '../../../projections/bets/lag.js';
 import { repairBets } from '../../../projections/bets/repair.js';
+import { repairExposure } from '../../../projections/exposure/index.js';
+import { betsProjection } from '../../../projections/registry.js';
 import { intOption, stringOption, UsageError, type Command } from '../command.js';
 import { parseSince } from '../duration.js';
 import { progressReporter } from '../progress.js';
@@ -7,11 +9,13 @@ import { openRuntime } from '../runtime.js';
 
 export const repairCommand: Command = {
   name: 'repair',
-  summary: 're-fold lagging bets from bet_events into bets_view',
+  summary: 're-fold lagging bets from bet_events into bets_view, then set user_exposure to its sum',
   usage: `projector repair [--tenant N] [--bet ID] [--since 24h|ISO|all] [--batch-size N] [--concurrency N]
 
 Re-folds the bets that \`projector lag\` reports (within --since, default all) from their stored
-events. Idempotent and safe while workers run: every write is version-guarded.
+events, then sets every user_exposure row that differs from the sum over its user's open bets in
+bets_view (all tenants; flushes wait for that moment, readers do not). Idempotent and safe while
+workers run: every bets_view write is version-guarded.
 
   --tenant N        only this tenant
   --bet ID          only this bet (needs --tenant)
@@ -43,13 +47,17 @@ events. Idempotent and safe while workers run: every write is version-guarded.
       });
       const started = performance.now();
       const report = progressReporter();
-      const result = await repairBets(runtime.pool, bets, {
+      const result = await repairBets(runtime.pool, betsProjection, bets, {
         batchSize,
         concurrency,
         onProgress: (done, total) =>
           report({ phase: 'repair', done, total, elapsedMs: Math.round(performance.now() - started) }),
       });
-      process.stdout.write(`${JSON.stringify({ lagging: bets.length, repaired: result.rowsWritten })}\n`);
+      // Then the read models that follow bets_view, against what it now holds.
+      const exposureRows = await repairExposure(runtime.pool);
+      process.stdout.write(
+        `${JSON.stringify({ lagging: bets.length, repaired: result.rowsWritten, exposureRowsRepaired: exposureRows })}\n`,
+      );
     } finally {
       await runtime.close();
     }

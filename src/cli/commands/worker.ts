@@ -1,10 +1,10 @@
 import { liveness, readiness } from '../../../consumers/health.js';
 import { runSweep } from '../../../consumers/sweep.js';
 import { createWorker } from '../../../consumers/worker.js';
-import { createBetsProjection } from '../../../projections/bets/index.js';
+import { createProjection, reconciler } from '../../../projections/registry.js';
 import { RowCache } from '../../../projections/bets/rowCache.js';
 import { describeConfig } from '../../config.js';
-import { faultHooks } from '../../faults.js';
+import { faultHooks } from '../../../consumers/faultHooks.js';
 import { startHttpServer } from '../../observability/httpServer.js';
 import { createMetrics } from '../../observability/metrics.js';
 import type { Command } from '../command.js';
@@ -30,7 +30,7 @@ signal or SHUTDOWN_TIMEOUT_MS exits non-zero.`,
       config: runtime.config,
       pool: runtime.pool,
       kafka: runtime.kafka,
-      projection: createBetsProjection(
+      projection: createProjection(
         runtime.config.viewRowCacheSize > 0
           ? { rowCache: new RowCache(runtime.config.viewRowCacheSize) }
           : {},
@@ -52,6 +52,7 @@ signal or SHUTDOWN_TIMEOUT_MS exits non-zero.`,
     const sweep = runSweep({
       pool: runtime.pool,
       config: runtime.config,
+      reconciler,
       logger: runtime.logger,
       metrics,
       signal: sweepStop.signal,

@@ -6,9 +6,9 @@
  *   slow-flush-ms=N           sleep N ms after each DB commit (to test shutdown timeouts)
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { WorkerHooks } from '../consumers/worker.js';
-import { ConfigError } from './config.js';
-import type { Logger } from './observability/logger.js';
+import type { WorkerHooks } from './worker.js';
+import { ConfigError } from '../src/config.js';
+import type { Logger } from '../src/observability/logger.js';
 
 export function faultHooks(
   env: Readonly<Record<string, string | undefined>>,

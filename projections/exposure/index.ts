@@ -1,0 +1,91 @@
+/**
+ * user_exposure — per tenant, user and currency: open bets, open stake, potential payout. A follower
+ * of bets_view: written in bets_view's own UPSERT statement from the transitions its version guard
+ * accepted (migration 011), so every writer of bets_view keeps it exact. Checked and repaired
+ * against the sum over open bets in bets_view.
+ */
+import { inTransaction, type Pool, type Queryable } from '../../src/db/pool.js';
+import type { TransitionFollower } from '../projection.js';
+import {
+  EXPOSURE_CTE,
+  EXPOSURE_MISMATCHES,
+  EXPOSURE_TOTALS,
+  LOCK_EXPOSURE,
+  SET_EXPOSURE_TO_SUM,
+  ZERO_EXPOSURE_WITHOUT_OPEN_BETS,
+} from './statements.js';
+
+export const EXPOSURE_TABLE = 'user_exposure';
+
+export const exposureFollower: TransitionFollower = { name: EXPOSURE_TABLE, cte: EXPOSURE_CTE };
+
+export interface ExposureMismatch {
+  readonly tenantId: number;
+  readonly userId: string;
+  readonly currency: string;
+  readonly expected: { openBets: number; openStake: string; potentialPayout: string };
+  readonly stored: { openBets: number; openStake: string; potentialPayout: string };
+}
+
+/** Rows of user_exposure that differ from the sum over open bets in bets_view. */
+export async function exposureMismatches(db: Queryable): Promise<ExposureMismatch[]> {
+  const { rows } = await db.query<{
+    tenant_id: number;
+    user_id: string;
+    currency: string;
+    expected_open_bets: number;
+    open_bets: number;
+    expected_open_stake: string;
+    open_stake: string;
+    expected_potential_payout: string;
+    potential_payout: string;
+  }>(EXPOSURE_MISMATCHES);
+  return rows.map((r) => ({
+    tenantId: r.tenant_id,
+    userId: r.user_id,
+    currency: r.currency,
+    expected: {
+      openBets: r.expected_open_bets,
+      openStake: r.expected_open_stake,
+      potentialPayout: r.expected_potential_payout,
+    },
+    stored: { openBets: r.open_bets, openStake: r.open_stake, potentialPayout: r.potential_payout },
+  }));
+}
+
+export interface ExposureTotals {
+  readonly openBets: number;
+  readonly openStake: string;
+  readonly expectedOpenBets: number;
+  readonly expectedOpenStake: string;
+}
+
+export async function exposureTotals(db: Queryable): Promise<ExposureTotals> {
+  const { rows } = await db.query<{
+    open_bets: number;
+    open_stake: string;
+    expected_open_bets: number;
+    expected_open_stake: string;
+  }>(EXPOSURE_TOTALS);
+  const r = rows[0]!;
+  return {
+    openBets: r.open_bets,
+    openStake: r.open_stake,
+    expectedOpenBets: r.expected_open_bets,
+    expectedOpenStake: r.expected_open_stake,
+  };
+}
+
+/**
+ * Sets user_exposure to the sum over open bets in bets_view, set-based, in one transaction that
+ * holds off the flushes' additions (readers keep reading); returns the rows changed. Also the
+ * rebuild: after bets_view is rebuilt, or to fill the table from scratch.
+ */
+export async function repairExposure(pool: Pool): Promise<number> {
+  return inTransaction(pool, async (client) => {
+    await client.query(LOCK_EXPOSURE);
+    const zeroed = await client.query(ZERO_EXPOSURE_WITHOUT_OPEN_BETS);
+    const summed = await client.query(SET_EXPOSURE_TO_SUM);
+    return zeroed.rows.length + summed.rows.length;
+  });
+}

@@ -1,0 +1,96 @@
+/**
+ * user_exposure's SQL: the follower CTE that adds each accepted bets_view transition's difference,
+ * and the set-based check and repair against the sum over open bets in bets_view.
+ */
+
+/** A bet counts while it is open: placed or accepted (settled, cancelled, rejected, cashed out leave). */
+const OPEN = `('placed', 'accepted')`;
+
+/**
+ * Reads `transitions` (see TransitionFollower): +1 for a row that became open, −1 for one that
+ * stopped being open, 0 otherwise; stake and odds never change after a bet is placed (version 1),
+ * so the row as written also says what the row before it counted. Keys in a fixed order, so two
+ * flushes touching the same users lock their rows in the same order.
+ */
+export const EXPOSURE_CTE = `exposure_changes AS (
+  SELECT tenant_id, user_id, currency, d AS open_bets, coalesce(amount, 0) * d AS open_stake,
+         coalesce(amount, 0) * coalesce(odds, 0) * d AS potential_payout
+  FROM (SELECT t.*, (t.status IN ${OPEN})::integer - coalesce((t.previous_status IN ${OPEN})::integer, 0) AS d
+        FROM transitions t) moved
+  WHERE d <> 0 AND user_id IS NOT NULL AND currency IS NOT NULL
+),
+user_exposure_written AS (
+  INSERT INTO user_exposure AS x (tenant_id, user_id, currency, open_bets, open_stake, potential_payout)
+  SELECT tenant_id, user_id, currency, sum(open_bets), sum(open_stake), sum(potential_payout)
+  FROM exposure_changes
+  GROUP BY tenant_id, user_id, currency
+  ORDER BY tenant_id, user_id, currency
+  ON CONFLICT (tenant_id, user_id, currency) DO UPDATE SET
+    open_bets = x.open_bets + EXCLUDED.open_bets,
+    open_stake = x.open_stake + EXCLUDED.open_stake,
+    potential_payout = x.potential_payout + EXCLUDED.potential_payout,
+    version = x.version + 1,
+    updated_at = now()
+)`;
+
+/** What user_exposure must hold: the open bets of bets_view, summed (computed by the database). */
+const EXPECTED = `
+SELECT tenant_id, user_id, currency, count(*)::bigint AS open_bets,
+       sum(coalesce(amount, 0)) AS open_stake, sum(coalesce(amount, 0) * coalesce(odds, 0)) AS potential_payout
+FROM bets_view
+WHERE status IN ${OPEN} AND user_id IS NOT NULL AND currency IS NOT NULL
+GROUP BY tenant_id, user_id, currency`;
+
+/**
+ * Every (tenant, user, currency) whose stored exposure differs from the sum over its open bets; a
+ * row at zero and no row are the same. Joined on tenant_id, so Citus runs it on colocated shards.
+ */
+export const EXPOSURE_MISMATCHES = `
+SELECT coalesce(e.tenant_id, x.tenant_id) AS tenant_id, coalesce(e.user_id, x.user_id) AS user_id,
+       coalesce(e.currency, x.currency) AS currency,
+       coalesce(e.open_bets, 0) AS expected_open_bets, coalesce(x.open_bets, 0) AS open_bets,
+       coalesce(e.open_stake, 0)::text AS expected_open_stake, coalesce(x.open_stake, 0)::text AS open_stake,
+       coalesce(e.potential_payout, 0)::text AS expected_potential_payout,
+       coalesce(x.potential_payout, 0)::text AS potential_payout
+FROM (${EXPECTED}) e
+FULL JOIN user_exposure x
+  ON x.tenant_id = e.tenant_id AND x.user_id = e.user_id AND x.currency = e.currency
+WHERE coalesce(e.open_bets, 0) <> coalesce(x.open_bets, 0)
+   OR coalesce(e.open_stake, 0) <> coalesce(x.open_stake, 0)
+   OR coalesce(e.potential_payout, 0) <> coalesce(x.potential_payout, 0)
+ORDER BY 1, 2, 3`;
+
+/** Totals over all tenants, for the demo's printout: stored, and summed from bets_view. */
+export const EXPOSURE_TOTALS = `
+SELECT (SELECT coalesce(sum(open_bets), 0)::bigint FROM user_exposure) AS open_bets,
+       (SELECT coalesce(sum(open_stake), 0)::text FROM user_exposure) AS open_stake,
+       (SELECT count(*)::bigint FROM bets_view WHERE status IN ${OPEN} AND user_id IS NOT NULL) AS expected_open_bets,
+       (SELECT coalesce(sum(amount), 0)::text FROM bets_view WHERE status IN ${OPEN} AND user_id IS NOT NULL) AS expected_open_stake`;
+
+/**
+ * Repair, set-based, while workers run: the caller holds SHARE ROW EXCLUSIVE on user_exposure (so
+ * no flush adds a difference between the sum and the write; readers are never blocked). First the
+ * rows of users with no open bet left go to zero, then every other row takes the sum. Rows changed
+ * are counted from RETURNING (Citus counts the rows an INSERT … SELECT … ON CONFLICT … WHERE selected).
+ */
+export const LOCK_EXPOSURE = 'LOCK TABLE user_exposure IN SHARE ROW EXCLUSIVE MODE';
+
+export const ZERO_EXPOSURE_WITHOUT_OPEN_BETS = `
+UPDATE user_exposure x
+SET open_bets = 0, open_stake = 0, potential_payout = 0, version = x.version + 1, updated_at = now()
+WHERE (x.open_bets <> 0 OR x.open_stake <> 0 OR x.potential_payout <> 0)
+  AND NOT EXISTS (
+    SELECT 1 FROM bets_view v
+    WHERE v.tenant_id = x.tenant_id AND v.user_id = x.user_id AND v.currency = x.currency
+      AND v.status IN ${OPEN})
+RETURNING 1`;
+
+export const SET_EXPOSURE_TO_SUM = `
+INSERT INTO user_exposure AS x (tenant_id, user_id, currency, open_bets, open_stake, potential_payout)
+${EXPECTED}
+ON CONFLICT (tenant_id, user_id, currency) DO UPDATE SET
+  open_bets = EXCLUDED.open_bets, open_stake = EXCLUDED.open_stake,
+  potential_payout = EXCLUDED.potential_payout, version = x.version + 1, updated_at = now()
+WHERE (x.open_bets, x.open_stake, x.potential_payout)
+  IS DISTINCT FROM (EXCLUDED.open_bets, EXCLUDED.open_stake, EXCLUDED.potential_payout)
+RETURNING 1`;

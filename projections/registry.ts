@@ -1,0 +1,47 @@
+/**
+ * Every read model, registered in one place. bets_view is fed by the events; user_exposure follows
+ * bets_view's accepted row transitions inside the same statement. The worker therefore runs all of
+ * them in every flush, in one transaction, under one checkpoint: a per-user sum is only exact if it
+ * moves with the very row writes it sums (a second consumer group would fold the bets again and
+ * could see another order of writes than bets_view did).
+ *
+ * Only this file and the CLI name concrete read models; consumers/ and src/ see the contract
+ * (projections/projection.ts). Adding a read model: see README, "Adding a projection".
+ */
+import { createBetsProjection, type BetsProjectionOptions } from './bets/index.js';
+import { laggingBets } from './bets/lag.js';
+import { rebuildBetsView, type RebuildOptions, type RebuildReport } from './bets/rebuild.js';
+import { repairBets } from './bets/repair.js';
+import { exposureFollower, repairExposure } from './exposure/index.js';
+import type { Pool } from '../src/db/pool.js';
+import type { Projection, Reconciler, TransitionFollower } from './projection.js';
+
+/** The read models written from bets_view's transitions, in the order their CTEs run. */
+export const FOLLOWERS: readonly TransitionFollower[] = [exposureFollower];
+
+/** bets_view with every follower: what each writer of bets_view must use. */
+export function createProjection(options: Omit<BetsProjectionOptions, 'followers'> = {}): Projection {
+  return createBetsProjection({ ...options, followers: FOLLOWERS });
+}
+
+/** Without a row cache: for writers that do not own a partition's bets (producers, repair, tests). */
+export const betsProjection: Projection = createProjection();
+
+/** The sweep's and repair's view of the read models. */
+export const reconciler: Reconciler = {
+  laggingBets: (db, scope) => laggingBets(db, scope),
+  repairBets: async (pool, bets) => (await repairBets(pool, betsProjection, bets)).bets,
+};
+
+/**
+ * `projector rebuild`: bets_view rebuilt from the events (shadow table + swap), then each follower
+ * set from the new table — the rebuilt rows did not pass through the followers, and the shadow may
+ * be ahead of what the workers had written (a transition it holds is one they will not write).
+ */
+export async function rebuildReadModels(
+  pool: Pool,
+  options: RebuildOptions = {},
+): Promise<RebuildReport & { readonly exposureRowsSet: number }> {
+  const report = await rebuildBetsView(pool, options);
+  return { ...report, exposureRowsSet: report.swapped ? await repairExposure(pool) : 0 };
+}
