@@ -9,19 +9,19 @@
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Config } from '../src/config.js';
 import type { Pool } from '../src/db/pool.js';
-import { withRetry } from '../src/errors.js';
 import type { Logger } from '../src/observability/logger.js';
 import type { Metrics } from '../src/observability/metrics.js';
 import { noClock, stageClock } from '../src/observability/stages.js';
 import type { Projection } from '../projections/projection.js';
-import { BatchBuffer } from './batchBuffer.js';
-import { loadCheckpoint } from './checkpoints.js';
+import { createGroupConsumer, watchGroup } from './consumerGroup.js';
 import { createFlusher, type FlushResult } from './flush.js';
 import { flushCapacity, maxPending } from './flushSize.js';
-import { recordFlush, type WorkerStats } from './flushStats.js';
+import type { WorkerStats } from './flushStats.js';
+import { toConsumedItem, type ConsumedItem } from './messages.js';
+import { createPartitions } from './partitions.js';
+import { undecodableReporter } from './undecodable.js';
 
 export type { WorkerStats };
-import { toConsumedItem, type ConsumedItem } from './messages.js';
 
 function asError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
@@ -45,7 +45,6 @@ export type WorkerConfig = Pick<
   Config,
   | 'topic'
   | 'groupId'
-  | 'projectionName'
   | 'flushMaxEvents'
   | 'flushBacklogMaxEvents'
   | 'flushIntervalMs'
@@ -92,8 +91,6 @@ export function createWorker(deps: {
   let state: WorkerState = 'created';
   let consumer: Consumer | undefined;
   let failWith: (error: unknown) => void = () => undefined;
-  /** partition → next offset known to be applied (the DB checkpoint, then our own flushes). */
-  const applied = new Map<number, number>();
 
   const clock = metrics
     ? stageClock((stage, seconds) => metrics.stageSeconds.inc({ stage }, seconds))
@@ -101,26 +98,13 @@ export function createWorker(deps: {
   const flusher = createFlusher({
     pool,
     projection,
-    checkpointName: config.projectionName,
+    checkpointName: projection.name,
     retry,
     logger: logger.child({ stage: 'flush' }),
     onRetry: alive,
     clock,
     ...(metrics ? { metrics } : {}),
   });
-
-  async function flush(items: ConsumedItem[]): Promise<void> {
-    const started = process.hrtime.bigint();
-    const result = await flusher(items);
-    recordFlush(stats, metrics, result, items, Number(process.hrtime.bigint() - started) / 1e9);
-    await hooks?.afterDbCommit?.(result);
-    const offsets = result.progress
-      .filter((p) => result.checkpoints.get(p.partition) === 'stored')
-      .map((p) => ({ topic: p.topic, partition: p.partition, offset: String(p.nextOffset) }));
-    for (const p of result.progress)
-      applied.set(p.partition, Math.max(applied.get(p.partition) ?? 0, p.nextOffset));
-    await commitOffsets(offsets);
-  }
 
   /**
    * A failed commit (typically a rebalance took the partition away) loses nothing: the checkpoint
@@ -138,55 +122,19 @@ export function createWorker(deps: {
     }
   }
 
-  /**
-   * One buffer per partition: each partition's flushes are ordered, and different partitions
-   * flush in parallel on separate connections, so one transaction's commit latency does not hold
-   * up the others. A bet always lives in one partition, so parallel flushes never race on a row.
-   */
-  const buffers = new Map<number, BatchBuffer<ConsumedItem>>();
-  const bufferOf = (partition: number): BatchBuffer<ConsumedItem> => {
-    let buffer = buffers.get(partition);
-    if (!buffer) {
-      buffer = new BatchBuffer<ConsumedItem>({
-        maxItems: config.flushMaxEvents,
-        maxWaitMs: config.flushIntervalMs,
-        flush,
-      });
-      buffers.set(partition, buffer);
-    }
-    return buffer;
-  };
-
-  async function appliedOffset(partition: number): Promise<number> {
-    const known = applied.get(partition);
-    if (known !== undefined) return known;
-    const stored = await withRetry(retry, () =>
-      loadCheckpoint(pool, config.projectionName, config.topic, partition),
-    );
-    applied.set(partition, stored ?? 0);
-    return stored ?? 0;
-  }
-
-  /**
-   * A batch that did not decode is dead-lettered record by record like any bad message, and the
-   * partition moves on; it is also an alert (a corrupt log or a producer's codec we cannot read),
-   * so it is logged once per batch with its coordinates and counted.
-   */
-  const reportedBatches = new WeakSet<object>();
-  function reportUndecodable(items: readonly ConsumedItem[]): void {
-    for (const item of items) {
-      const batch = item.kind === 'dead' ? item.undecodable : undefined;
-      if (!batch || reportedBatches.has(batch)) continue;
-      reportedBatches.add(batch);
-      const { codec, firstOffset, lastOffset, records, reason } = batch;
-      metrics?.undecodableBatches.inc({ topic: item.topic, partition: item.partition, codec });
-      logger.error(
-        { partition: item.partition, codec, firstOffset, lastOffset, records, reason },
-        'undecodable record batch: its records are dead-lettered and the partition moves on; ' +
-          'events stored in bet_events reach the view through `projector repair`',
-      );
-    }
-  }
+  const partitions = createPartitions({
+    config: { ...config, checkpointName: projection.name },
+    pool,
+    flusher,
+    retry,
+    stats,
+    commitOffsets,
+    ...(metrics ? { metrics } : {}),
+    ...(hooks?.afterDbCommit
+      ? { afterDbCommit: (result: FlushResult) => hooks.afterDbCommit?.(result) }
+      : {}),
+  });
+  const reportUndecodable = undecodableReporter(logger, metrics);
 
   async function eachBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
@@ -194,7 +142,7 @@ export function createWorker(deps: {
     const { topic, partition } = batch;
     // Messages the broker holds beyond this batch: the partition's backlog.
     const behind = Math.max(0, Number(batch.highWatermark) - Number(batch.lastOffset()) - 1);
-    const from = await appliedOffset(partition);
+    const from = await partitions.appliedOffset(partition);
     const items: ConsumedItem[] = [];
     let skipped = 0;
     clock.timeSync('decode', () => {
@@ -211,7 +159,7 @@ export function createWorker(deps: {
     metrics?.events.inc({ result: 'already_checkpointed' }, skipped);
     try {
       if (items.length > 0) {
-        const buffer = bufferOf(partition);
+        const buffer = partitions.bufferOf(partition);
         buffer.capacity = flushCapacity(behind, config);
         const flushed = buffer.add(items);
         flushed.catch((error: unknown) => failWith(error));
@@ -244,48 +192,14 @@ export function createWorker(deps: {
       else signal.addEventListener('abort', () => resolve(), { once: true });
     });
 
-    const c = kafka.consumer({
-      groupId: config.groupId,
-      allowAutoTopicCreation: false,
-      sessionTimeout: config.kafkaSessionTimeoutMs,
-      heartbeatInterval: Math.max(500, Math.floor(config.kafkaSessionTimeoutMs / 10)),
-      maxWaitTimeInMs: Math.max(50, config.flushIntervalMs),
-      // Fetched batches are what a worker holds in memory: bounded per partition and in total.
-      maxBytesPerPartition: config.kafkaMaxBytesPerPartition,
-      maxBytes: config.kafkaMaxBytesPerPartition * 8,
-      // kafkajs gives a consumer 5 retries by default (a few seconds): a broker restart longer than
-      // that crashed the worker ("Failed to find group coordinator", found by the fault suite).
-      // The same budget as a flush against a database outage, about a minute with the defaults.
-      retry: {
-        retries: config.retryMaxAttempts,
-        initialRetryTime: config.retryInitialMs,
-        maxRetryTime: config.retryMaxMs,
-      },
-    });
+    const c = createGroupConsumer(kafka, config);
     consumer = c;
-    c.on(c.events.GROUP_JOIN, ({ payload }) => {
-      // Assignments may have moved: re-read checkpoints for whatever we now own.
-      applied.clear();
-      stats.joinedGroup = true;
-      stats.rebalancing = false;
-      alive();
-      metrics?.groupJoins.inc();
-      logger.info(
-        { assignment: payload.memberAssignment, generation: payload.groupProtocol },
-        'joined group',
-      );
-    });
-    c.on(c.events.REBALANCING, () => {
-      stats.rebalancing = true;
-      metrics?.rebalances.inc();
-      logger.info('rebalancing');
-    });
-    c.on(c.events.FETCH_START, alive);
-    c.on(c.events.HEARTBEAT, alive);
-    c.on(c.events.CRASH, ({ payload }) => {
-      metrics?.errors.inc({ kind: 'kafka_crash' });
-      logger.error({ err: payload.error, restart: payload.restart }, 'consumer crashed');
-      if (!payload.restart) failWith(payload.error);
+    watchGroup(c, {
+      stats,
+      logger,
+      ...(metrics ? { metrics } : {}),
+      onJoin: () => partitions.forgetOffsets(),
+      onFatal: (error) => failWith(error),
     });
 
     let failure: Error | undefined;
@@ -309,7 +223,7 @@ export function createWorker(deps: {
       { reason: failure === undefined ? 'shutdown' : 'failure' },
       'stopping: finishing the flush in flight',
     );
-    const drainAll = () => Promise.allSettled([...buffers.values()].map((b) => b.drain()));
+    const drainAll = () => partitions.drainAll();
     // Stop fetching, flush and commit what is buffered while still in the group, leave, then
     // flush anything the batches in flight added meanwhile (its offsets stay in the DB checkpoint).
     try {

@@ -91,7 +91,7 @@ BEGIN
     ON CONFLICT (tenant_id, user_id, currency) DO UPDATE SET
       open_bets = x.open_bets + EXCLUDED.open_bets, open_stake = x.open_stake + EXCLUDED.open_stake,
       potential_payout = x.potential_payout + EXCLUDED.potential_payout, version = x.version + 1,
-      updated_at = now();
+      updated_at = EXCLUDED.updated_at;
   END IF;
   RETURN true;
 END

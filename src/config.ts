@@ -58,7 +58,6 @@ export interface Config {
   readonly topic: string;
   readonly topicPartitions: number;
   readonly groupId: string;
-  readonly projectionName: string;
   readonly publishEvents: boolean;
   readonly flushMaxEvents: number;
   /** Flush size while a partition has a backlog; equal to flushMaxEvents turns adaptive sizing off. */
@@ -159,6 +158,14 @@ export function loadConfig(env: Env = process.env): Config {
   const url = databaseUrl(env);
   const password = databasePassword(env, url);
   const tls = kafkaTls(env);
+  // Checkpoints are kept under the projection's own name (bets_view): a second name for it was a
+  // way to lose track of them. A deployment that set the old variable to another value is told so.
+  const legacyName = raw(env, 'PROJECTION_NAME');
+  if (legacyName !== undefined && legacyName !== 'bets_view') {
+    throw new ConfigError(
+      `PROJECTION_NAME "${legacyName}" is no longer read: checkpoints are kept under the projection's name, bets_view (unset it)`,
+    );
+  }
   return Object.freeze({
     databaseUrl: url.toString(),
     ...(password !== undefined && { databasePassword: password }),
@@ -171,7 +178,6 @@ export function loadConfig(env: Env = process.env): Config {
     topic: name(env, 'KAFKA_TOPIC', DEFAULT_TOPIC),
     topicPartitions: integer(env, 'KAFKA_TOPIC_PARTITIONS', 6, 1, 10_000),
     groupId: name(env, 'KAFKA_GROUP_ID', DEFAULT_GROUP_ID),
-    projectionName: name(env, 'PROJECTION_NAME', 'bets_view'),
     publishEvents: boolean(env, 'PUBLISH_EVENTS', true),
     flushMaxEvents,
     flushBacklogMaxEvents,

@@ -11,6 +11,13 @@ const RETRYABLE_SQLSTATE = /^(40001|40P01|08...|57P01|57P02|57P03|53300)$/;
 const BAD_INPUT_SQLSTATE = /^(22...|23...)$/;
 // Wrong credentials, privileges and certificates do not heal by waiting: fail at once, loudly.
 const MISCONFIGURED_SQLSTATE = /^(28...|42501)$/;
+/**
+ * Citus relays a worker node's lost connection as an internal error (XX000) "while executing command
+ * on host:port": after a node restarts, the coordinator's cached connections to it fail once like
+ * this. The node is back; the statement, retried, runs on a new connection.
+ */
+const CITUS_REMOTE_CONNECTION_LOST =
+  /SSL SYSCALL error|server closed the connection unexpectedly|connection not open|could not receive data|terminating connection|EOF detected/i;
 const RETRYABLE_NODE_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -22,7 +29,22 @@ const RETRYABLE_NODE_CODES = new Set([
 
 export function classifyError(error: unknown): ErrorKind {
   if (typeof error !== 'object' || error === null) return 'fatal';
-  const e = error as { code?: unknown; retriable?: unknown; message?: unknown; name?: unknown };
+  const e = error as {
+    code?: unknown;
+    retriable?: unknown;
+    message?: unknown;
+    name?: unknown;
+    where?: unknown;
+  };
+  if (
+    e.code === 'XX000' &&
+    typeof e.where === 'string' &&
+    e.where.startsWith('while executing command on') &&
+    typeof e.message === 'string' &&
+    CITUS_REMOTE_CONNECTION_LOST.test(e.message)
+  ) {
+    return 'retryable';
+  }
   if (typeof e.code === 'string') {
     if (MISCONFIGURED_SQLSTATE.test(e.code) || TLS_VERIFY_CODES.has(e.code)) return 'fatal';
     if (RETRYABLE_SQLSTATE.test(e.code) || RETRYABLE_NODE_CODES.has(e.code)) return 'retryable';

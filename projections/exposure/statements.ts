@@ -25,12 +25,14 @@ user_exposure_written AS (
   FROM exposure_changes
   GROUP BY tenant_id, user_id, currency
   ORDER BY tenant_id, user_id, currency
+  -- EXCLUDED.updated_at is the column default, now(): Citus refuses a non-IMMUTABLE function in
+  -- DO UPDATE SET, not in the row being inserted.
   ON CONFLICT (tenant_id, user_id, currency) DO UPDATE SET
     open_bets = x.open_bets + EXCLUDED.open_bets,
     open_stake = x.open_stake + EXCLUDED.open_stake,
     potential_payout = x.potential_payout + EXCLUDED.potential_payout,
     version = x.version + 1,
-    updated_at = now()
+    updated_at = EXCLUDED.updated_at
 )`;
 
 /** What user_exposure must hold: the open bets of bets_view, summed (computed by the database). */
@@ -90,7 +92,7 @@ INSERT INTO user_exposure AS x (tenant_id, user_id, currency, open_bets, open_st
 ${EXPECTED}
 ON CONFLICT (tenant_id, user_id, currency) DO UPDATE SET
   open_bets = EXCLUDED.open_bets, open_stake = EXCLUDED.open_stake,
-  potential_payout = EXCLUDED.potential_payout, version = x.version + 1, updated_at = now()
+  potential_payout = EXCLUDED.potential_payout, version = x.version + 1, updated_at = EXCLUDED.updated_at
 WHERE (x.open_bets, x.open_stake, x.potential_payout)
   IS DISTINCT FROM (EXCLUDED.open_bets, EXCLUDED.open_stake, EXCLUDED.potential_payout)
 RETURNING 1`;

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Partitioners, type Kafka } from 'kafkajs';
+import { createBetsProjection as bareBetsProjection } from '../../projections/bets/index.js';
 import { betsProjection, createProjection as createBetsProjection } from '../../projections/registry.js';
 import { rebuildBetsView, type RebuildReport } from '../../projections/bets/rebuild.js';
 import { isCaughtUp } from '../../consumers/lag.js';
@@ -82,8 +83,16 @@ export async function benchAppend(ctx: BenchContext, count: number): Promise<Rec
   return result;
 }
 
-/** The worker's own flusher (read, fold, one-round-trip transaction), fed from memory: no Kafka. */
-export async function benchCeiling(ctx: BenchContext, count: number, batch: number): Promise<Figure> {
+/**
+ * The worker's own flusher (read, fold, one-round-trip transaction), fed from memory: no Kafka.
+ * `followers: false` writes bets_view alone — what the read models that follow it cost.
+ */
+export async function benchCeiling(
+  ctx: BenchContext,
+  count: number,
+  batch: number,
+  options: { followers?: boolean } = {},
+): Promise<Figure> {
   const f = await repeat(ctx.runs, async (run) => {
     await resetTables(ctx.pool);
     const items: EventItem[] = events(count, 300 + run).map((event, offset) => ({
@@ -95,7 +104,8 @@ export async function benchCeiling(ctx: BenchContext, count: number, batch: numb
     }));
     const flush = createFlusher({
       pool: ctx.pool,
-      projection: createBetsProjection(), // as `projector worker` builds it by default: no row cache
+      // As `projector worker` builds it by default (no row cache); or bets_view without followers.
+      projection: options.followers === false ? bareBetsProjection() : createBetsProjection(),
       checkpointName: 'ceiling',
       retry: { initialMs: 100, maxMs: 1_000, maxAttempts: 3 },
       logger: silentLogger,
@@ -104,7 +114,9 @@ export async function benchCeiling(ctx: BenchContext, count: number, batch: numb
     for (let i = 0; i < items.length; i += batch) await flush(items.slice(i, i + batch));
     return perSecond(count, performance.now() - started);
   });
-  ctx.log(`ceiling (batch ${batch}): ${f.median} events/s`);
+  ctx.log(
+    `ceiling (batch ${batch}${options.followers === false ? ', bets_view alone' : ''}): ${f.median} events/s`,
+  );
   return f;
 }
 

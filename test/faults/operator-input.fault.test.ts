@@ -60,7 +60,7 @@ const BAD_VALUES: Record<string, [string, string]> = {
   KAFKA_COMPRESSION: ['brotli', 'KAFKA_COMPRESSION "brotli" is not one of none, gzip, snappy, lz4, zstd'],
   KAFKA_TOPIC_PARTITIONS: ['0', 'KAFKA_TOPIC_PARTITIONS 0 is out of range'],
   KAFKA_GROUP_ID: ['a/b', 'KAFKA_GROUP_ID "a/b" may only contain'],
-  PROJECTION_NAME: ['bets view', 'PROJECTION_NAME "bets view" may only contain'],
+  PROJECTION_NAME: ['other_view', 'PROJECTION_NAME "other_view" is no longer read'],
   PUBLISH_EVENTS: ['sometimes', 'PUBLISH_EVENTS "sometimes" is not a boolean'],
   FLUSH_MAX_EVENTS: ['lots', 'FLUSH_MAX_EVENTS "lots" is not a whole number'],
   FLUSH_INTERVAL_MS: ['0', 'FLUSH_INTERVAL_MS 0 is out of range'],

@@ -17,7 +17,6 @@ export function workerConfig(
   return {
     topic,
     groupId,
-    projectionName: 'bets_view',
     flushMaxEvents: 100,
     flushBacklogMaxEvents: 1_000,
     flushIntervalMs: 50,
@@ -75,7 +74,7 @@ export async function untilCaughtUp(pool: Pool, kafka: Kafka, config: WorkerConf
     `${config.topic} to be projected`,
     async () => {
       if (running?.worker.state === 'failed') await running.done;
-      return isCaughtUp(pool, kafka, config.projectionName, config.topic);
+      return isCaughtUp(pool, kafka, 'bets_view', config.topic);
     },
     60_000,
   );

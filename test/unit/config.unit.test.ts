@@ -20,6 +20,7 @@ describe('loadConfig', () => {
     [{ PUBLISH_EVENTS: 'maybe' }, 'PUBLISH_EVENTS "maybe" is not a boolean'],
     [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL scheme "mysql:" is not postgres:'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL "loud" is not one of'],
+    [{ PROJECTION_NAME: 'other_view' }, 'PROJECTION_NAME "other_view" is no longer read'],
     [
       { KAFKA_COMPRESSION: 'brotli' },
       'KAFKA_COMPRESSION "brotli" is not one of none, gzip, snappy, lz4, zstd',

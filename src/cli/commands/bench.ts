@@ -98,6 +98,8 @@ the other in the same run, and writes <out>/<timestamp>-citus.json and .md with 
       if (want('ceiling')) {
         results['ceiling'] = {
           batch100: await benchCeiling(ctx, 100_000, 100),
+          // What user_exposure (bets_view's follower) costs, in the same run.
+          batch100BetsViewAlone: await benchCeiling(ctx, 100_000, 100, { followers: false }),
           batch1000: await benchCeiling(ctx, 100_000, 1_000),
         };
       }
@@ -249,8 +251,14 @@ function markdown(r: Record<string, unknown>): string {
   };
   const append = r['append'] as Record<string, Figure> | undefined;
   for (const [k, v] of Object.entries(append ?? {})) add(`append, ${k}`, v, 'events/s');
-  const ceiling = r['ceiling'] as { batch100: Figure; batch1000: Figure } | undefined;
+  const ceiling = r['ceiling'] as
+    { batch100: Figure; batch100BetsViewAlone?: Figure; batch1000: Figure } | undefined;
   add('ceiling (UPSERT + checkpoint, no Kafka), batch 100', ceiling?.batch100, 'events/s');
+  add('ceiling, batch 100, bets_view alone (no user_exposure)', ceiling?.batch100BetsViewAlone, 'events/s');
+  if (ceiling?.batch100BetsViewAlone)
+    rows.push(
+      `| user_exposure's cost: ceiling batch 100 with / without | ${(ceiling.batch100.median / ceiling.batch100BetsViewAlone.median).toFixed(2)} | ≥ 0.85 |`,
+    );
   add('ceiling, batch 1000', ceiling?.batch1000, 'events/s');
   const immediate = r['immediate'] as Figure | undefined;
   add('immediate mode (one event per transaction)', immediate, 'events/s');

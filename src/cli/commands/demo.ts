@@ -67,7 +67,7 @@ ${SIMULATION_HELP.replace('(default 10000)', '(default 100000)')}
       const started = performance.now();
       const running = worker.run(controller.signal);
       running.catch(() => undefined);
-      while (!(await isCaughtUp(runtime.pool, runtime.kafka, runtime.config.projectionName, topic))) {
+      while (!(await isCaughtUp(runtime.pool, runtime.kafka, betsProjection.name, topic))) {
         if (worker.state === 'failed') await running;
         await sleep(100);
       }

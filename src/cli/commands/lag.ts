@@ -2,6 +2,7 @@ import type { Kafka } from 'kafkajs';
 import { checkpointLag } from '../../../consumers/lag.js';
 import { laggingBets, summarizeLag } from '../../../projections/bets/lag.js';
 import { exposureMismatches } from '../../../projections/exposure/index.js';
+import { betsProjection } from '../../../projections/registry.js';
 import type { Config } from '../../config.js';
 import type { Queryable } from '../../db/pool.js';
 import { intOption, stringOption, type Command } from '../command.js';
@@ -16,7 +17,7 @@ async function kafkaPartitions(db: Queryable, kafka: Kafka, config: Config) {
     const [committed] = await admin.fetchOffsets({ groupId: config.groupId, topics: [config.topic] });
     const byPartition = new Map((committed?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
     const now = Date.now();
-    return (await checkpointLag(db, kafka, config.projectionName, config.topic)).map((p) => {
+    return (await checkpointLag(db, kafka, betsProjection.name, config.topic)).map((p) => {
       const offset = byPartition.get(p.partition) ?? -1;
       return {
         partition: p.partition,
