@@ -25,6 +25,10 @@ CREATE TABLE user_exposure (
   version           bigint        NOT NULL DEFAULT 1,
   updated_at        timestamptz   NOT NULL DEFAULT now(),
   CONSTRAINT user_exposure_pkey PRIMARY KEY (tenant_id, user_id, currency)
+) WITH (
+  -- A user's row is rewritten whenever one of their bets opens or closes: half of every page kept
+  -- free, so nearly every update stays on its page (HOT) and the primary key is not touched.
+  fillfactor = 50
 );
 
 DO $$

@@ -114,6 +114,15 @@ the other in the same run, and writes <out>/<timestamp>-citus.json and .md with 
             maxEvents: 100,
             intervalMs: 100,
           }),
+          // What user_exposure (bets_view's follower) costs end to end, in the same run.
+          oneWorkerDefaultBetsViewAlone: await benchEndToEnd(
+            ctx,
+            topic,
+            e2eEvents,
+            1,
+            { maxEvents: 100, intervalMs: 100 },
+            { PROJECTOR_BENCH_BETS_VIEW_ALONE: '1' },
+          ),
           // What the row cache (off by default) buys, in the same run.
           oneWorkerDefaultWithRowCache: await benchEndToEnd(
             ctx,
@@ -278,6 +287,11 @@ function markdown(r: Record<string, unknown>): string {
       add(`end to end, ${k}`, v.eventsPerSecond, 'events/s', k === 'oneWorkerDefault' ? '≥ 30,000' : '');
       add(`peak RSS of the first worker, ${k}`, v.peakRssMb, 'MB', '≤ 200');
     }
+    const alone = e2e['oneWorkerDefaultBetsViewAlone']?.eventsPerSecond;
+    if (alone)
+      rows.push(
+        `| user_exposure's cost: 1 worker at the defaults, with / without | ${(e2e['oneWorkerDefault']!.eventsPerSecond.median / alone.median).toFixed(2)} | ≥ 0.85 |`,
+      );
     const worker = e2e['oneWorkerDefault']?.eventsPerSecond;
     if (worker && immediate)
       rows.push(

@@ -1,6 +1,7 @@
 import { liveness, readiness } from '../../../consumers/health.js';
 import { runSweep } from '../../../consumers/sweep.js';
 import { createWorker } from '../../../consumers/worker.js';
+import { createBetsProjection } from '../../../projections/bets/index.js';
 import { createProjection, reconciler } from '../../../projections/registry.js';
 import { RowCache } from '../../../projections/bets/rowCache.js';
 import { describeConfig } from '../../config.js';
@@ -26,15 +27,18 @@ signal or SHUTDOWN_TIMEOUT_MS exits non-zero.`,
     runtime.logger.info({ config: describeConfig(runtime.config) }, 'starting');
     const signal = shutdownSignal(runtime.config.shutdownTimeoutMs, runtime.logger);
     const metrics = createMetrics();
+    const rowCache =
+      runtime.config.viewRowCacheSize > 0 ? { rowCache: new RowCache(runtime.config.viewRowCacheSize) } : {};
+    // The bench's A/B of what the followers cost (its e2e part sets it); never in production:
+    // the followers' tables stop moving with bets_view.
+    const betsViewAlone = process.env['PROJECTOR_BENCH_BETS_VIEW_ALONE'] === '1';
+    if (betsViewAlone)
+      runtime.logger.warn('PROJECTOR_BENCH_BETS_VIEW_ALONE: user_exposure is not maintained (bench only)');
     const worker = createWorker({
       config: runtime.config,
       pool: runtime.pool,
       kafka: runtime.kafka,
-      projection: createProjection(
-        runtime.config.viewRowCacheSize > 0
-          ? { rowCache: new RowCache(runtime.config.viewRowCacheSize) }
-          : {},
-      ),
+      projection: betsViewAlone ? createBetsProjection(rowCache) : createProjection(rowCache),
       logger: runtime.logger,
       metrics,
       hooks: faultHooks(process.env, runtime.logger),
