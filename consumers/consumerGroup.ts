@@ -35,8 +35,8 @@ export function watchGroup(
     stats: WorkerStats;
     logger: Logger;
     metrics?: Metrics;
-    /** A join: assignments may have moved. */
-    onJoin: () => void;
+    /** A join: assignments may have moved; `assigned` maps each topic to the partitions now ours. */
+    onJoin: (assigned: Readonly<Record<string, readonly number[]>>) => void;
     /** A crash kafkajs will not restart from. */
     onFatal: (error: Error) => void;
   },
@@ -46,7 +46,7 @@ export function watchGroup(
     stats.lastActivityAt = Date.now();
   };
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
-    deps.onJoin();
+    deps.onJoin(payload.memberAssignment);
     stats.joinedGroup = true;
     stats.rebalancing = false;
     alive();

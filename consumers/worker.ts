@@ -136,6 +136,21 @@ export function createWorker(deps: {
   });
   const reportUndecodable = undecodableReporter(logger, metrics);
 
+  /**
+   * Per-partition gauges are this worker's only while it owns the partition: after a rebalance takes
+   * one away, its last value would otherwise be scraped for ever, next to the new owner's, and
+   * inflate lag sums, alerts and the autoscaler's input.
+   */
+  const gauged = new Set<number>();
+  function forgetGauges(owned: ReadonlySet<number>): void {
+    for (const partition of gauged) {
+      if (owned.has(partition)) continue;
+      metrics?.consumerLag.remove({ topic: config.topic, partition });
+      metrics?.checkpointTimestamp.remove({ topic: config.topic, partition });
+      gauged.delete(partition);
+    }
+  }
+
   async function eachBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
     if (batch.messages.length === 0 || payload.isStale()) return;
@@ -177,6 +192,7 @@ export function createWorker(deps: {
     }
     payload.resolveOffset(batch.lastOffset());
     metrics?.consumerLag.set({ topic, partition }, behind);
+    gauged.add(partition);
     await payload.heartbeat();
   }
 
@@ -198,7 +214,10 @@ export function createWorker(deps: {
       stats,
       logger,
       ...(metrics ? { metrics } : {}),
-      onJoin: () => partitions.forgetOffsets(),
+      onJoin: (assigned) => {
+        partitions.forgetOffsets();
+        forgetGauges(new Set(assigned[config.topic] ?? []));
+      },
       onFatal: (error) => failWith(error),
     });
 

@@ -45,6 +45,15 @@ export function classifyError(error: unknown): ErrorKind {
   ) {
     return 'retryable';
   }
+  // Citus copying rows to a worker node that went away (user_exposure's INSERT … SELECT goes through
+  // the coordinator by COPY): the node's I/O, not ours; it comes back.
+  if (
+    e.code === '58030' &&
+    typeof e.message === 'string' &&
+    /^failed to COPY to shard \d+ on /.test(e.message)
+  ) {
+    return 'retryable';
+  }
   if (typeof e.code === 'string') {
     if (MISCONFIGURED_SQLSTATE.test(e.code) || TLS_VERIFY_CODES.has(e.code)) return 'fatal';
     if (RETRYABLE_SQLSTATE.test(e.code) || RETRYABLE_NODE_CODES.has(e.code)) return 'retryable';

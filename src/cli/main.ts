@@ -9,6 +9,7 @@ import { explainConnectionError } from '../security/connectionErrors.js';
 import { ConcurrencyConflictError } from '../store/batch.js';
 import { parse, UsageError, type Command } from './command.js';
 import { routeProcessWarnings } from './processWarnings.js';
+import { packageVersion } from './version.js';
 import { appendCommand } from './commands/append.js';
 import { benchCommand } from './commands/bench.js';
 import { demoCommand } from './commands/demo.js';
@@ -40,12 +41,16 @@ function overview(): string {
     '',
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
-    'Configuration comes from environment variables; see README.md.',
+    'Configuration comes from environment variables; see README.md. projector --version prints the version.',
   ].join('\n');
 }
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === '--version' || name === '-V' || name === 'version') {
+    process.stdout.write(`bet-projector ${packageVersion()} (node ${process.version})\n`);
+    return 0;
+  }
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(`${overview()}\n`);
     return name === undefined ? 2 : 0;

@@ -1,6 +1,7 @@
 /**
  * Progress for long commands: a bar with done/total, rate and ETA on a terminal; one JSON line per
- * update when stdout is not a terminal (a Kubernetes Job log, a CI run).
+ * update when stderr is not a terminal (a Kubernetes Job log, a CI run). Always stderr: stdout
+ * carries the command's result.
  */
 export interface ProgressUpdate {
   readonly phase: string;
@@ -21,7 +22,8 @@ export function formatBar(update: ProgressUpdate, width = 30): string {
 }
 
 export function progressReporter(
-  stream: NodeJS.WriteStream = process.stdout,
+  // stderr: a command's result goes to stdout as JSON, and progress must not mix into it.
+  stream: NodeJS.WriteStream = process.stderr,
 ): (update: ProgressUpdate) => void {
   if (!stream.isTTY) return (update) => stream.write(`${JSON.stringify({ progress: update })}\n`);
   return (update) => stream.write(`\r${formatBar(update)}${update.done >= update.total ? '\n' : ''}`);

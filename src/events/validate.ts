@@ -48,6 +48,11 @@ function text(fields: Fields, path: string, key: string, maxLength: number): str
   const field = path + key;
   if (typeof value !== 'string') throw new ValidationError(field, value, 'must be a string');
   if (value.trim() === '') throw new ValidationError(field, value, 'must not be empty');
+  // PostgreSQL's text and jsonb cannot hold U+0000: refused here, with the field's name, rather
+  // than by the database with an encoding error that names neither.
+  if (value.includes('\u0000')) {
+    throw new ValidationError(field, value, 'contains U+0000, which PostgreSQL cannot store in text');
+  }
   if (value.length > maxLength) {
     throw new ValidationError(field, value, `is longer than ${maxLength} characters`);
   }

@@ -10,8 +10,21 @@ import type { Config } from '../config.js';
 import type { Logger } from '../observability/logger.js';
 import { installCodecs } from './codecs/index.js';
 
+/**
+ * Broker answers that are part of a group's normal life — the coordinator still loading, a
+ * rebalance in progress — which kafkajs logs at error level on every occurrence and then retries.
+ * Logged at debug: a real failure still surfaces, as the consumer's crash or an exhausted retry.
+ */
+const TRANSIENT_GROUP_ANSWERS = [
+  'The group coordinator is not available',
+  'The coordinator is loading and hence can',
+  'This is not the correct coordinator for this group',
+  'The group is rebalancing, so a rejoin is needed',
+  'Specified group generation id is not valid',
+];
+
 /** kafkajs logs through our JSON logger, at warn and above unless debugging. */
-function kafkaLogCreator(logger: Logger): logCreator {
+export function kafkaLogCreator(logger: Logger): logCreator {
   return () =>
     ({ level, log }) => {
       const { message, ...extra } = log;
@@ -19,6 +32,11 @@ function kafkaLogCreator(logger: Logger): logCreator {
       // We bound retries on purpose (an outage must surface as an error, not a hung append);
       // kafkajs warns about that on every producer start.
       if (message.startsWith('Limiting retries for the idempotent producer')) return;
+      const answer = typeof extra['error'] === 'string' ? extra['error'] : '';
+      if (TRANSIENT_GROUP_ANSWERS.some((t) => answer.startsWith(t))) {
+        logger.debug(child, message);
+        return;
+      }
       if (level <= KafkaLogLevel.ERROR) logger.error(child, message);
       else if (level === KafkaLogLevel.WARN) logger.warn(child, message);
       else if (level === KafkaLogLevel.INFO) logger.debug(child, message);

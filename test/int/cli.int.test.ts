@@ -32,6 +32,24 @@ describe('projector CLI', () => {
   const eventCount = async () =>
     (await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM bet_events')).rows[0]!.n;
 
+  it('--version prints the package version', async () => {
+    const run = await projector(['--version']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^bet-projector \d+\.\d+\.\d+ \(node v\d+/);
+  });
+
+  it('lag: --no-kafka never connects to Kafka; a missing topic is named after the database part', async () => {
+    const noKafka = await projector(['lag', '--no-kafka'], { ...env, KAFKA_BROKERS: '127.0.0.1:1' });
+    expect(noKafka.code).toBe(0);
+    expect(noKafka.stdout).toContain('view: 0 lagging bets');
+    const topic = uniqueName('nowhere');
+    const missing = await projector(['lag'], { ...env, KAFKA_TOPIC: topic });
+    expect(missing.code).toBe(1);
+    expect(missing.stdout).toContain('view: 0 lagging bets');
+    expect(missing.stdout).toContain(`kafka: topic ${topic} does not exist`);
+    expect(missing.stderr).toBe('');
+  });
+
   it('prints help for every command and exits 0', async () => {
     const overview = await projector(['--help']);
     expect(overview.code).toBe(0);
@@ -103,6 +121,14 @@ describe('projector CLI', () => {
     expect(refused.code).toBe(2);
     expect(oneLine(refused.stderr)).toEqual([
       expect.stringContaining('line 2: event_data.amount "12,5" is not a decimal'),
+    ]);
+    // A NUL in a text field: named by line and field, not by PostgreSQL's encoding error.
+    const nul = [...lines];
+    nul[2] = JSON.stringify({ ...(JSON.parse(lines[2]!) as object), aggregate_id: 'bet-\u0000-x' });
+    const refusedNul = await projector(['append'], env, nul.join('\n'));
+    expect(refusedNul.code).toBe(2);
+    expect(oneLine(refusedNul.stderr)).toEqual([
+      expect.stringContaining('line 3: aggregate_id "bet-\\u0000-x" contains U+0000'),
     ]);
     expect(await eventCount()).toBe(before);
 

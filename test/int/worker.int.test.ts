@@ -7,7 +7,7 @@ import { betsProjection } from '../../projections/registry.js';
 import { betsBehind } from '../../projections/bets/verify.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { createTopic, produceRaw, testKafka, uniqueName } from '../support/kafka.js';
-import { viewMismatches } from '../support/oracle.js';
+import { viewMismatches, waitFor } from '../support/oracle.js';
 import { appendInBatches } from '../support/append.js';
 import { startWorker, untilCaughtUp, workerConfig } from '../support/worker.js';
 
@@ -41,6 +41,37 @@ describe('projection worker on real Kafka and PostgreSQL', () => {
     publishers.push(publisher);
     return createEventStore({ pool: db.workerPool, publisher, projection: betsProjection });
   }
+
+  it('a rebalance takes partitions away together with their lag and checkpoint gauges', async () => {
+    const topic = await createTopic(kafka, 'worker-gauges', 4);
+    const config = workerConfig(topic, uniqueName('g'));
+    const store = await publishingStore(topic);
+    await appendInBatches(store, stream(800));
+    const gaugedPartitions = async (running: ReturnType<typeof startWorker>) =>
+      new Set((await running.metrics.consumerLag.get()).values.map((v) => Number(v.labels.partition)));
+    const a = startWorker(db.workerPool, kafka, config);
+    try {
+      // Alone, A owns (and gauges) every partition once it has read from each.
+      await untilCaughtUp(db.pool, kafka, config, a);
+      expect(await gaugedPartitions(a)).toEqual(new Set([0, 1, 2, 3]));
+      // A second member joins; both read new events: no partition is gauged by both.
+      const c = startWorker(db.workerPool, kafka, config);
+      try {
+        await waitFor('both members to own partitions', async () => {
+          await appendInBatches(store, stream(200));
+          await untilCaughtUp(db.pool, kafka, config, a);
+          return (await gaugedPartitions(c)).size > 0 && (await gaugedPartitions(a)).size < 4;
+        });
+        const mine = await gaugedPartitions(a);
+        const theirs = await gaugedPartitions(c);
+        expect([...mine].filter((p) => theirs.has(p))).toEqual([]);
+      } finally {
+        await c.stop();
+      }
+    } finally {
+      await a.stop();
+    }
+  });
 
   it('projects a stream so that every row equals the ordered fold, and checkpoints per partition', async () => {
     const topic = await createTopic(kafka, 'worker-e2e', 3);

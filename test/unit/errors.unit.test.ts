@@ -28,4 +28,14 @@ describe('classifyError', () => {
     expect(classifyError({ ...lost, message: 'could not find shard 102008' })).toBe('fatal');
     expect(classifyError({ ...lost, where: undefined })).toBe('fatal');
   });
+
+  it("retries Citus's COPY to a shard on a worker node that went away (an INSERT … SELECT through the coordinator)", () => {
+    expect(
+      classifyError({ code: '58030', message: 'failed to COPY to shard 102075 on 127.0.0.1:9702' }),
+    ).toBe('retryable');
+    // A local disk's I/O error is not that.
+    expect(classifyError({ code: '58030', message: 'could not read block 7 in file "base/1/2"' })).toBe(
+      'fatal',
+    );
+  });
 });

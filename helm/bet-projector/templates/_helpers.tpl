@@ -150,3 +150,23 @@ Call with (dict "root" $ "role" "worker") or (dict "root" $ "role" "migrator").
     defaultMode: 0440
 {{- end }}
 {{- end -}}
+
+{{- define "bet-projector.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{ default (include "bet-projector.fullname" .) .Values.serviceAccount.name }}
+{{- else -}}
+{{ default "default" .Values.serviceAccount.name }}
+{{- end -}}
+{{- end }}
+
+{{/* What every pod of the chart shares: its ServiceAccount (no API token), pull secrets, security context. */}}
+{{- define "bet-projector.podCommon" -}}
+serviceAccountName: {{ include "bet-projector.serviceAccountName" . }}
+automountServiceAccountToken: false
+{{- with .Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+securityContext:
+  {{- toYaml .Values.podSecurityContext | nindent 2 }}
+{{- end }}

@@ -10,10 +10,12 @@ import { parseSince } from '../duration.js';
 import { openRuntime } from '../runtime.js';
 import { table } from '../table.js';
 
+/** The Kafka part of the report, or `missing` when the topic does not exist (nothing to measure). */
 async function kafkaPartitions(db: Queryable, kafka: Kafka, config: Config) {
   const admin = kafka.admin();
   await admin.connect();
   try {
+    if (!(await admin.listTopics()).includes(config.topic)) return 'missing' as const;
     const [committed] = await admin.fetchOffsets({ groupId: config.groupId, topics: [config.topic] });
     const byPartition = new Map((committed?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
     const now = Date.now();
@@ -49,7 +51,9 @@ consumer-group lag and DB checkpoint lag and age.
   --tenant N      only this tenant
   --json          machine-readable output
   --fail-over N   exit 1 when more than N bets lag or any user_exposure row differs (for a CronJob)
-  --no-kafka      skip the Kafka part`,
+  --no-kafka      skip the Kafka part (and do not connect to Kafka)
+
+Exits 1 when the topic does not exist (after printing the database part).`,
   options: {
     since: { type: 'string' },
     tenant: { type: 'string' },
@@ -65,7 +69,8 @@ consumer-group lag and DB checkpoint lag and age.
       values['fail-over'] === undefined
         ? undefined
         : intOption(values, 'fail-over', 0, 0, Number.MAX_SAFE_INTEGER);
-    const runtime = await openRuntime('lag', { kafka: true });
+    const noKafka = values['no-kafka'] === true;
+    const runtime = await openRuntime('lag', { kafka: !noKafka });
     try {
       const summary = summarizeLag(
         await laggingBets(runtime.pool, {
@@ -74,15 +79,20 @@ consumer-group lag and DB checkpoint lag and age.
         }),
       );
       const exposure = await exposureMismatches(runtime.pool);
-      const partitions = values['no-kafka']
-        ? []
-        : await kafkaPartitions(runtime.pool, runtime.kafka, runtime.config);
+      const kafkaPart = noKafka ? [] : await kafkaPartitions(runtime.pool, runtime.kafka, runtime.config);
+      const missingTopic = kafkaPart === 'missing';
+      const partitions = missingTopic ? [] : kafkaPart;
       if (values['json']) {
         process.stdout.write(
           `${JSON.stringify({
             view: summary,
             exposure: { mismatches: exposure.length, sample: exposure.slice(0, 10) },
-            kafka: { topic: runtime.config.topic, groupId: runtime.config.groupId, partitions },
+            kafka: {
+              topic: runtime.config.topic,
+              groupId: runtime.config.groupId,
+              ...(missingTopic ? { topicMissing: true } : {}),
+              partitions,
+            },
           })}\n`,
         );
       } else {
@@ -119,6 +129,12 @@ consumer-group lag and DB checkpoint lag and age.
             ]),
           );
         }
+        if (missingTopic) {
+          out.push(
+            `kafka: topic ${runtime.config.topic} does not exist on ${runtime.config.kafkaBrokers.join(',')} ` +
+              '(KAFKA_TOPIC; `projector migrate` creates it)',
+          );
+        }
         if (partitions.length > 0) {
           out.push(`kafka: topic ${runtime.config.topic}, group ${runtime.config.groupId}`);
           out.push(
@@ -148,6 +164,7 @@ consumer-group lag and DB checkpoint lag and age.
         }
         process.stdout.write(`${out.join('\n')}\n`);
       }
+      if (missingTopic) return 1;
       return failOver !== undefined && (summary.laggingBets > failOver || exposure.length > 0) ? 1 : 0;
     } finally {
       await runtime.close();

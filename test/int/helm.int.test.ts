@@ -1,0 +1,227 @@
+/**
+ * The chart as real Helm renders it (helm-java: the Helm v3 library, from Maven Central, through
+ * scripts/helm.sh), for the value sets an SRE uses, every object checked against the Kubernetes API
+ * schema (kubernetes-models 5.1.0: the OpenAPI of Kubernetes 1.31+, and the KEDA and
+ * prometheus-operator CRDs' schemas) and against what a production namespace demands: the
+ * restricted Pod Security Standard field by field, no service account token, probes with timeouts,
+ * a ServiceMonitor that survives upgrades, and a migrate Job that can read its Secret on install.
+ */
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseAllDocuments, stringify } from 'yaml';
+import * as apps from 'kubernetes-models/apps/v1';
+import * as autoscaling from 'kubernetes-models/autoscaling/v2';
+import * as batch from 'kubernetes-models/batch/v1';
+import * as core from 'kubernetes-models/v1';
+import * as networking from 'kubernetes-models/networking.k8s.io/v1';
+import * as policy from 'kubernetes-models/policy/v1';
+import * as keda from '@kubernetes-models/keda/keda.sh/v1alpha1';
+import * as monitoring from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+// HELM_CHART: another copy of the chart to hold to the same checks (an older one fails them).
+const CHART = process.env['HELM_CHART'] ?? path.join(ROOT, 'helm/bet-projector');
+
+type Obj = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec?: any;
+  [k: string]: any;
+}; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const MODELS: Record<string, new (o: never) => { validate(): void }> = {
+  'apps/v1/Deployment': apps.Deployment,
+  'autoscaling/v2/HorizontalPodAutoscaler': autoscaling.HorizontalPodAutoscaler,
+  'batch/v1/Job': batch.Job,
+  'batch/v1/CronJob': batch.CronJob,
+  'v1/ConfigMap': core.ConfigMap,
+  'v1/Secret': core.Secret,
+  'v1/Service': core.Service,
+  'v1/ServiceAccount': core.ServiceAccount,
+  'networking.k8s.io/v1/NetworkPolicy': networking.NetworkPolicy,
+  'policy/v1/PodDisruptionBudget': policy.PodDisruptionBudget,
+  'keda.sh/v1alpha1/ScaledObject': keda.ScaledObject,
+  'keda.sh/v1alpha1/TriggerAuthentication': keda.TriggerAuthentication,
+  'monitoring.coreos.com/v1/ServiceMonitor': monitoring.ServiceMonitor,
+  'monitoring.coreos.com/v1/PrometheusRule': monitoring.PrometheusRule,
+};
+
+function helm(args: string[]): string {
+  return execFileSync('bash', [path.join(ROOT, 'scripts/helm.sh'), ...args], { encoding: 'utf8' });
+}
+
+const dir = mkdtempSync(path.join(tmpdir(), 'helm-values-'));
+
+/** Renders the chart (or a copy at `chart`) with `values`; the objects, by kind. */
+function render(values: object, chart = CHART): Obj[] {
+  const file = path.join(dir, `values-${Math.random().toString(36).slice(2)}.yaml`);
+  writeFileSync(file, stringify(values));
+  const text = helm(['template', chart, file]);
+  return parseAllDocuments(text)
+    .map((d) => d.toJSON() as Obj | null)
+    .filter((o): o is Obj => o !== null);
+}
+
+/** The chart with its hooks made ordinary, so Helm renders them too (helm-java omits hooks). */
+function chartWithHooksRendered(): string {
+  const copy = mkdtempSync(path.join(tmpdir(), 'chart-'));
+  cpSync(CHART, copy, { recursive: true });
+  for (const file of readdirSync(path.join(copy, 'templates'))) {
+    const p = path.join(copy, 'templates', file);
+    writeFileSync(p, readFileSync(p, 'utf8').replace(/^\s*"helm\.sh\/hook[^\n]*\n/gm, ''));
+  }
+  return copy;
+}
+
+const URL_ONLY = { secret: { DATABASE_URL: 'postgres://bp_worker@db:5432/bets' } };
+const VALUE_SETS: Record<string, object> = {
+  'defaults with a URL': URL_ONLY,
+  existingSecret: { secret: { existingSecret: 'bet-projector-db' } },
+  'TLS + SASL Kafka, KEDA on': {
+    ...URL_ONLY,
+    kafka: {
+      tls: { enabled: true, secret: 'kafka-ca', clientCertificate: true },
+      sasl: { mechanism: 'scram-sha-512', secret: 'kafka-user' },
+    },
+    autoscaling: { keda: { enabled: true } },
+  },
+  'HPA on, ServiceMonitor, lag CronJob': {
+    ...URL_ONLY,
+    autoscaling: { hpa: { enabled: true } },
+    serviceMonitor: { enabled: true },
+    lagCheck: { enabled: true },
+  },
+  'NetworkPolicy on, private registry': {
+    ...URL_ONLY,
+    networkPolicy: { enabled: true },
+    imagePullSecrets: [{ name: 'regcred' }],
+  },
+};
+
+/** Every pod template of the rendered objects, with where it came from. */
+function podSpecs(objects: Obj[]): Array<{ from: string; spec: any }> {
+  // eslint-disable-line @typescript-eslint/no-explicit-any
+  return objects.flatMap((o) => {
+    if (o.kind === 'Deployment' || o.kind === 'Job')
+      return [{ from: `${o.kind}/${o.metadata.name}`, spec: o.spec.template.spec }];
+    if (o.kind === 'CronJob')
+      return [{ from: `${o.kind}/${o.metadata.name}`, spec: o.spec.jobTemplate.spec.template.spec }];
+    return [];
+  });
+}
+
+describe('the Helm chart rendered by real Helm', () => {
+  it('passes helm lint --strict', () => {
+    const out = helm(['lint']);
+    expect(out).not.toMatch(/\[(ERROR|WARNING)\]/);
+  });
+
+  describe.each(Object.entries(VALUE_SETS))('%s', (_, values) => {
+    const objects = render(values);
+    const hooked = render(values, chartWithHooksRendered());
+
+    it('renders only objects valid against the Kubernetes API schema', () => {
+      expect(objects.length).toBeGreaterThan(3);
+      for (const o of [...objects, ...hooked]) {
+        const Model = MODELS[`${o.apiVersion}/${o.kind}`];
+        expect(Model).toBeDefined();
+        expect(() => new Model!(o as never).validate()).not.toThrow();
+      }
+    });
+
+    it('every pod meets the restricted Pod Security Standard and mounts no service account token', () => {
+      const pods = podSpecs(hooked);
+      expect(pods.length).toBeGreaterThan(1);
+      for (const { from, spec } of pods) {
+        expect({ from, token: spec.automountServiceAccountToken }).toEqual({ from, token: false });
+        expect(spec.hostNetwork ?? false).toBe(false);
+        expect(spec.hostPID ?? false).toBe(false);
+        expect(spec.hostIPC ?? false).toBe(false);
+        for (const v of spec.volumes ?? []) expect(v.hostPath).toBeUndefined();
+        for (const c of spec.containers) {
+          const sc = c.securityContext ?? {};
+          const where = `${from} ${c.name}`;
+          expect({ where, allowPrivilegeEscalation: sc.allowPrivilegeEscalation }).toEqual({
+            where,
+            allowPrivilegeEscalation: false,
+          });
+          expect(sc.privileged ?? false).toBe(false);
+          expect(sc.capabilities?.drop).toContain('ALL');
+          expect(sc.capabilities?.add ?? []).toEqual([]);
+          expect(sc.runAsNonRoot ?? spec.securityContext?.runAsNonRoot).toBe(true);
+          expect((sc.seccompProfile ?? spec.securityContext?.seccompProfile)?.type).toBe('RuntimeDefault');
+          expect(sc.runAsUser ?? spec.securityContext?.runAsUser).not.toBe(0);
+        }
+      }
+    });
+
+    it('the worker has startup, liveness and readiness probes, each with a timeout', () => {
+      const worker = objects.find((o) => o.kind === 'Deployment')!.spec.template.spec.containers[0];
+      for (const probe of ['startupProbe', 'livenessProbe', 'readinessProbe']) {
+        expect(worker[probe]?.timeoutSeconds).toBeGreaterThan(0);
+      }
+    });
+
+    it('the migrate Job, run before the release exists, reads only Secrets that exist by then', () => {
+      const job = hooked.find((o) => o.kind === 'Job');
+      if (!job) return;
+      const refs = new Set<string>();
+      const spec = job.spec.template.spec;
+      for (const c of spec.containers) {
+        for (const e of c.env ?? []) if (e.valueFrom?.secretKeyRef) refs.add(e.valueFrom.secretKeyRef.name);
+        for (const e of c.envFrom ?? []) if (e.secretRef) refs.add(e.secretRef.name);
+      }
+      for (const v of spec.volumes ?? []) if (v.secret) refs.add(v.secret.secretName);
+      const chartSecrets = hooked.filter((o) => o.kind === 'Secret').map((o) => o.metadata.name);
+      const userSecrets = [
+        (values as { secret?: { existingSecret?: string } }).secret?.existingSecret,
+        'kafka-ca',
+        'kafka-user',
+      ];
+      for (const name of refs) expect([...chartSecrets, ...userSecrets]).toContain(name);
+      // A Secret the chart makes is itself a hook that runs first: on install the Job finds it.
+      const source = (file: string) => readFileSync(path.join(CHART, 'templates', file), 'utf8');
+      const weight = (text: string) => Number(/"helm\.sh\/hook-weight": "(-?\d+)"/.exec(text)![1]);
+      if (chartSecrets.length > 0) {
+        expect(source('secret.yaml')).toContain('"helm.sh/hook": pre-install,pre-upgrade');
+        expect(weight(source('secret.yaml'))).toBeLessThan(weight(source('migrate-job.yaml')));
+      }
+    });
+
+    it('KEDA, when on, reads lag with the workers’ Kafka credentials', () => {
+      const scaled = objects.find((o) => o.kind === 'ScaledObject');
+      if (!scaled) return;
+      const trigger = scaled.spec.triggers[0];
+      const secured = (values as { kafka?: { sasl?: { mechanism?: string } } }).kafka?.sasl?.mechanism;
+      if (!secured) return;
+      expect(trigger.metadata).toMatchObject({ sasl: 'scram_sha512', tls: 'enable' });
+      const auth = objects.find(
+        (o) => o.kind === 'TriggerAuthentication' && o.metadata.name === trigger.authenticationRef.name,
+      );
+      expect(auth!.spec.secretTargetRef.map((r: { parameter: string }) => r.parameter).sort()).toEqual([
+        'ca',
+        'cert',
+        'key',
+        'password',
+        'username',
+      ]);
+    });
+
+    it('selectors that survive an upgrade; a PDB that lets a drain evict unhealthy pods', () => {
+      const service = objects.find((o) => o.kind === 'Service')!;
+      const monitor = objects.find((o) => o.kind === 'ServiceMonitor');
+      if (monitor) {
+        const selector = monitor.spec.selector.matchLabels as Record<string, string>;
+        expect(Object.keys(selector)).not.toContain('helm.sh/chart');
+        expect(Object.keys(selector)).not.toContain('app.kubernetes.io/version');
+        for (const [k, v] of Object.entries(selector)) expect(service.metadata.labels?.[k]).toBe(v);
+      }
+      const pdb = objects.find((o) => o.kind === 'PodDisruptionBudget')!;
+      expect(pdb.spec.unhealthyPodEvictionPolicy).toBe('AlwaysAllow');
+    });
+  });
+});
