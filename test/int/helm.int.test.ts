@@ -1,3 +1,7 @@
+/* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-assignment,
+   @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-argument,
+   @typescript-eslint/no-unsafe-call --
+   rendered Kubernetes manifests are free-form JSON, walked by path and checked by value */
 /**
  * The chart as real Helm renders it (helm-java: the Helm v3 library, from Maven Central, through
  * scripts/helm.sh), for the value sets an SRE uses, every object checked against the Kubernetes API
@@ -25,13 +29,15 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 // HELM_CHART: another copy of the chart to hold to the same checks (an older one fails them).
 const CHART = process.env['HELM_CHART'] ?? path.join(ROOT, 'helm/bet-projector');
 
+/** Rendered manifests are free-form JSON: walked by path, checked by value. */
+type Json = any;
 type Obj = {
   apiVersion: string;
   kind: string;
   metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> };
-  spec?: any;
-  [k: string]: any;
-}; // eslint-disable-line @typescript-eslint/no-explicit-any
+  spec?: Json;
+  [k: string]: Json;
+};
 
 const MODELS: Record<string, new (o: never) => { validate(): void }> = {
   'apps/v1/Deployment': apps.Deployment,
@@ -103,8 +109,7 @@ const VALUE_SETS: Record<string, object> = {
 };
 
 /** Every pod template of the rendered objects, with where it came from. */
-function podSpecs(objects: Obj[]): Array<{ from: string; spec: any }> {
-  // eslint-disable-line @typescript-eslint/no-explicit-any
+function podSpecs(objects: Obj[]): Array<{ from: string; spec: Json }> {
   return objects.flatMap((o) => {
     if (o.kind === 'Deployment' || o.kind === 'Job')
       return [{ from: `${o.kind}/${o.metadata.name}`, spec: o.spec.template.spec }];
