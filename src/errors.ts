@@ -12,12 +12,23 @@ const BAD_INPUT_SQLSTATE = /^(22...|23...)$/;
 // Wrong credentials, privileges and certificates do not heal by waiting: fail at once, loudly.
 const MISCONFIGURED_SQLSTATE = /^(28...|42501)$/;
 /**
- * Citus relays a worker node's lost connection as an internal error (XX000) "while executing command
- * on host:port": after a node restarts, the coordinator's cached connections to it fail once like
- * this. The node is back; the statement, retried, runs on a new connection.
+ * Citus reports a worker node lost under a statement as an internal error (XX000) or, for rows it
+ * was copying there, an I/O error (58030), raised from its remote-connection code: "failure on
+ * connection marked as essential: host:port", "SSL SYSCALL error: EOF detected" while executing a
+ * command on a node, "failed to COPY to shard … on host:port". Errors a node itself raised keep
+ * their own SQLSTATE when Citus relays them, so these codes from these files mean the connection,
+ * not the statement: the node comes back (or its placement moves) and the statement, retried,
+ * runs on a new connection.
  */
-const CITUS_REMOTE_CONNECTION_LOST =
-  /SSL SYSCALL error|server closed the connection unexpectedly|connection not open|could not receive data|terminating connection|EOF detected/i;
+const CITUS_NODE_LOST_CODES = new Set(['XX000', '58030']);
+const CITUS_REMOTE_FILES = new Set([
+  'remote_commands.c',
+  'remote_transaction.c',
+  'connection_management.c',
+  'placement_connection.c',
+  'multi_copy.c',
+  'adaptive_executor.c',
+]);
 const RETRYABLE_NODE_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -34,23 +45,13 @@ export function classifyError(error: unknown): ErrorKind {
     retriable?: unknown;
     message?: unknown;
     name?: unknown;
-    where?: unknown;
+    file?: unknown;
   };
   if (
-    e.code === 'XX000' &&
-    typeof e.where === 'string' &&
-    e.where.startsWith('while executing command on') &&
-    typeof e.message === 'string' &&
-    CITUS_REMOTE_CONNECTION_LOST.test(e.message)
-  ) {
-    return 'retryable';
-  }
-  // Citus copying rows to a worker node that went away (user_exposure's INSERT … SELECT goes through
-  // the coordinator by COPY): the node's I/O, not ours; it comes back.
-  if (
-    e.code === '58030' &&
-    typeof e.message === 'string' &&
-    /^failed to COPY to shard \d+ on /.test(e.message)
+    typeof e.code === 'string' &&
+    CITUS_NODE_LOST_CODES.has(e.code) &&
+    typeof e.file === 'string' &&
+    CITUS_REMOTE_FILES.has(e.file)
   ) {
     return 'retryable';
   }

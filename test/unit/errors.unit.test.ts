@@ -17,24 +17,20 @@ describe('classifyError', () => {
     expect(classifyError(error)).toBe(kind);
   });
 
-  it("retries Citus's report of a worker node connection lost under it (seen after a node restart)", () => {
-    const lost = {
-      code: 'XX000',
-      message: 'SSL SYSCALL error: EOF detected',
-      where: 'while executing command on 127.0.0.1:9702',
-    };
-    expect(classifyError(lost)).toBe('retryable');
-    // The same code for anything else is not a connection problem: it stays fatal.
-    expect(classifyError({ ...lost, message: 'could not find shard 102008' })).toBe('fatal');
-    expect(classifyError({ ...lost, where: undefined })).toBe('fatal');
+  it.each([
+    ['failure on connection marked as essential: 127.0.0.1:9702', 'XX000', 'remote_transaction.c'],
+    ['SSL SYSCALL error: EOF detected', 'XX000', 'remote_commands.c'],
+    ['failed to COPY to shard 102075 on 127.0.0.1:9702', '58030', 'multi_copy.c'],
+  ])("retries Citus's report of a worker node lost under a statement: %s", (message, code, file) => {
+    expect(classifyError({ code, message, file })).toBe('retryable');
   });
 
-  it("retries Citus's COPY to a shard on a worker node that went away (an INSERT … SELECT through the coordinator)", () => {
-    expect(
-      classifyError({ code: '58030', message: 'failed to COPY to shard 102075 on 127.0.0.1:9702' }),
-    ).toBe('retryable');
-    // A local disk's I/O error is not that.
-    expect(classifyError({ code: '58030', message: 'could not read block 7 in file "base/1/2"' })).toBe(
+  it('keeps the same codes fatal from anywhere else (a local disk, PostgreSQL itself)', () => {
+    expect(classifyError({ code: '58030', message: 'could not read block 7', file: 'md.c' })).toBe('fatal');
+    expect(classifyError({ code: 'XX000', message: 'cache lookup failed', file: 'lsyscache.c' })).toBe(
+      'fatal',
+    );
+    expect(classifyError({ code: 'XX000', message: 'failure on connection marked as essential' })).toBe(
       'fatal',
     );
   });
