@@ -24,6 +24,7 @@ import * as networking from 'kubernetes-models/networking.k8s.io/v1';
 import * as policy from 'kubernetes-models/policy/v1';
 import * as keda from '@kubernetes-models/keda/keda.sh/v1alpha1';
 import * as monitoring from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
+import { createMetrics } from '../../src/observability/metrics.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 // HELM_CHART: another copy of the chart to hold to the same checks (an older one fails them).
@@ -95,10 +96,11 @@ const VALUE_SETS: Record<string, object> = {
     },
     autoscaling: { keda: { enabled: true } },
   },
-  'HPA on, ServiceMonitor, lag CronJob': {
+  'HPA on, ServiceMonitor, PrometheusRule, lag CronJob': {
     ...URL_ONLY,
     autoscaling: { hpa: { enabled: true } },
     serviceMonitor: { enabled: true },
+    prometheusRule: { enabled: true },
     lagCheck: { enabled: true },
   },
   'NetworkPolicy on, private registry': {
@@ -214,6 +216,52 @@ describe('the Helm chart rendered by real Helm', () => {
         'password',
         'username',
       ]);
+    });
+
+    it('alert rules query only metrics the worker serves, with labels those metrics carry', async () => {
+      const rules = objects.find((o) => o.kind === 'PrometheusRule');
+      if (!rules) return;
+      // Every name a scrape of the worker shows (histograms as their three series).
+      const served = new Set<string>();
+      for (const m of await createMetrics().registry.getMetricsAsJSON()) {
+        const series = String(m.type) === 'histogram' ? ['_bucket', '_sum', '_count'] : [''];
+        for (const suffix of series) served.add(m.name + suffix);
+      }
+      const METRIC_LABELS: Record<string, string[]> = {
+        projector_consumer_lag_messages: ['topic', 'partition'],
+        projector_checkpoint_event_timestamp_seconds: ['topic', 'partition'],
+        projector_events_total: ['result'],
+        projector_undecodable_batches_total: ['topic', 'partition', 'codec'],
+        projector_retries_total: ['operation'],
+      };
+      const alerts = rules.spec.groups.flatMap(
+        (g: { rules: Array<{ alert: string; expr: string }> }) => g.rules,
+      );
+      expect(alerts.map((r: { alert: string }) => r.alert)).toEqual(
+        expect.arrayContaining([
+          'BetProjectorLagging',
+          'BetProjectorPartitionStalled',
+          'BetProjectorDeadLetters',
+          'BetProjectorRestarting',
+        ]),
+      );
+      for (const { alert, expr } of alerts as Array<{ alert: string; expr: string }>) {
+        const used = [...expr.matchAll(/\b((?:projector|process)_[a-z_]+)(\{[^}]*\})?/g)];
+        expect({ alert, queries: used.length > 0 }).toEqual({ alert, queries: true });
+        for (const [, name, selector] of used) {
+          expect({ alert, name, served: served.has(name!) }).toEqual({ alert, name, served: true });
+          // Label matchers other than the scrape's own (job, pod) name labels the metric has.
+          for (const [, label] of (selector ?? '').matchAll(/([a-z_]+)=~?"/g)) {
+            if (label === 'job' || label === 'pod') continue;
+            expect({ alert, name, label, known: (METRIC_LABELS[name!] ?? []).includes(label!) }).toEqual({
+              alert,
+              name,
+              label,
+              known: true,
+            });
+          }
+        }
+      }
     });
 
     it('selectors that survive an upgrade; a PDB that lets a drain evict unhealthy pods', () => {
