@@ -5,7 +5,9 @@ cd "$(dirname "$0")/.."
 bash scripts/stack.sh up
 [ -d node_modules ] || npm ci
 npm run --silent build
-export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/bet_projector_demo}
+# The server the stack found or started (an embedded one where none answered), database bet_projector_demo.
+server=$(bash scripts/stack.sh database-url)
+export DATABASE_URL=${DATABASE_URL:-${server%/*}/bet_projector_demo}
 export KAFKA_BROKERS=${KAFKA_BROKERS:-127.0.0.1:${KAFKA_PORT:-9092}}
 export LOG_LEVEL=${LOG_LEVEL:-warn}
 exec node dist/src/cli/main.js demo "$@"

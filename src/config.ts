@@ -78,6 +78,8 @@ export interface Config {
   readonly sweepIntervalMs: number;
   readonly sweepWindowMs: number;
   readonly sweepGraceMs: number;
+  /** Where `rebuild` and `repair` push their metrics while they run; unset: not pushed. */
+  readonly pushgatewayUrl: string | undefined;
   readonly logLevel: LogLevel;
 }
 
@@ -111,6 +113,22 @@ function brokers(env: Env): string[] {
     }
   }
   return list;
+}
+
+/** An http(s) URL, or undefined when unset. */
+function httpUrl(env: Env, name: string): string | undefined {
+  const value = raw(env, name);
+  if (value === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(`${name} "${maskUrl(value)}" is not a URL`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError(`${name} scheme "${url.protocol}" is not http: or https:`);
+  }
+  return value;
 }
 
 /** DATABASE_URL(_FILE): the file form keeps a password that lives in the URL out of the pod spec. */
@@ -196,6 +214,7 @@ export function loadConfig(env: Env = process.env): Config {
     sweepIntervalMs: integer(env, 'SWEEP_INTERVAL_MS', 60_000, 0, 86_400_000),
     sweepWindowMs: integer(env, 'SWEEP_WINDOW_MS', 3_600_000, 1_000, 30 * 86_400_000),
     sweepGraceMs: integer(env, 'SWEEP_GRACE_MS', 30_000, 0, 86_400_000),
+    pushgatewayUrl: httpUrl(env, 'PUSHGATEWAY_URL'),
     logLevel: logLevel(env),
   });
 }

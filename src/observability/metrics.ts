@@ -15,6 +15,7 @@ export const METRIC = {
   rebalances: 'projector_rebalances_total',
   groupJoins: 'projector_group_joins_total',
   rebuildProgress: 'projector_rebuild_progress_ratio',
+  repairProgress: 'projector_repair_progress_ratio',
   repairedBets: 'projector_repaired_bets_total',
   stageSeconds: 'projector_stage_seconds_total',
   undecodableBatches: 'projector_undecodable_batches_total',
@@ -36,6 +37,7 @@ export interface Metrics {
   readonly rebalances: Counter;
   readonly groupJoins: Counter;
   readonly rebuildProgress: Gauge;
+  readonly repairProgress: Gauge;
   readonly repairedBets: Counter<'source'>;
   readonly stageSeconds: Counter<'stage'>;
   readonly undecodableBatches: Counter<'topic' | 'partition' | 'codec'>;
@@ -99,7 +101,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     groupJoins: new Counter({ name: METRIC.groupJoins, help: 'Consumer group joins', registers }),
     rebuildProgress: new Gauge({
       name: METRIC.rebuildProgress,
-      help: 'Progress of a running rebuild, 0..1',
+      help: 'Progress of a running rebuild, 0..1 (pushed to the Pushgateway by `projector rebuild`)',
+      registers,
+    }),
+    repairProgress: new Gauge({
+      name: METRIC.repairProgress,
+      help: 'Progress of a running repair, 0..1 (pushed to the Pushgateway by `projector repair`)',
       registers,
     }),
     repairedBets: new Counter({

@@ -57,6 +57,7 @@ const BAD_VALUES: Record<string, [string, string]> = {
   KAFKA_SASL_USERNAME: ['projector', 'KAFKA_SASL_USERNAME/PASSWORD are set without KAFKA_SASL_MECHANISM'],
   KAFKA_SASL_PASSWORD: [SECRET, 'KAFKA_SASL_USERNAME/PASSWORD are set without KAFKA_SASL_MECHANISM'],
   KAFKA_TOPIC: ['bet events', 'KAFKA_TOPIC "bet events" may only contain'],
+  PUSHGATEWAY_URL: ['ftp://gateway', 'PUSHGATEWAY_URL scheme "ftp:" is not http: or https:'],
   KAFKA_COMPRESSION: ['brotli', 'KAFKA_COMPRESSION "brotli" is not one of none, gzip, snappy, lz4, zstd'],
   KAFKA_TOPIC_PARTITIONS: ['0', 'KAFKA_TOPIC_PARTITIONS 0 is out of range'],
   KAFKA_GROUP_ID: ['a/b', 'KAFKA_GROUP_ID "a/b" may only contain'],

@@ -127,6 +127,20 @@ describe('the Helm chart rendered by real Helm', () => {
     expect(out).not.toMatch(/\[(ERROR|WARNING)\]/);
   });
 
+  it('refuses values of the wrong type or under an unknown key, naming them (values.schema.json)', () => {
+    const refused = (values: object) => {
+      try {
+        render(values);
+      } catch (error) {
+        return String((error as { stderr?: string }).stderr ?? error);
+      }
+      return 'rendered';
+    };
+    expect(refused({ ...URL_ONLY, replicaCount: 'two' })).toContain('replicaCount: Invalid type');
+    expect(refused({ ...URL_ONLY, replicas: 3 })).toContain('replicas');
+    expect(refused({ ...URL_ONLY, kafka: { sasl: { mechanism: 'gssapi' } } })).toContain('mechanism');
+  });
+
   describe.each(Object.entries(VALUE_SETS))('%s', (_, values) => {
     const objects = render(values);
     const hooked = render(values, chartWithHooksRendered());

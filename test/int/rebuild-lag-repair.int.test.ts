@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Kafka } from 'kafkajs';
 import {
   betsProjection,
@@ -233,14 +235,36 @@ describe('lag, repair and the reconciliation sweep', () => {
       0,
     );
 
-    const repaired = await runProjector(['repair', '--since', '1h', '--batch-size', '25'], env);
+    // A Pushgateway stand-in: what `repair` pushes while it runs and when it ends.
+    const pushes: Array<{ method: string; url: string; body: string }> = [];
+    const gateway = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      req.on('end', () => {
+        pushes.push({ method: req.method ?? '', url: req.url ?? '', body });
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((resolve) => gateway.listen(0, '127.0.0.1', resolve));
+    const port = (gateway.address() as AddressInfo).port;
+    const repaired = await runProjector(['repair', '--since', '1h', '--batch-size', '25'], {
+      ...env,
+      PUSHGATEWAY_URL: `http://127.0.0.1:${port}`,
+    });
+    await new Promise<void>((resolve) => gateway.close(() => resolve()));
     expect(repaired.code).toBe(0);
-    expect(JSON.parse(repaired.stdout.trim().split('\n').pop()!)).toEqual({
+    // Progress went to stderr; stdout holds the result alone.
+    expect(repaired.stdout.trim().split('\n')).toHaveLength(1);
+    expect(JSON.parse(repaired.stdout)).toEqual({
       lagging: expected.size,
       repaired: expected.size,
       // Written through bets_view's UPSERT, user_exposure moved with the repaired rows: nothing to set.
       exposureRowsRepaired: 0,
     });
+    const last = pushes.at(-1)!;
+    expect(last).toMatchObject({ method: 'PUT', url: '/metrics/job/bet_projector_repair' });
+    expect(last.body).toContain('projector_repair_progress_ratio 1');
+    expect(last.body).toContain(`projector_repaired_bets_total{source="repair"} ${expected.size}`);
     expect(await laggingBets(db.pool)).toEqual([]);
     expect((await runProjector(['lag', '--no-kafka', '--fail-over', '0'], env)).code).toBe(0);
     expect(await viewMismatches(db.pool)).toEqual([]);

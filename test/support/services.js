@@ -6,7 +6,10 @@
  *
  * Plain JavaScript because Jest loads globalSetup with Node's own loader, outside its transform.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
+import { homedir } from 'node:os';
+import path from 'node:path';
 
 const LOCAL_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 const LOCAL_KAFKA = '127.0.0.1:9092';
@@ -51,13 +54,23 @@ async function fromTestcontainers() {
   };
 }
 
+/**
+ * The PostgreSQL the local stack started for a machine without one (scripts/stack.sh, embedded).
+ * @param {Record<string, string | undefined>} env
+ */
+function stackDatabaseUrl(env) {
+  const cache = env['BET_PROJECTOR_CACHE'] ?? path.join(homedir(), '.cache', 'bet-projector');
+  const file = path.join(cache, 'database-url');
+  return existsSync(file) ? readFileSync(file, 'utf8').trim() : undefined;
+}
+
 /** @returns {Promise<{ databaseUrl: string, kafkaBrokers: string, stop(): Promise<void> }>} */
 export async function resolveServices(env = process.env) {
   const noop = async () => undefined;
   if (env['DATABASE_URL'] && env['KAFKA_BROKERS']) {
     return { databaseUrl: env['DATABASE_URL'], kafkaBrokers: env['KAFKA_BROKERS'], stop: noop };
   }
-  const databaseUrl = env['DATABASE_URL'] ?? LOCAL_DATABASE_URL;
+  const databaseUrl = env['DATABASE_URL'] ?? stackDatabaseUrl(env) ?? LOCAL_DATABASE_URL;
   const kafkaBrokers = env['KAFKA_BROKERS'] ?? LOCAL_KAFKA;
   const pgUrl = new URL(databaseUrl);
   const pgUp = await reachable(`${pgUrl.hostname}:${pgUrl.port || 5432}`);

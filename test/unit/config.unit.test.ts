@@ -21,6 +21,7 @@ describe('loadConfig', () => {
     [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL scheme "mysql:" is not postgres:'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL "loud" is not one of'],
     [{ PROJECTION_NAME: 'other_view' }, 'PROJECTION_NAME "other_view" is no longer read'],
+    [{ PUSHGATEWAY_URL: 'ftp://gateway' }, 'PUSHGATEWAY_URL scheme "ftp:" is not http: or https:'],
     [
       { KAFKA_COMPRESSION: 'brotli' },
       'KAFKA_COMPRESSION "brotli" is not one of none, gzip, snappy, lz4, zstd',

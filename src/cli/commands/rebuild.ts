@@ -1,5 +1,6 @@
 import { rebuildReadModels } from '../../../projections/registry.js';
 import { createMetrics } from '../../observability/metrics.js';
+import { pushMetrics } from '../../observability/push.js';
 import { intOption, stringOption, UsageError, type Command } from '../command.js';
 import { progressReporter } from '../progress.js';
 import { openRuntime } from '../runtime.js';
@@ -32,6 +33,12 @@ transaction (flushes wait for it, readers do not).
     const concurrency = intOption(values, 'concurrency', 2, 1, 64);
     const runtime = await openRuntime('rebuild', { kafka: false });
     const metrics = createMetrics({ defaultMetrics: false });
+    const pusher = pushMetrics({
+      url: runtime.config.pushgatewayUrl,
+      job: 'bet_projector_rebuild',
+      registry: metrics.registry,
+      logger: runtime.logger,
+    });
     const report = progressReporter();
     try {
       const result = await rebuildReadModels(runtime.pool, {
@@ -44,9 +51,11 @@ transaction (flushes wait for it, readers do not).
           report(p);
         },
       });
+      metrics.rebuildProgress.set(1);
       process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
       return result.differences && result.differences.count > 0 ? 1 : 0;
     } finally {
+      await pusher.stop();
       await runtime.close();
     }
   },

@@ -6,6 +6,8 @@ import { intOption, stringOption, UsageError, type Command } from '../command.js
 import { parseSince } from '../duration.js';
 import { progressReporter } from '../progress.js';
 import { openRuntime } from '../runtime.js';
+import { createMetrics } from '../../observability/metrics.js';
+import { pushMetrics } from '../../observability/push.js';
 
 export const repairCommand: Command = {
   name: 'repair',
@@ -39,6 +41,13 @@ workers run: every bets_view write is version-guarded.
     const batchSize = intOption(values, 'batch-size', 500, 1, 100_000);
     const concurrency = intOption(values, 'concurrency', 2, 1, 64);
     const runtime = await openRuntime('repair', { kafka: false });
+    const metrics = createMetrics({ defaultMetrics: false });
+    const pusher = pushMetrics({
+      url: runtime.config.pushgatewayUrl,
+      job: 'bet_projector_repair',
+      registry: metrics.registry,
+      logger: runtime.logger,
+    });
     try {
       const bets = await laggingBets(runtime.pool, {
         ...(sinceMs !== undefined ? { sinceMs } : {}),
@@ -50,15 +59,20 @@ workers run: every bets_view write is version-guarded.
       const result = await repairBets(runtime.pool, betsProjection, bets, {
         batchSize,
         concurrency,
-        onProgress: (done, total) =>
-          report({ phase: 'repair', done, total, elapsedMs: Math.round(performance.now() - started) }),
+        onProgress: (done, total) => {
+          metrics.repairProgress.set(total > 0 ? done / total : 1);
+          report({ phase: 'repair', done, total, elapsedMs: Math.round(performance.now() - started) });
+        },
       });
       // Then the read models that follow bets_view, against what it now holds.
+      metrics.repairProgress.set(1);
+      metrics.repairedBets.inc({ source: 'repair' }, result.rowsWritten);
       const exposureRows = await repairExposure(runtime.pool);
       process.stdout.write(
         `${JSON.stringify({ lagging: bets.length, repaired: result.rowsWritten, exposureRowsRepaired: exposureRows })}\n`,
       );
     } finally {
+      await pusher.stop();
       await runtime.close();
     }
   },
