@@ -22,9 +22,9 @@ export const DEFAULT_FLUSH_MAX_EVENTS = 100;
  */
 export const DEFAULT_FLUSH_BACKLOG_MAX_EVENTS = 1_000;
 /**
- * Off by default: on loopback the saved read is worth ~9 % of throughput (bench, same run) and the
- * cache ~50 MB of peak RSS. Turn it on (20,000 covers a few thousand open bets per worker) where the
- * database is across a network and a read round trip costs more.
+ * Off by default: on loopback the saved read is worth less than the memory it holds (README,
+ * Configuration, has the measured figures). Turn it on (20,000 covers a few thousand open bets per
+ * worker) where the database is across a network and a read round trip costs more.
  */
 export const DEFAULT_VIEW_ROW_CACHE_SIZE = 0;
 export const DEFAULT_FLUSH_INTERVAL_MS = 100;
@@ -36,10 +36,10 @@ export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' |
 export const KAFKA_COMPRESSIONS = ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const;
 export type KafkaCompression = (typeof KAFKA_COMPRESSIONS)[number];
 /**
- * What the publisher writes by default: zstd. Measured on the envelope JSON (bench, codecs part):
- * a tenth of the bytes uncompressed (as gzip) where lz4 and snappy keep a sixth, at lz4's cost for
- * the publisher and the worker (gzip costs a third of the worker's throughput). Any broker ≥ 2.1
- * and any maintained client reads it; the worker reads every codec whatever this says.
+ * What the publisher writes by default: zstd — about as small as gzip at the cost of lz4 or snappy
+ * for the publisher and the worker, where gzip costs the worker much more (README, Kafka: the
+ * figures). Any broker ≥ 2.1 and any maintained client reads it; the worker reads every codec
+ * whatever this says.
  */
 export const DEFAULT_KAFKA_COMPRESSION: KafkaCompression = 'zstd';
 

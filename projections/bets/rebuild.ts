@@ -186,7 +186,7 @@ WHERE s.version IS NULL OR l.version > s.version`;
  * after the snapshot's xmin, i.e. no older (a superset — re-folding an extra bet is a no-op; frozen
  * rows have the greatest age and drop out).
  * A scan with a filter instead of a join of the whole live view: the locked pass (readers wait for
- * it) fell from 536 to 74 ms at 1M events / 345k bets (bench medians). PostgreSQL only: on Citus,
+ * it) became several times shorter (README, Rebuild, has the figures). PostgreSQL only: on Citus,
  * xmin is each shard's own, so the locked pass there compares everything.
  */
 const LIVE_AHEAD_SINCE = `

@@ -22,10 +22,10 @@ interface Entry {
 
 /**
  * Least recently used goes first, kept in a linked list beside the Map so that every operation is
- * O(1). Evicting by the Map's first key looked simpler and cost the worker 8 % of its CPU in a
- * profile: V8 walks over the deleted slots at the front of the table on every `keys().next()`
- * (about 14 µs an eviction at 20,000 rows). Two generations of Maps were cheap but, on the bench's
- * stream, missed 16× more often than a true LRU of the same size.
+ * O(1). Evicting by the Map's first key looked simpler and showed up high in a CPU profile of the
+ * worker: V8 walks over the deleted slots at the front of the table on every `keys().next()`. Two
+ * generations of Maps were cheap but, on the bench's stream, missed far more often than a true LRU
+ * of the same size (README, Benchmarks, has the figures).
  */
 export class RowCache {
   private readonly entries = new Map<string, Entry>();

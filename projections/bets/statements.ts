@@ -250,10 +250,10 @@ export function toBetRow(r: StoredRow): BetRow {
 export async function readBetRows(db: Queryable, bets: readonly BetRef[]): Promise<Map<string, BetRow>> {
   const rows = new Map<string, BetRow>();
   if (bets.length === 0) return rows;
-  // Unnamed on purpose: PostgreSQL plans it for these keys each time (~0.2 ms). A named statement
+  // Unnamed on purpose: PostgreSQL plans it for these keys each time (cheap). A named statement
   // switches to a generic plan cached per connection, and one made while the table was small (an
   // empty view being back-filled) stays a sequential scan as the table grows: the bench saw a
-  // back-fill fall from ~14,000 to ~5,000 events/s within a minute, reads costing 4x the UPSERT.
+  // back-fill slow down within a minute, its reads soon costing more than the UPSERT (README).
   const citus = platformOf(db) === 'citus';
   const result = await db.query<StoredRow>(
     citus

@@ -38,7 +38,7 @@ export interface BenchContext {
 const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 /**
  * Workers run as the image runs them (Dockerfile ENTRYPOINT): with a 4 MB young-generation
- * semi-space, V8 keeps a worker at full speed ~30 MB smaller (bench, same throughput).
+ * semi-space, V8 keeps a worker at full speed smaller at the same throughput (README, Benchmarks).
  */
 export const WORKER_NODE_FLAGS = ['--max-semi-space-size=4'];
 const perSecond = (count: number, ms: number) => Math.round((count / ms) * 1000);

@@ -2,7 +2,7 @@
  * LZ4 as Kafka uses it: the LZ4 frame format (magic 0x184D2204) with independent blocks, as the
  * Java client's KafkaLZ4BlockOutputStream and librdkafka write it. The block codec is lz4js (pure
  * JavaScript); the frame is ours, because lz4js's own frame reader sizes its output for 4 MB
- * blocks on every call (about 5x slower on a 26 kB batch), checks no checksum and writes
+ * blocks on every call (several times slower on a typical batch), checks no checksum and writes
  * dependent blocks.
  */
 import { compressBlock, compressBound, decompressBlock } from 'lz4js';
