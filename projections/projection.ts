@@ -38,6 +38,20 @@ export interface TransitionFollower {
   /** The read model's name (its table). */
   readonly name: string;
   readonly cte: string;
+  /** What bets_view says it must hold, against what it holds: its check (`projector lag`). */
+  check(db: Queryable): Promise<FollowerCheck>;
+  /**
+   * Sets what differs, set-based, safe while workers run (`projector repair`); also its rebuild,
+   * run after bets_view's. Returns the rows changed.
+   */
+  repair(pool: Pool): Promise<number>;
+}
+
+export interface FollowerCheck {
+  /** Rows that differ from what bets_view says they must hold. */
+  readonly differing: number;
+  /** Some of them, as `{column: value}` for a report. */
+  readonly sample: ReadonlyArray<Record<string, string | number>>;
 }
 
 /**

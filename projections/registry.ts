@@ -12,9 +12,9 @@ import { createBetsProjection, type BetsProjectionOptions } from './bets/index.j
 import { laggingBets } from './bets/lag.js';
 import { rebuildBetsView, type RebuildOptions, type RebuildReport } from './bets/rebuild.js';
 import { repairBets } from './bets/repair.js';
-import { exposureFollower, repairExposure } from './exposure/index.js';
-import type { Pool } from '../src/db/pool.js';
-import type { Projection, Reconciler, TransitionFollower } from './projection.js';
+import { exposureFollower } from './exposure/index.js';
+import type { Pool, Queryable } from '../src/db/pool.js';
+import type { FollowerCheck, Projection, Reconciler, TransitionFollower } from './projection.js';
 
 /** The read models written from bets_view's transitions, in the order their CTEs run. */
 export const FOLLOWERS: readonly TransitionFollower[] = [exposureFollower];
@@ -41,7 +41,21 @@ export const reconciler: Reconciler = {
 export async function rebuildReadModels(
   pool: Pool,
   options: RebuildOptions = {},
-): Promise<RebuildReport & { readonly exposureRowsSet: number }> {
+): Promise<RebuildReport & { readonly followersSet: Record<string, number> }> {
   const report = await rebuildBetsView(pool, options);
-  return { ...report, exposureRowsSet: report.swapped ? await repairExposure(pool) : 0 };
+  return { ...report, followersSet: report.swapped ? await repairFollowers(pool) : {} };
+}
+
+/** Each follower set to what bets_view says it must hold: rows changed, by name. */
+export async function repairFollowers(pool: Pool): Promise<Record<string, number>> {
+  const changed: Record<string, number> = {};
+  for (const follower of FOLLOWERS) changed[follower.name] = await follower.repair(pool);
+  return changed;
+}
+
+/** Each follower's check, by name. */
+export async function checkFollowers(db: Queryable): Promise<Record<string, FollowerCheck>> {
+  const checks: Record<string, FollowerCheck> = {};
+  for (const follower of FOLLOWERS) checks[follower.name] = await follower.check(db);
+  return checks;
 }

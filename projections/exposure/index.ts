@@ -17,8 +17,6 @@ import {
 
 export const EXPOSURE_TABLE = 'user_exposure';
 
-export const exposureFollower: TransitionFollower = { name: EXPOSURE_TABLE, cte: EXPOSURE_CTE };
-
 export interface ExposureMismatch {
   readonly tenantId: number;
   readonly userId: string;
@@ -89,3 +87,24 @@ export async function repairExposure(pool: Pool): Promise<number> {
     return zeroed.rows.length + summed.rows.length;
   });
 }
+
+export const exposureFollower: TransitionFollower = {
+  name: EXPOSURE_TABLE,
+  cte: EXPOSURE_CTE,
+  async check(db) {
+    const found = await exposureMismatches(db);
+    return {
+      differing: found.length,
+      sample: found.slice(0, 10).map((m) => ({
+        tenant: m.tenantId,
+        user: m.userId,
+        currency: m.currency,
+        'open bets': m.stored.openBets,
+        expected: m.expected.openBets,
+        'open stake': m.stored.openStake,
+        'expected stake': m.expected.openStake,
+      })),
+    };
+  },
+  repair: repairExposure,
+};

@@ -259,7 +259,7 @@ describe('lag, repair and the reconciliation sweep', () => {
       lagging: expected.size,
       repaired: expected.size,
       // Written through bets_view's UPSERT, user_exposure moved with the repaired rows: nothing to set.
-      exposureRowsRepaired: 0,
+      followersRepaired: { user_exposure: 0 },
     });
     const last = pushes.at(-1)!;
     expect(last).toMatchObject({ method: 'PUT', url: '/metrics/job/bet_projector_repair' });

@@ -1,7 +1,6 @@
 import { laggingBets } from '../../../projections/bets/lag.js';
 import { repairBets } from '../../../projections/bets/repair.js';
-import { repairExposure } from '../../../projections/exposure/index.js';
-import { betsProjection } from '../../../projections/registry.js';
+import { betsProjection, repairFollowers } from '../../../projections/registry.js';
 import { intOption, stringOption, UsageError, type Command } from '../command.js';
 import { parseSince } from '../duration.js';
 import { progressReporter } from '../progress.js';
@@ -67,9 +66,9 @@ workers run: every bets_view write is version-guarded.
       // Then the read models that follow bets_view, against what it now holds.
       metrics.repairProgress.set(1);
       metrics.repairedBets.inc({ source: 'repair' }, result.rowsWritten);
-      const exposureRows = await repairExposure(runtime.pool);
+      const followersRepaired = await repairFollowers(runtime.pool);
       process.stdout.write(
-        `${JSON.stringify({ lagging: bets.length, repaired: result.rowsWritten, exposureRowsRepaired: exposureRows })}\n`,
+        `${JSON.stringify({ lagging: bets.length, repaired: result.rowsWritten, followersRepaired })}\n`,
       );
     } finally {
       await pusher.stop();
