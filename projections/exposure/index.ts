@@ -56,6 +56,8 @@ export interface ExposureTotals {
   readonly openStake: string;
   readonly expectedOpenBets: number;
   readonly expectedOpenStake: string;
+  /** Compared as numbers by the database: "0.0000" and "0" are equal. */
+  readonly equal: boolean;
 }
 
 export async function exposureTotals(db: Queryable): Promise<ExposureTotals> {
@@ -64,6 +66,7 @@ export async function exposureTotals(db: Queryable): Promise<ExposureTotals> {
     open_stake: string;
     expected_open_bets: number;
     expected_open_stake: string;
+    equal: boolean;
   }>(EXPOSURE_TOTALS);
   const r = rows[0]!;
   return {
@@ -71,6 +74,7 @@ export async function exposureTotals(db: Queryable): Promise<ExposureTotals> {
     openStake: r.open_stake,
     expectedOpenBets: r.expected_open_bets,
     expectedOpenStake: r.expected_open_stake,
+    equal: r.equal,
   };
 }
 

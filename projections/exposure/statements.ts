@@ -62,12 +62,16 @@ WHERE coalesce(e.open_bets, 0) <> coalesce(x.open_bets, 0)
    OR coalesce(e.potential_payout, 0) <> coalesce(x.potential_payout, 0)
 ORDER BY 1, 2, 3`;
 
-/** Totals over all tenants, for the demo's printout: stored, and summed from bets_view. */
+/** Totals over all tenants, for the demo's printout: stored, summed from bets_view, and whether equal. */
 export const EXPOSURE_TOTALS = `
-SELECT (SELECT coalesce(sum(open_bets), 0)::bigint FROM user_exposure) AS open_bets,
-       (SELECT coalesce(sum(open_stake), 0)::text FROM user_exposure) AS open_stake,
-       (SELECT count(*)::bigint FROM bets_view WHERE status IN ${OPEN} AND user_id IS NOT NULL) AS expected_open_bets,
-       (SELECT coalesce(sum(amount), 0)::text FROM bets_view WHERE status IN ${OPEN} AND user_id IS NOT NULL) AS expected_open_stake`;
+WITH stored AS (SELECT coalesce(sum(open_bets), 0)::bigint AS open_bets, coalesce(sum(open_stake), 0) AS open_stake
+                FROM user_exposure),
+     expected AS (SELECT count(*)::bigint AS open_bets, coalesce(sum(amount), 0) AS open_stake
+                  FROM bets_view WHERE status IN ${OPEN} AND user_id IS NOT NULL AND currency IS NOT NULL)
+SELECT s.open_bets, s.open_stake::text AS open_stake, e.open_bets AS expected_open_bets,
+       e.open_stake::text AS expected_open_stake,
+       s.open_bets = e.open_bets AND s.open_stake = e.open_stake AS equal
+FROM stored s, expected e`;
 
 /**
  * Repair, set-based, while workers run: the caller holds SHARE ROW EXCLUSIVE on user_exposure (so

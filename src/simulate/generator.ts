@@ -12,6 +12,11 @@ export interface SimulationOptions {
   /** Bets in flight at once; more means more interleaving between a bet's events. */
   readonly openBets?: number;
   readonly now?: () => number;
+  /**
+   * Default true: stop placing bets near the end so a finite run ends with them settled. false: a
+   * cut through a live stream, bets still open at the end (per-user exposure has something to sum).
+   */
+  readonly settleAtEnd?: boolean;
 }
 
 /** mulberry32: small, fast, good enough for test data, and reproducible. */
@@ -58,7 +63,8 @@ export function* simulateEvents(options: SimulationOptions): Generator<BetEvent>
     // Place new bets while below the target, and stop placing when only enough events remain to
     // close what is open (so a finite run ends with mostly settled bets).
     const mustPlace = open.length === 0;
-    const mayPlace = open.length < openTarget && remaining > open.length * 2;
+    const mayPlace =
+      open.length < openTarget && (options.settleAtEnd === false || remaining > open.length * 2);
     if (mustPlace || (mayPlace && random() < 0.4)) {
       // Tenants of uneven size: low ids are the big operators.
       const tenantId = 1 + Math.floor(options.tenants * random() ** 2);

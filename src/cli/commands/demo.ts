@@ -48,7 +48,8 @@ ${SIMULATION_HELP.replace('(default 10000)', '(default 100000)')}
       out(`database ${maskUrl(runtime.config.databaseUrl)}, topic ${topic} (${partitions} partitions)`);
 
       out(`appending ${flags.events} events for ${flags.tenants} tenants...`);
-      const appended = await runSimulation(runtime.eventStore(), flags);
+      // A cut through a live stream: bets still open at the end, so user_exposure has something to sum.
+      const appended = await runSimulation(runtime.eventStore(), { ...flags, settleAtEnd: false });
       out(
         `appended ${appended.appended} events in ${(appended.elapsedMs / 1000).toFixed(2)} s ` +
           `(${Math.round((appended.appended / appended.elapsedMs) * 1000)} events/s), ` +
@@ -107,16 +108,16 @@ ${SIMULATION_HELP.replace('(default 10000)', '(default 100000)')}
             totals.expectedOpenBets,
             totals.openBets === totals.expectedOpenBets ? 'ok' : 'MISMATCH',
           ],
-          [
-            'open stake',
-            totals.openStake,
-            totals.expectedOpenStake,
-            totals.openStake === totals.expectedOpenStake ? 'ok' : 'MISMATCH',
-          ],
+          ['open stake', totals.openStake, totals.expectedOpenStake, totals.equal ? 'ok' : 'MISMATCH'],
         ]),
       );
       out(`user_exposure rows that differ from the sum over their user's open bets: ${mismatched}`);
-      return behind === 0 && mismatched === 0 && statuses.every((s) => view.get(s) === fold.get(s)) ? 0 : 1;
+      return behind === 0 &&
+        mismatched === 0 &&
+        totals.equal &&
+        statuses.every((s) => view.get(s) === fold.get(s))
+        ? 0
+        : 1;
     } finally {
       await runtime.close();
     }
