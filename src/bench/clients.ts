@@ -10,9 +10,9 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { DEFAULT_KAFKA_COMPRESSION } from '../config.js';
-import { createKafkaPublisher } from '../kafka/publisher.js';
 import { ensureTopic } from '../kafka/topics.js';
 import { simulateEvents } from '../simulate/generator.js';
+import { publishAll } from './codecs.js';
 import type { BenchContext } from './parts.js';
 import { figure, type Figure } from './stats.js';
 
@@ -57,12 +57,7 @@ export async function benchClients(ctx: BenchContext, count: number): Promise<Re
   const topic = `bench-clients-${Date.now()}`;
   await ensureTopic(ctx.kafka, topic, 6);
   const all = [...simulateEvents({ seed: 901, events: count, tenants: 50, openBets: 5_000, now: Date.now })];
-  const publisher = createKafkaPublisher(ctx.kafka, topic);
-  try {
-    for (let i = 0; i < all.length; i += 100) await publisher.publish(all.slice(i, i + 100));
-  } finally {
-    await publisher.close();
-  }
+  await publishAll(ctx, topic, DEFAULT_KAFKA_COMPRESSION, all);
   ctx.log(`clients: ${topic} holds ${count} events (${DEFAULT_KAFKA_COMPRESSION})`);
   const runs: Record<Client, Drained[]> = { kafkajs: [], platformatic: [] };
   for (let r = 0; r < ctx.runs; r++) {

@@ -42,7 +42,8 @@ async function compressedBytes(codec: KafkaCompression, raw: Buffer): Promise<nu
   }
 }
 
-async function publishAll(
+/** Publishes `all` through the publisher in batches of 100, as the append path does. */
+export async function publishAll(
   ctx: BenchContext,
   topic: string,
   codec: KafkaCompression,

@@ -7,6 +7,7 @@
  */
 import { Pushgateway, type Registry } from 'prom-client';
 import type { Logger } from './logger.js';
+import { createMetrics, type Metrics } from './metrics.js';
 
 export interface MetricsPusher {
   /** Pushes once more and stops. */
@@ -46,4 +47,19 @@ export function pushMetrics(options: {
       await push();
     },
   };
+}
+
+/** A command's own metrics (no process metrics), pushed under `job` when PUSHGATEWAY_URL is set. */
+export function jobMetrics(
+  job: string,
+  runtime: { config: { pushgatewayUrl: string | undefined }; logger: Logger },
+): { metrics: Metrics; pusher: MetricsPusher } {
+  const metrics = createMetrics({ defaultMetrics: false });
+  const pusher = pushMetrics({
+    url: runtime.config.pushgatewayUrl,
+    job,
+    registry: metrics.registry,
+    logger: runtime.logger,
+  });
+  return { metrics, pusher };
 }

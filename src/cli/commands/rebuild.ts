@@ -1,6 +1,5 @@
 import { rebuildReadModels } from '../../../projections/registry.js';
-import { createMetrics } from '../../observability/metrics.js';
-import { pushMetrics } from '../../observability/push.js';
+import { jobMetrics } from '../../observability/push.js';
 import { intOption, stringOption, UsageError, type Command } from '../command.js';
 import { progressReporter } from '../progress.js';
 import { openRuntime } from '../runtime.js';
@@ -32,13 +31,7 @@ transaction (flushes wait for it, readers do not).
     const chunks = intOption(values, 'chunks', 4, 1, 1_000);
     const concurrency = intOption(values, 'concurrency', 2, 1, 64);
     const runtime = await openRuntime('rebuild', { kafka: false });
-    const metrics = createMetrics({ defaultMetrics: false });
-    const pusher = pushMetrics({
-      url: runtime.config.pushgatewayUrl,
-      job: 'bet_projector_rebuild',
-      registry: metrics.registry,
-      logger: runtime.logger,
-    });
+    const { metrics, pusher } = jobMetrics('bet_projector_rebuild', runtime);
     const report = progressReporter();
     try {
       const result = await rebuildReadModels(runtime.pool, {

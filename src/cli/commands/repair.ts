@@ -5,8 +5,7 @@ import { intOption, stringOption, UsageError, type Command } from '../command.js
 import { parseSince } from '../duration.js';
 import { progressReporter } from '../progress.js';
 import { openRuntime } from '../runtime.js';
-import { createMetrics } from '../../observability/metrics.js';
-import { pushMetrics } from '../../observability/push.js';
+import { jobMetrics } from '../../observability/push.js';
 
 export const repairCommand: Command = {
   name: 'repair',
@@ -40,13 +39,7 @@ workers run: every bets_view write is version-guarded.
     const batchSize = intOption(values, 'batch-size', 500, 1, 100_000);
     const concurrency = intOption(values, 'concurrency', 2, 1, 64);
     const runtime = await openRuntime('repair', { kafka: false });
-    const metrics = createMetrics({ defaultMetrics: false });
-    const pusher = pushMetrics({
-      url: runtime.config.pushgatewayUrl,
-      job: 'bet_projector_repair',
-      registry: metrics.registry,
-      logger: runtime.logger,
-    });
+    const { metrics, pusher } = jobMetrics('bet_projector_repair', runtime);
     try {
       const bets = await laggingBets(runtime.pool, {
         ...(sinceMs !== undefined ? { sinceMs } : {}),
