@@ -3,6 +3,10 @@
  * order, to a flush function. `add` resolves only when the batch holding the caller's last item
  * has been flushed, so a caller never acknowledges what is not yet durable; and because callers
  * wait, memory is bounded by the number of callers, not by the broker's speed.
+ *
+ * A full batch is sealed at once. A batch whose deadline passed is sealed when the flush before it
+ * ends, not sooner: sealed earlier it could not start earlier, and what arrives meanwhile rides in
+ * it (a group commit) instead of paying a transaction of its own.
  */
 import { DEFAULT_FLUSH_INTERVAL_MS, DEFAULT_FLUSH_MAX_EVENTS } from '../src/config.js';
 
@@ -24,11 +28,15 @@ interface Batch<T> {
 
 export class BatchBuffer<T> {
   private maxItems: number;
-  private readonly maxWaitMs: number;
   private readonly flushFn: (items: T[]) => Promise<void>;
   private open: Batch<T> = { items: [], waiters: [] };
   private readonly sealed: Batch<T>[] = [];
+  private maxWaitMs: number;
+  /** When the open batch's first item arrived (ms, performance.now()), and when it is due. */
+  private openedAt = 0;
+  private dueAt = Infinity;
   private timer: NodeJS.Timeout | undefined;
+  private due = false;
   private flushing = false;
   private failure: Error | undefined;
 
@@ -46,6 +54,19 @@ export class BatchBuffer<T> {
 
   get capacity(): number {
     return this.maxItems;
+  }
+
+  /**
+   * How long the open batch may wait after its first item from now on. Lowered, it brings a
+   * waiting batch's deadline forward; raised, it leaves that deadline alone.
+   */
+  set maxWait(ms: number) {
+    this.maxWaitMs = Math.max(0, ms);
+    if (this.open.items.length > 0) this.schedule(this.openedAt + this.maxWaitMs);
+  }
+
+  get maxWait(): number {
+    return this.maxWaitMs;
   }
 
   /** Items waiting for a flush (buffered or sealed, not yet flushed). */
@@ -66,10 +87,26 @@ export class BatchBuffer<T> {
         if (index >= items.length) this.open.waiters.push({ resolve, reject });
         if (this.open.items.length >= this.maxItems) this.seal();
       }
-      if (this.open.items.length > 0 && this.timer === undefined) {
-        this.timer = setTimeout(() => this.seal(), this.maxWaitMs);
+      if (this.open.items.length > 0 && this.dueAt === Infinity && !this.due) {
+        this.openedAt = performance.now();
+        this.schedule(this.openedAt + this.maxWaitMs);
       }
     });
+  }
+
+  /** Sets the open batch's deadline to `at` unless it is already due by then. */
+  private schedule(at: number): void {
+    if (this.due || at >= this.dueAt) return;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.dueAt = at;
+    this.timer = setTimeout(() => this.onDeadline(), Math.max(0, at - performance.now()));
+  }
+
+  private onDeadline(): void {
+    this.timer = undefined;
+    this.dueAt = Infinity;
+    this.due = true;
+    if (!this.flushing) this.seal();
   }
 
   /** Flushes whatever is buffered now, without waiting for the deadline. */
@@ -93,22 +130,34 @@ export class BatchBuffer<T> {
   }
 
   private seal(): void {
+    this.sealOpen();
+    void this.run();
+  }
+
+  private sealOpen(): void {
     if (this.timer !== undefined) {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
+    this.dueAt = Infinity;
+    this.due = false;
     if (this.open.items.length > 0 || this.open.waiters.length > 0) {
       this.sealed.push(this.open);
       this.open = { items: [], waiters: [] };
     }
-    void this.run();
+  }
+
+  /** The next batch to flush: a sealed one, else the open one if its deadline passed. */
+  private next(): Batch<T> | undefined {
+    if (this.sealed.length === 0 && this.due) this.sealOpen();
+    return this.sealed.shift();
   }
 
   private async run(): Promise<void> {
     if (this.flushing) return;
     this.flushing = true;
     try {
-      for (let batch = this.sealed.shift(); batch; batch = this.sealed.shift()) {
+      for (let batch = this.next(); batch; batch = this.next()) {
         try {
           if (batch.items.length > 0) await this.flushFn(batch.items);
         } catch (error) {

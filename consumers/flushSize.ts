@@ -1,13 +1,23 @@
 /**
- * How many events a partition's next flush may hold. Small and prompt when the partition is caught
- * up: a flush of FLUSH_MAX_EVENTS or whatever arrived within FLUSH_INTERVAL_MS. Large when it has a
- * backlog: every flush pays a transaction (and on Citus a task per shard it touches and a two-phase
- * commit), whatever its size, so a worker catching up flushes up to FLUSH_BACKLOG_MAX_EVENTS at once.
- * The deadline is the same in both modes, so a flush never waits longer for its events.
+ * How many events a partition's next flush may hold, and how long it may wait for them.
+ *
+ * - Caught up (nothing on the broker beyond the last fetch): a flush of FLUSH_MAX_EVENTS or what
+ *   arrived within FLUSH_LINGER_MS of its first event. Nothing more is there to wait for; and while
+ *   a flush is in progress the next one keeps gathering (the buffer seals it when the flush ends),
+ *   so under steady traffic flushes grow with the load instead of with a timer.
+ * - A few events behind: up to FLUSH_INTERVAL_MS, for the next fetch to bring them.
+ * - A backlog (more than FLUSH_MAX_EVENTS behind): up to FLUSH_BACKLOG_MAX_EVENTS at once, since
+ *   every flush pays a transaction (and on Citus a task per shard it touches and a two-phase
+ *   commit), whatever its size.
  */
 export interface FlushSizeSettings {
   readonly flushMaxEvents: number;
   readonly flushBacklogMaxEvents: number;
+}
+
+export interface FlushWaitSettings {
+  readonly flushIntervalMs: number;
+  readonly flushLingerMs: number;
 }
 
 /**
@@ -16,6 +26,11 @@ export interface FlushSizeSettings {
  */
 export function flushCapacity(behind: number, settings: FlushSizeSettings): number {
   return behind > settings.flushMaxEvents ? settings.flushBacklogMaxEvents : settings.flushMaxEvents;
+}
+
+/** How long the partition's open flush may wait after its first event. */
+export function flushWait(behind: number, settings: FlushWaitSettings): number {
+  return behind === 0 ? settings.flushLingerMs : settings.flushIntervalMs;
 }
 
 /**

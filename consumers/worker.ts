@@ -15,7 +15,7 @@ import { noClock, stageClock } from '../src/observability/stages.js';
 import type { Projection } from '../projections/projection.js';
 import { createGroupConsumer, watchGroup } from './consumerGroup.js';
 import { createFlusher, type FlushResult } from './flush.js';
-import { flushCapacity, maxPending } from './flushSize.js';
+import { flushCapacity, flushWait, maxPending } from './flushSize.js';
 import type { WorkerStats } from './flushStats.js';
 import { toConsumedItem, type ConsumedItem } from './messages.js';
 import { createPartitions } from './partitions.js';
@@ -48,6 +48,7 @@ export type WorkerConfig = Pick<
   | 'flushMaxEvents'
   | 'flushBacklogMaxEvents'
   | 'flushIntervalMs'
+  | 'flushLingerMs'
   | 'partitionsConsumedConcurrently'
   | 'kafkaSessionTimeoutMs'
   | 'kafkaMaxBytesPerPartition'
@@ -176,6 +177,7 @@ export function createWorker(deps: {
       if (items.length > 0) {
         const buffer = partitions.bufferOf(partition);
         buffer.capacity = flushCapacity(behind, config);
+        buffer.maxWait = flushWait(behind, config);
         const flushed = buffer.add(items);
         flushed.catch((error: unknown) => failWith(error));
         // The partition may run ahead of its flushes (so fetching overlaps flushing), no further:

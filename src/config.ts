@@ -28,6 +28,12 @@ export const DEFAULT_FLUSH_BACKLOG_MAX_EVENTS = 1_000;
  */
 export const DEFAULT_VIEW_ROW_CACHE_SIZE = 0;
 export const DEFAULT_FLUSH_INTERVAL_MS = 100;
+/**
+ * A caught-up partition's flush waits this long after its first event, not FLUSH_INTERVAL_MS:
+ * nothing more is on the broker to wait for, and a flush in progress keeps gathering what arrives
+ * (consumers/batchBuffer.ts). README, How it works, has the measured latencies.
+ */
+export const DEFAULT_FLUSH_LINGER_MS = 5;
 export const DEFAULT_TOPIC = 'bet-events';
 export const DEFAULT_GROUP_ID = 'bet-projector';
 
@@ -63,6 +69,8 @@ export interface Config {
   /** Flush size while a partition has a backlog; equal to flushMaxEvents turns adaptive sizing off. */
   readonly flushBacklogMaxEvents: number;
   readonly flushIntervalMs: number;
+  /** How long a caught-up partition's flush waits after its first event (≤ flushIntervalMs). */
+  readonly flushLingerMs: number;
   readonly partitionsConsumedConcurrently: number;
   /** bets_view rows a worker remembers between flushes instead of reading them back; 0 = none. */
   readonly viewRowCacheSize: number;
@@ -169,6 +177,17 @@ export function loadConfig(env: Env = process.env): Config {
       `FLUSH_BACKLOG_MAX_EVENTS ${flushBacklogMaxEvents} is below FLUSH_MAX_EVENTS ${flushMaxEvents}`,
     );
   }
+  const flushIntervalMs = integer(env, 'FLUSH_INTERVAL_MS', DEFAULT_FLUSH_INTERVAL_MS, 1, 60_000);
+  const flushLingerMs = integer(
+    env,
+    'FLUSH_LINGER_MS',
+    Math.min(DEFAULT_FLUSH_LINGER_MS, flushIntervalMs),
+    0,
+    60_000,
+  );
+  if (flushLingerMs > flushIntervalMs) {
+    throw new ConfigError(`FLUSH_LINGER_MS ${flushLingerMs} is above FLUSH_INTERVAL_MS ${flushIntervalMs}`);
+  }
   const url = databaseUrl(env);
   const password = databasePassword(env, url);
   const tls = kafkaTls(env);
@@ -195,7 +214,8 @@ export function loadConfig(env: Env = process.env): Config {
     publishEvents: boolean(env, 'PUBLISH_EVENTS', true),
     flushMaxEvents,
     flushBacklogMaxEvents,
-    flushIntervalMs: integer(env, 'FLUSH_INTERVAL_MS', DEFAULT_FLUSH_INTERVAL_MS, 1, 60_000),
+    flushIntervalMs,
+    flushLingerMs,
     partitionsConsumedConcurrently: integer(env, 'PARTITIONS_CONSUMED_CONCURRENTLY', 16, 1, 1_000),
     viewRowCacheSize: integer(env, 'VIEW_ROW_CACHE_SIZE', DEFAULT_VIEW_ROW_CACHE_SIZE, 0, 10_000_000),
     kafkaSessionTimeoutMs: integer(env, 'KAFKA_SESSION_TIMEOUT_MS', 30_000, 6_000, 300_000),

@@ -255,8 +255,68 @@ export async function benchEndToEnd(
   return { eventsPerSecond: f, peakRssMb: figure(rss), throughput, stageMicrosPerEvent };
 }
 
-/** Event timestamp → view row, at a steady rate through the real append path and one worker. */
-export async function benchLatency(ctx: BenchContext, rate: number, seconds: number) {
+export interface LatencyResult {
+  readonly rate: number;
+  readonly seconds: number;
+  readonly settings: Record<string, string>;
+  readonly samples: number;
+  /** Each a median over the runs of that run's quantile, in ms. */
+  readonly p50: number;
+  readonly p95: number;
+  readonly p99: number;
+  readonly p99Runs: Figure;
+  /** The worker's CPU time (user + system) per 1,000 events: what promptness costs. */
+  readonly workerCpuMsPer1000: Figure;
+  readonly histogram: Array<[string, number]>;
+}
+
+/**
+ * Event timestamp → view row, at a steady rate through the real append path and one worker; each
+ * run its own topic and a fresh view. `settings`: worker environment on top of the defaults.
+ */
+export async function benchLatency(
+  ctx: BenchContext,
+  rate: number,
+  seconds: number,
+  settings: Record<string, string> = {},
+): Promise<LatencyResult> {
+  const quantiles: Array<{ p50: number; p95: number; p99: number }> = [];
+  const cpu: number[] = [];
+  let histogram: Array<[string, number]> = [];
+  let samples = 0;
+  for (let run = 0; run < ctx.runs; run++) {
+    const one = await latencyRun(ctx, rate, seconds, settings, 600 + run);
+    quantiles.push(one.quantiles);
+    cpu.push(Math.round((one.cpuMs / (rate * seconds)) * 1000 * 10) / 10);
+    if (run === 0) histogram = latencyHistogram(one.sorted);
+    samples += one.sorted.length;
+  }
+  const median = (q: 'p50' | 'p95' | 'p99') => figure(quantiles.map((x) => x[q])).median;
+  const result: LatencyResult = {
+    rate,
+    seconds,
+    settings,
+    samples,
+    p50: median('p50'),
+    p95: median('p95'),
+    p99: median('p99'),
+    p99Runs: figure(quantiles.map((x) => x.p99)),
+    workerCpuMsPer1000: figure(cpu),
+    histogram,
+  };
+  ctx.log(
+    `latency at ${rate}/s ${JSON.stringify(settings)}: p50 ${result.p50} ms, p95 ${result.p95} ms, p99 ${result.p99} ms (runs ${result.p99Runs.runs.join(', ')}), worker CPU ${result.workerCpuMsPer1000.median} ms per 1,000 events`,
+  );
+  return result;
+}
+
+async function latencyRun(
+  ctx: BenchContext,
+  rate: number,
+  seconds: number,
+  settings: Record<string, string>,
+  seed: number,
+) {
   await resetTables(ctx.pool);
   const topic = `bench-latency-${Date.now()}`;
   await ensureTopic(ctx.kafka, topic, 6);
@@ -269,12 +329,14 @@ export async function benchLatency(ctx: BenchContext, rate: number, seconds: num
     HTTP_PORT: '0',
     SWEEP_INTERVAL_MS: '0',
     LOG_LEVEL: 'warn',
+    ...settings,
   };
   const worker = spawn(process.execPath, [...WORKER_NODE_FLAGS, CLI, 'worker'], {
     env,
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   await sleep(3_000);
+  const cpuBefore = cpuMs(worker.pid!);
   const { createKafkaPublisher } = await import('../kafka/publisher.js');
   const publisher = createKafkaPublisher(ctx.kafka, topic);
   const store = createEventStore({ pool: ctx.pool, publisher, projection: betsProjection });
@@ -284,27 +346,30 @@ export async function benchLatency(ctx: BenchContext, rate: number, seconds: num
     tenants: 50,
     batchSize: Math.max(1, Math.round(rate / 100)),
     duplicateRate: 0,
-    seed: 600,
+    seed,
     openBets: 5_000,
   });
   await publisher.close();
   while (!(await isCaughtUp(ctx.pool, ctx.kafka, 'bets_view', topic))) await sleep(200);
+  const workerCpuMs = cpuMs(worker.pid!) - cpuBefore;
   await new Promise<void>((resolve) => (worker.once('close', () => resolve()), worker.kill('SIGTERM')));
   const { rows } = await ctx.pool.query<{ ms: number }>(
     `SELECT (extract(epoch FROM projected_at) * 1000 - last_updated_timestamp)::float8 AS ms FROM bets_view`,
   );
   const sorted = rows.map((r) => r.ms).sort((a, b) => a - b);
-  const result = {
-    rate,
-    seconds,
-    samples: sorted.length,
-    p50: Math.round(quantile(sorted, 0.5)),
-    p95: Math.round(quantile(sorted, 0.95)),
-    p99: Math.round(quantile(sorted, 0.99)),
-    histogram: latencyHistogram(sorted),
-  };
-  ctx.log(`latency at ${rate}/s: p50 ${result.p50} ms, p95 ${result.p95} ms, p99 ${result.p99} ms`);
-  return result;
+  const q = (p: number) => Math.round(quantile(sorted, p));
+  return { sorted, quantiles: { p50: q(0.5), p95: q(0.95), p99: q(0.99) }, cpuMs: workerCpuMs };
+}
+
+/** A process's CPU time so far (user + system), in ms, from /proc (Linux). */
+function cpuMs(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    // utime and stime: fields 14 and 15 of stat, 12 and 13 after the command name.
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return 0;
+  }
 }
 
 function latencyHistogram(sorted: readonly number[]): Array<[string, number]> {

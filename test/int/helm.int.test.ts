@@ -122,6 +122,10 @@ function podSpecs(objects: Obj[]): Array<{ from: string; spec: Json }> {
 }
 
 describe('the Helm chart rendered by real Helm', () => {
+  // On a machine that never ran Helm here, helm-java is resolved from Maven Central first: it takes
+  // longer than one test may, and then the first tests timed out.
+  beforeAll(() => void helm(['classpath']), 10 * 60_000);
+
   it('passes helm lint --strict', () => {
     const out = helm(['lint']);
     expect(out).not.toMatch(/\[(ERROR|WARNING)\]/);

@@ -20,6 +20,7 @@ export function workerConfig(
     flushMaxEvents: 100,
     flushBacklogMaxEvents: 1_000,
     flushIntervalMs: 50,
+    flushLingerMs: 5,
     partitionsConsumedConcurrently: 3,
     kafkaSessionTimeoutMs: 10_000,
     kafkaMaxBytesPerPartition: 262_144,

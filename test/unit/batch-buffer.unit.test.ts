@@ -94,4 +94,28 @@ describe('BatchBuffer', () => {
       [9, 10, 11],
     ]);
   });
+
+  it('a deadline that passes during a flush seals when that flush ends, with what arrived meanwhile', async () => {
+    const r = recorder(40);
+    const buffer = new BatchBuffer<number>({ maxItems: 100, maxWaitMs: 5, flush: r.flush });
+    const first = buffer.add([1]);
+    await sleep(15); // the first flush is running
+    const second = buffer.add([2]);
+    await sleep(15); // its deadline passed while the first flush still runs
+    const third = buffer.add([3]);
+    await Promise.all([first, second, third]);
+    expect(r.flushed).toEqual([[1], [2, 3]]);
+  });
+
+  it('a lowered wait brings an open batch\'s deadline forward; a raised one leaves it', async () => {
+    const r = recorder();
+    const buffer = new BatchBuffer<number>({ maxItems: 100, maxWaitMs: 60_000, flush: r.flush });
+    const started = Date.now();
+    const open = buffer.add([1]);
+    buffer.maxWait = 10;
+    buffer.maxWait = 60_000;
+    await open;
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(r.flushed).toEqual([[1]]);
+  });
 });

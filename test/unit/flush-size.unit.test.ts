@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { flushCapacity, maxPending } from '../../consumers/flushSize.js';
+import { flushCapacity, flushWait, maxPending } from '../../consumers/flushSize.js';
 
 const settings = { flushMaxEvents: 100, flushBacklogMaxEvents: 1_000 };
 
@@ -26,5 +26,12 @@ describe('adaptive flush size', () => {
         },
       ),
     );
+  });
+
+  it('waits a linger when caught up, the interval when the next fetch has more', () => {
+    const wait = { flushIntervalMs: 100, flushLingerMs: 5 };
+    expect(flushWait(0, wait)).toBe(5);
+    expect(flushWait(1, wait)).toBe(100);
+    expect(flushWait(5_000, wait)).toBe(100);
   });
 });

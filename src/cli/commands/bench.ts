@@ -7,6 +7,7 @@ import {
   benchEndToEnd,
   benchImmediate,
   benchLatency,
+  type LatencyResult,
   benchRebuild,
   fillTopic,
   type BenchContext,
@@ -156,6 +157,8 @@ the other in the same run, and writes <out>/<timestamp>-citus.json and .md with 
       if (want('latency')) {
         const latency = await benchLatency(ctx, 5_000, 20);
         results['latency'] = latency;
+        // The rule before the linger: a caught-up partition waited FLUSH_INTERVAL_MS too.
+        results['latencyWithoutLinger'] = await benchLatency(ctx, 5_000, 20, { FLUSH_LINGER_MS: '100' });
         await writeFile(
           path.join(out, `${stamp}-latency.svg`),
           barChart('Event → view latency at 5,000 events/s (ms)', latency.histogram, 'ms', 'bets'),
@@ -303,11 +306,17 @@ function markdown(r: Record<string, unknown>): string {
       );
     }
   }
-  const latency = r['latency'] as { p50: number; p95: number; p99: number; rate: number } | undefined;
-  if (latency)
+  for (const [key, label, target] of [
+    ['latency', 'defaults', 'p99 ≤ 100 ms'],
+    ['latencyWithoutLinger', 'FLUSH_LINGER_MS=100 (the rule before the linger)', ''],
+  ] as const) {
+    const latency = r[key] as LatencyResult | undefined;
+    if (!latency) continue;
     rows.push(
-      `| latency at ${latency.rate}/s p50 / p95 / p99 | ${latency.p50} / ${latency.p95} / ${latency.p99} ms | p99 ≤ 250 ms |`,
+      `| latency at ${latency.rate}/s, ${label}, p50 / p95 / p99 (p99 of each run) | ${latency.p50} / ${latency.p95} / ${latency.p99} ms (${latency.p99Runs.runs.join(', ')}) | ${target} |`,
+      `| worker CPU at ${latency.rate}/s, ${label}, per 1,000 events | ${spread(latency.workerCpuMsPer1000, 1)} ms | |`,
     );
+  }
   const rebuild = r['rebuild'] as
     { events: number; oursMs: Figure; referenceMs: Figure; phases?: Record<string, Figure> } | undefined;
   if (rebuild) {
