@@ -4,7 +4,13 @@
  * and folded. Kafka offsets are committed by the caller only after this returns, so a crash in
  * between replays events the view already has — a no-op.
  */
-import { inPipelinedTransaction, inTransaction, type Pool, type PoolClient } from '../src/db/pool.js';
+import {
+  inPipelinedTransaction,
+  inTransaction,
+  inTwoStepTransaction,
+  type Pool,
+  type PoolClient,
+} from '../src/db/pool.js';
 import { classifyError, withRetry, type RetryPolicy } from '../src/errors.js';
 import type { Logger } from '../src/observability/logger.js';
 import type { Metrics } from '../src/observability/metrics.js';
@@ -86,7 +92,10 @@ export function createFlusher(deps: {
   const { pool, projection, checkpointName, retry, logger, metrics, onRetry } = deps;
   const clock = deps.clock ?? noClock;
 
-  /** The usual flush: read and fold first, then the whole transaction in one round trip. */
+  /**
+   * The usual flush: read and fold first, then the whole transaction in one round trip — two where
+   * the write must see its first answer before it sends the rest (followers on Citus).
+   */
   async function flushBatch(items: readonly ConsumedItem[]): Promise<FlushResult> {
     const events = items.filter((i): i is EventItem => i.kind === 'event');
     const dead = items.filter((i): i is DeadLetterItem => i.kind === 'dead');
@@ -96,17 +105,24 @@ export function createFlusher(deps: {
       events.map((e) => e.event),
       clock,
     );
-    const [result, deadLettered, checkpoints] = await inPipelinedTransaction<
-      [ProjectionResult, number, Map<number, CheckpointResult>]
-    >(
-      pool,
-      (client) => [
-        prepared.write(client),
-        insertDeadLetters(client, dead),
-        saveCheckpoints(client, checkpointName, progress),
-      ],
-      clock,
-    );
+    const rest = (client: PoolClient) =>
+      [insertDeadLetters(client, dead), saveCheckpoints(client, checkpointName, progress)] as const;
+    let written: [ProjectionResult, readonly [number, Map<number, CheckpointResult>]];
+    if (prepared.awaitsAnswer) {
+      const [r, [, ...others]] = await inTwoStepTransaction(
+        pool,
+        (client) => prepared.write(client),
+        (client, first) => [first.inFlight ?? Promise.resolve(), ...rest(client)] as const,
+        clock,
+      );
+      written = [r, others];
+    } else {
+      const [r, ...others] = await inPipelinedTransaction<
+        [ProjectionResult, number, Map<number, CheckpointResult>]
+      >(pool, (client) => [prepared.write(client), ...rest(client)], clock);
+      written = [r, others];
+    }
+    const [result, [deadLettered, checkpoints]] = written;
     result.afterCommit?.();
     return { ...result, events: events.length, deadLettered, progress, checkpoints };
   }

@@ -14,6 +14,11 @@ export interface ProjectionResult {
    * projection remember what is now in the table.
    */
   readonly afterCommit?: () => void;
+  /**
+   * Statements write() sent once its first statement was answered, not yet answered themselves
+   * (PreparedWrite.awaitsAnswer): the caller sends COMMIT behind them and waits for this too.
+   */
+  readonly inFlight?: Promise<unknown>;
 }
 
 /** A batch read and folded, not yet written. */
@@ -24,6 +29,32 @@ export interface PreparedWrite {
    * database has answered.
    */
   write(client: PoolClient): Promise<ProjectionResult>;
+  /**
+   * True when write() sends more once its first statement is answered (followers on Citus, see
+   * TransitionFollower.follow): the caller sends nothing behind it — no COMMIT — until it
+   * resolves, then awaits the result's `inFlight` with the rest of its transaction.
+   */
+  readonly awaitsAnswer?: boolean;
+}
+
+/** A statement and its bound values. */
+export interface SqlStatement {
+  readonly text: string;
+  readonly values: unknown[];
+}
+
+/** A row bets_view's UPSERT accepted, as its followers read it (the relation `transitions`). */
+export interface Transition {
+  readonly tenantId: number;
+  readonly betId: string;
+  readonly userId: string | null;
+  readonly currency: string | null;
+  /** NUMERIC as PostgreSQL returns it: an exact decimal string. */
+  readonly amount: string | null;
+  readonly odds: string | null;
+  readonly status: string;
+  /** Its status before this write; null when the row is new. */
+  readonly previousStatus: string | null;
 }
 
 /**
@@ -38,6 +69,13 @@ export interface TransitionFollower {
   /** The read model's name (its table). */
   readonly name: string;
   readonly cte: string;
+  /**
+   * The same change as `cte`, as statements of their own built from the transitions the UPSERT
+   * returned — the form for Citus, which runs a data-modifying CTE through the coordinator (every
+   * flush's rows pulled there and pushed back to the shards: end to end ~6× slower, measured).
+   * Sent once the UPSERT has answered, in its transaction. Pure: builds, does not send.
+   */
+  follow(transitions: readonly Transition[]): SqlStatement[];
   /** What bets_view says it must hold, against what it holds: its check (`projector lag`). */
   check(db: Queryable): Promise<FollowerCheck>;
   /**

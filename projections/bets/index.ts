@@ -13,7 +13,7 @@ import { deliveredBets, groupByBet, needsStoredRow, planBatch, type BetRef } fro
 import { foldBet } from './reducer.js';
 import type { RowCache } from './rowCache.js';
 import type { BetRow } from './row.js';
-import { readBetRows, writeBetRows } from './statements.js';
+import { readBetRows, sendBetRows, writeBetRows, writesInOneRoundTrip } from './statements.js';
 
 /** Folds each bet from all its stored events; bets with no stored events are left out. */
 export async function foldFromStore(
@@ -71,8 +71,9 @@ export function createBetsProjection(options: BetsProjectionOptions = {}): Proje
     // A bet is either applied or re-folded, never both, so the statement touches each row once.
     const rows = [...plan.rows, ...healed];
     return {
+      awaitsAnswer: !writesInOneRoundTrip(db, followers),
       async write(client) {
-        const written = await writeBetRows(client, rows, followers);
+        const { written, followed } = await sendBetRows(client, rows, followers);
         // A refused row's events were already in the view (folded here from a row that was behind).
         let staleEvents = plan.staleEvents;
         for (const row of plan.rows) {
@@ -83,6 +84,7 @@ export function createBetsProjection(options: BetsProjectionOptions = {}): Proje
           rowsWritten: written.size,
           staleEvents,
           refoldedBets: plan.refold.length,
+          inFlight: followed,
           ...(cache && { afterCommit: () => rememberCommitted(cache, read, rows, written) }),
         };
       },
@@ -94,7 +96,9 @@ export function createBetsProjection(options: BetsProjectionOptions = {}): Proje
     prepare,
 
     async project(client, events): Promise<ProjectionResult> {
-      return (await prepare(client, events)).write(client);
+      const result = await (await prepare(client, events)).write(client);
+      await result.inFlight;
+      return result;
     },
 
     async refold(client: PoolClient, bets: readonly BetRef[]): Promise<number> {

@@ -8,7 +8,7 @@ import { platformOf } from '../../src/db/platform.js';
 import type { Queryable } from '../../src/db/pool.js';
 import { rowMajor, rowsPerStatement, slices, valuesList } from '../../src/db/valuesList.js';
 import { betKey } from '../../src/events/types.js';
-import type { TransitionFollower } from '../projection.js';
+import type { Transition, TransitionFollower } from '../projection.js';
 import type { BetRef } from './plan.js';
 import type { BetRow, BetStatus } from './row.js';
 import type { EventType } from '../../src/events/types.js';
@@ -66,18 +66,19 @@ const ROW_VALUES = [
 ];
 const ROWS_PER_STATEMENT = rowsPerStatement(14);
 
-/** The same UPSERT for Citus, naming the rows that passed the version guard (and, with followers, handing them on). */
+/**
+ * The same UPSERT for Citus, returning `returning` of the rows that passed the version guard. No
+ * followers' CTE here: Citus runs a data-modifying CTE through the coordinator (writeOnCitus).
+ */
 export function upsertValuesSql(
   rows: number,
   table: string = VIEW_TABLE,
-  followers: readonly TransitionFollower[] = [],
+  returning = 'tenant_id, bet_id',
 ): string {
-  return withFollowers(
-    `
+  return `
 INSERT INTO ${table} AS v (${COLUMNS})
-VALUES ${valuesList(ROW_VALUES, rows)}${ON_CONFLICT}`,
-    followers,
-  );
+VALUES ${valuesList(ROW_VALUES, rows)}${ON_CONFLICT}
+RETURNING ${returning}`;
 }
 
 const UPSERT_BETS = upsertSql();
@@ -142,32 +143,95 @@ function liveUpsert(followers: readonly TransitionFollower[]): { name: string; t
 }
 
 /**
+ * True when writeBetRows sends everything before its first await. Not for followers on Citus: there
+ * they follow in statements of their own, built from the UPSERT's answer (TransitionFollower.follow).
+ */
+export function writesInOneRoundTrip(db: Queryable, followers: readonly TransitionFollower[]): boolean {
+  return followers.length === 0 || platformOf(db) !== 'citus';
+}
+
+interface TransitionRow {
+  tenant_id: number;
+  bet_id: string;
+  user_id: string | null;
+  currency: string | null;
+  amount: string | null;
+  odds: string | null;
+  status: string;
+  previous_status: string | null;
+}
+
+/**
  * Writes rows (at most one per bet) to bets_view, and through `followers` the read models derived
  * from it; returns the keys (`tenant_id:bet_id`) of the rows that passed the version guard. Matched
- * by key: on Citus RETURNING comes back in no fixed order. Every statement is sent before the first
- * await, so a pipelined caller keeps one round trip.
+ * by key: on Citus RETURNING comes back in no fixed order.
  */
 export async function writeBetRows(
   db: Queryable,
   rows: readonly BetRow[],
   followers: readonly TransitionFollower[] = [],
 ): Promise<Set<string>> {
-  const written = new Set<string>();
-  if (rows.length === 0) return written;
-  type Key = { tenant_id: number; bet_id: string };
-  const sent =
-    platformOf(db) === 'citus'
-      ? slices(rows, ROWS_PER_STATEMENT).map((slice) =>
-          db.query<Key>({
-            text: upsertValuesSql(slice.length, VIEW_TABLE, followers),
-            values: rowMajor(slice.map(rowValues)),
-          }),
-        )
-      : [db.query<Key>({ ...liveUpsert(followers), values: upsertParams(rows) })];
-  for (const result of await Promise.all(sent)) {
-    for (const r of result.rows) written.add(betKey(r.tenant_id, r.bet_id));
-  }
+  const { written, followed } = await sendBetRows(db, rows, followers);
+  await followed;
   return written;
+}
+
+const NOTHING_IN_FLIGHT = Promise.resolve();
+
+/**
+ * writeBetRows for a pipelined caller: every statement is sent before the first await, so the
+ * caller keeps one round trip — except where writesInOneRoundTrip says not: then it resolves once
+ * the UPSERT has answered and the followers' statements are sent, and `followed` settles when they
+ * are answered (the caller's COMMIT goes behind them).
+ */
+export async function sendBetRows(
+  db: Queryable,
+  rows: readonly BetRow[],
+  followers: readonly TransitionFollower[] = [],
+): Promise<{ written: Set<string>; followed: Promise<unknown> }> {
+  const written = new Set<string>();
+  if (rows.length === 0) return { written, followed: NOTHING_IN_FLIGHT };
+  if (platformOf(db) === 'citus') return sendOnCitus(db, rows, followers);
+  type Key = { tenant_id: number; bet_id: string };
+  const result = await db.query<Key>({ ...liveUpsert(followers), values: upsertParams(rows) });
+  for (const r of result.rows) written.add(betKey(r.tenant_id, r.bet_id));
+  return { written, followed: NOTHING_IN_FLIGHT };
+}
+
+/** Routed VALUES slices; then, with followers, their statements built from the rows accepted. */
+async function sendOnCitus(
+  db: Queryable,
+  rows: readonly BetRow[],
+  followers: readonly TransitionFollower[],
+): Promise<{ written: Set<string>; followed: Promise<unknown> }> {
+  const returning = followers.length > 0 ? TRANSITION_COLUMNS : 'tenant_id, bet_id';
+  const answers = await Promise.all(
+    slices(rows, ROWS_PER_STATEMENT).map((slice) =>
+      db.query<TransitionRow>({
+        text: upsertValuesSql(slice.length, VIEW_TABLE, returning),
+        values: rowMajor(slice.map(rowValues)),
+      }),
+    ),
+  );
+  const accepted = answers.flatMap((a) => a.rows);
+  const written = new Set(accepted.map((r) => betKey(r.tenant_id, r.bet_id)));
+  if (followers.length === 0 || accepted.length === 0) return { written, followed: NOTHING_IN_FLIGHT };
+  const transitions: Transition[] = accepted.map((r) => ({
+    tenantId: Number(r.tenant_id),
+    betId: r.bet_id,
+    userId: r.user_id,
+    currency: r.currency,
+    amount: r.amount,
+    odds: r.odds,
+    status: r.status,
+    previousStatus: r.previous_status,
+  }));
+  const followed = Promise.all(
+    followers.flatMap((f) => f.follow(transitions)).map((statement) => db.query(statement)),
+  );
+  // Awaited by the caller after it has sent more; until then a failure must not go unhandled.
+  followed.catch(() => undefined);
+  return { written, followed };
 }
 
 /**

@@ -6,7 +6,9 @@
  */
 import { inTransaction, type Pool, type Queryable } from '../../src/db/pool.js';
 import type { TransitionFollower } from '../projection.js';
+import { exposureDeltas } from './deltas.js';
 import {
+  addExposureDeltas,
   EXPOSURE_CTE,
   EXPOSURE_MISMATCHES,
   EXPOSURE_TOTALS,
@@ -95,6 +97,7 @@ export async function repairExposure(pool: Pool): Promise<number> {
 export const exposureFollower: TransitionFollower = {
   name: EXPOSURE_TABLE,
   cte: EXPOSURE_CTE,
+  follow: (transitions) => addExposureDeltas(exposureDeltas(transitions)),
   async check(db) {
     const found = await exposureMismatches(db);
     return {

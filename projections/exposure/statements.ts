@@ -3,8 +3,23 @@
  * and the set-based check and repair against the sum over open bets in bets_view.
  */
 
+import { rowMajor, rowsPerStatement, slices, valuesList } from '../../src/db/valuesList.js';
+import type { SqlStatement } from '../projection.js';
+import type { ExposureDelta } from './deltas.js';
+
 /** A bet counts while it is open: placed or accepted (settled, cancelled, rejected, cashed out leave). */
 const OPEN = `('placed', 'accepted')`;
+
+/**
+ * Adds EXCLUDED's counts and sums to the stored row. EXCLUDED.updated_at is the column default,
+ * now(): Citus refuses a non-IMMUTABLE function in DO UPDATE SET, not in the row being inserted.
+ */
+const ADD_TO_EXPOSURE = `  ON CONFLICT (tenant_id, user_id, currency) DO UPDATE SET
+    open_bets = x.open_bets + EXCLUDED.open_bets,
+    open_stake = x.open_stake + EXCLUDED.open_stake,
+    potential_payout = x.potential_payout + EXCLUDED.potential_payout,
+    version = x.version + 1,
+    updated_at = EXCLUDED.updated_at`;
 
 /**
  * Reads `transitions` (see TransitionFollower): +1 for a row that became open, −1 for one that
@@ -25,15 +40,26 @@ user_exposure_written AS (
   FROM exposure_changes
   GROUP BY tenant_id, user_id, currency
   ORDER BY tenant_id, user_id, currency
-  -- EXCLUDED.updated_at is the column default, now(): Citus refuses a non-IMMUTABLE function in
-  -- DO UPDATE SET, not in the row being inserted.
-  ON CONFLICT (tenant_id, user_id, currency) DO UPDATE SET
-    open_bets = x.open_bets + EXCLUDED.open_bets,
-    open_stake = x.open_stake + EXCLUDED.open_stake,
-    potential_payout = x.potential_payout + EXCLUDED.potential_payout,
-    version = x.version + 1,
-    updated_at = EXCLUDED.updated_at
+${ADD_TO_EXPOSURE}
 )`;
+
+const DELTA_VALUES = ['$::bigint', '$::text', '$::text', '$::integer', '$::numeric', '$::numeric'];
+const DELTAS_PER_STATEMENT = rowsPerStatement(DELTA_VALUES.length);
+
+/**
+ * The same change as EXPOSURE_CTE from deltas computed in Node (deltas.ts): multi-row VALUES, which
+ * Citus routes to the shards. Unnamed: a list's text varies with its length.
+ */
+export function addExposureDeltas(deltas: readonly ExposureDelta[]): SqlStatement[] {
+  return slices(deltas, DELTAS_PER_STATEMENT).map((slice) => ({
+    text: `INSERT INTO user_exposure AS x (tenant_id, user_id, currency, open_bets, open_stake, potential_payout)
+VALUES ${valuesList(DELTA_VALUES, slice.length)}
+${ADD_TO_EXPOSURE}`,
+    values: rowMajor(
+      slice.map((d) => [d.tenantId, d.userId, d.currency, d.openBets, d.openStake, d.potentialPayout]),
+    ),
+  }));
+}
 
 /** What user_exposure must hold: the open bets of bets_view, summed (computed by the database). */
 const EXPECTED = `

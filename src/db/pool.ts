@@ -91,35 +91,77 @@ export async function inPipelinedTransaction<T extends readonly unknown[]>(
   send: (client: PoolClient) => { readonly [K in keyof T]: Promise<T[K]> },
   clock: StageClock = noClock,
 ): Promise<T> {
+  const [, rest] = await pipelinedTransaction<undefined, T>(pool, undefined, (client) => send(client), clock);
+  return rest;
+}
+
+/**
+ * The same for a transaction whose first write must be answered before the rest can be sent (a
+ * write that sends more once it sees what was accepted): BEGIN and `first` in one round trip, then,
+ * once `first` has resolved, `send`'s statements (given `first`'s answer) and COMMIT in the next.
+ */
+export async function inTwoStepTransaction<F, T extends readonly unknown[]>(
+  pool: Pool,
+  first: (client: PoolClient) => Promise<F>,
+  send: (client: PoolClient, answer: F) => { readonly [K in keyof T]: Promise<T[K]> },
+  clock: StageClock = noClock,
+): Promise<[F, T]> {
+  const [answer, rest] = await pipelinedTransaction<F, T>(pool, first, send, clock);
+  return [answer as F, rest];
+}
+
+async function pipelinedTransaction<F, T extends readonly unknown[]>(
+  pool: Pool,
+  first: ((client: PoolClient) => Promise<F>) | undefined,
+  send: (client: PoolClient, answer: F) => { readonly [K in keyof T]: Promise<T[K]> },
+  clock: StageClock,
+): Promise<[F | undefined, T]> {
   const client = await clock.time('connect', () => pool.connect());
   // A failed transaction is already over (its COMMIT was answered ROLLBACK); onClient rolls back
   // only one that may still be open.
   return onClient(client, () =>
     clock.time('transaction', async () => {
-      // Corked, the whole transaction leaves in one write: node-postgres writes each simple query
-      // (BEGIN, COMMIT) on its own, and every write on loopback wakes the server once (a profile
-      // of the worker put a fifth of its CPU time in socket writes).
+      // Corked, each step leaves in one write: node-postgres writes each simple query (BEGIN,
+      // COMMIT) on its own, and every write on loopback wakes the server once (a profile of the
+      // worker put a fifth of its CPU time in socket writes).
       const socket = (client as pg.PoolClient & { connection?: { stream?: Writable } }).connection?.stream;
+      let answer: F | undefined;
+      let begun = false;
+      if (first) {
+        socket?.cork();
+        const begin = client.query('BEGIN');
+        const written = first(client);
+        socket?.uncork();
+        begun = true;
+        const [, value] = await settle([begin, written]);
+        answer = value as F;
+      }
       socket?.cork();
       let sent: Array<Promise<unknown>>;
-      const begin = client.query('BEGIN');
+      const begin = begun ? undefined : client.query('BEGIN');
       try {
-        sent = [begin, ...send(client), client.query('COMMIT')];
+        sent = [...(begin ? [begin] : []), ...send(client, answer as F), client.query('COMMIT')];
       } catch (error) {
         // No COMMIT behind whatever was sent: onClient rolls it back.
         socket?.uncork();
-        await Promise.allSettled([begin]);
+        if (begin) await Promise.allSettled([begin]);
         throw error;
       }
       socket?.uncork();
-      const settled = await Promise.allSettled(sent);
-      const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-      if (failed) throw failed.reason;
-      const commit = settled.at(-1) as PromiseFulfilledResult<pg.QueryResult>;
-      if (commit.value.command !== 'COMMIT') throw new Error(`COMMIT was answered ${commit.value.command}`);
-      return settled.slice(1, -1).map((s) => (s as PromiseFulfilledResult<unknown>).value) as unknown as T;
+      const settled = await settle(sent);
+      const commit = settled.at(-1) as pg.QueryResult;
+      if (commit.command !== 'COMMIT') throw new Error(`COMMIT was answered ${commit.command}`);
+      return [answer, settled.slice(begin ? 1 : 0, -1) as unknown as T];
     }),
   );
+}
+
+/** Every answer, once all have come; the first failure if any failed. */
+async function settle(sent: ReadonlyArray<Promise<unknown>>): Promise<unknown[]> {
+  const settled = await Promise.allSettled(sent);
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value);
 }
 
 /**

@@ -49,3 +49,24 @@ export function isAboveOne(value: string): boolean {
   if (whole.length > 1 || (whole.length === 1 && whole !== '1')) return true;
   return whole === '1' && /[1-9]/.test(fraction);
 }
+
+/**
+ * A decimal string (as PostgreSQL returns NUMERIC: an optional sign, digits, an optional fraction)
+ * as an integer count of 10^-scale units. Exact; refuses more fraction digits than `scale` rather
+ * than rounding.
+ */
+export function toUnits(value: string, scale: number): bigint {
+  const match = /^(-?)(\d+)(?:\.(\d+))?$/.exec(value);
+  const fraction = match?.[3] ?? '';
+  if (!match || fraction.replace(/0+$/, '').length > scale)
+    throw new Error(`"${value}" is not a decimal with at most ${scale} digits after the point`);
+  const units = BigInt(`${match[2]}${fraction.slice(0, scale).padEnd(scale, '0')}`);
+  return match[1] === '-' ? -units : units;
+}
+
+/** An integer count of 10^-scale units as a decimal string: the inverse of toUnits. */
+export function fromUnits(units: bigint, scale: number): string {
+  const sign = units < 0n ? '-' : '';
+  const digits = (units < 0n ? -units : units).toString().padStart(scale + 1, '0');
+  return scale === 0 ? `${sign}${digits}` : `${sign}${digits.slice(0, -scale)}.${digits.slice(-scale)}`;
+}

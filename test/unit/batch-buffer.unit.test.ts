@@ -107,7 +107,7 @@ describe('BatchBuffer', () => {
     expect(r.flushed).toEqual([[1], [2, 3]]);
   });
 
-  it('a lowered wait brings an open batch\'s deadline forward; a raised one leaves it', async () => {
+  it("a lowered wait brings an open batch's deadline forward; a raised one leaves it", async () => {
     const r = recorder();
     const buffer = new BatchBuffer<number>({ maxItems: 100, maxWaitMs: 60_000, flush: r.flush });
     const started = Date.now();
