@@ -35,7 +35,7 @@ export interface BenchContext {
   readonly log: (line: string) => void;
 }
 
-const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+export const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 /**
  * Workers run as the image runs them (Dockerfile ENTRYPOINT): with a 4 MB young-generation
  * semi-space, V8 keeps a worker at full speed smaller at the same throughput (README, Benchmarks).
@@ -147,7 +147,8 @@ export async function fillTopic(ctx: BenchContext, topic: string, count: number)
   }
 }
 
-function peakRssMb(pid: number): number {
+/** A process's peak resident memory so far (VmHWM), in MB, from /proc (Linux). */
+export function peakRssMb(pid: number): number {
   try {
     const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return match ? Math.round(Number(match[1]) / 1024) : 0;
@@ -362,7 +363,7 @@ async function latencyRun(
 }
 
 /** A process's CPU time so far (user + system), in ms, from /proc (Linux). */
-function cpuMs(pid: number): number {
+export function cpuMs(pid: number): number {
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
     // utime and stime: fields 14 and 15 of stat, 12 and 13 after the command name.

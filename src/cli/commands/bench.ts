@@ -14,6 +14,7 @@ import {
 } from '../../bench/parts.js';
 import { benchClients, type ClientFigures } from '../../bench/clients.js';
 import { benchCodecs, type CodecFigures } from '../../bench/codecs.js';
+import { benchPeer, peerMarkdown, type PeerFigures } from '../../bench/peer.js';
 import { benchPlatform, platformsMarkdown, type PlatformFigures } from '../../bench/platforms.js';
 import { barChart, lineChart } from '../../bench/svg.js';
 import { spread, type Figure } from '../../bench/stats.js';
@@ -27,7 +28,17 @@ import { ensureTopic } from '../../kafka/topics.js';
 import { intOption, stringOption, UsageError, type Command, type Values } from '../command.js';
 import { createRuntime, type Runtime } from '../runtime.js';
 
-const PARTS = ['append', 'ceiling', 'immediate', 'e2e', 'latency', 'rebuild', 'codecs', 'clients'] as const;
+const PARTS = [
+  'append',
+  'ceiling',
+  'immediate',
+  'e2e',
+  'latency',
+  'rebuild',
+  'peer',
+  'codecs',
+  'clients',
+] as const;
 /** Parts a plain `bench` runs; `clients` needs Node ≥ 22.22 and is asked for by name. */
 const DEFAULT_PARTS = PARTS.filter((p) => p !== 'clients');
 type Part = (typeof PARTS)[number];
@@ -35,13 +46,16 @@ type Part = (typeof PARTS)[number];
 export const benchCommand: Command = {
   name: 'bench',
   summary: 'measure append, projection, immediate mode, latency, rebuild and memory',
-  usage: `projector bench [--only ${PARTS.join(',')}] [--runs 3] [--e2e-events 500000] [--rebuild-events 1000000] [--codec-events 100000] [--out bench/results]
+  usage: `projector bench [--only ${PARTS.join(',')}] [--runs 3] [--e2e-events 500000] [--rebuild-events 1000000] [--codec-events 100000] [--peer-events 200000] [--out bench/results]
 projector bench --citus [--runs 3] [--append-events 20000] [--e2e-events 200000] [--rebuild-events 1000000] [--out bench/results]
 
 Runs against the database bet_projector_bench on DATABASE_URL's server (created if missing) and the
 local broker. Every figure is the median of --runs runs, with the spread. Writes
 <out>/<timestamp>.json, .md and SVG charts (throughput over time, latency histogram).
 
+--only peer: the worker at its defaults against Kafka Connect with the Debezium JDBC sink (resolved
+from Maven Central by scripts/connect.sh), the same --peer-events events, alternating runs: time to
+catch up, events/s, events/s once writing, peak RSS, CPU.
 --only codecs: each Kafka codec through the publisher and one worker (--codec-events each).
 --only clients (not in the default set; needs Node ≥ 22.22: scripts/with-node.sh 24 ...): kafkajs
 and @platformatic/kafka draining the same 2 × --codec-events events, and a member joining a group.
@@ -59,6 +73,7 @@ the other in the same run, and writes <out>/<timestamp>-citus.json and .md with 
     citus: { type: 'boolean' },
     'append-events': { type: 'string' },
     'codec-events': { type: 'string' },
+    'peer-events': { type: 'string' },
   },
   async run(values) {
     if (values['citus'] === true) {
@@ -75,6 +90,7 @@ the other in the same run, and writes <out>/<timestamp>-citus.json and .md with 
     const e2eEvents = intOption(values, 'e2e-events', 500_000, 1_000, 100_000_000);
     const rebuildEvents = intOption(values, 'rebuild-events', 1_000_000, 1_000, 100_000_000);
     const codecEvents = intOption(values, 'codec-events', 100_000, 1_000, 100_000_000);
+    const peerEvents = intOption(values, 'peer-events', 200_000, 1_000, 100_000_000);
     const out = stringOption(values, 'out') ?? 'bench/results';
     const bench = withDatabase(loadConfig(), 'bet_projector_bench');
     await ensureDatabase(bench);
@@ -165,6 +181,7 @@ the other in the same run, and writes <out>/<timestamp>-citus.json and .md with 
         );
       }
       if (want('rebuild')) results['rebuild'] = await benchRebuild(ctx, rebuildEvents);
+      if (want('peer')) results['peer'] = await benchPeer(ctx, peerEvents);
       if (want('codecs')) results['codecs'] = await benchCodecs(ctx, codecEvents);
       if (want('clients')) results['clients'] = await benchClients(ctx, codecEvents * 2);
       await writeFile(path.join(out, `${stamp}.json`), `${JSON.stringify(results, null, 2)}\n`);
@@ -338,7 +355,7 @@ function markdown(r: Record<string, unknown>): string {
     }
     stages.push(`| ${k} | ${STAGES.map((s) => v.stageMicrosPerEvent?.[s] ?? '').join(' | ')} |`);
   }
-  return `# bet-projector bench, ${String(r['startedAt'])}\n\n${rows.join('\n')}\n${stages.join('\n')}\n${codecsMarkdown(r)}${clientsMarkdown(r)}`;
+  return `# bet-projector bench, ${String(r['startedAt'])}\n\n${rows.join('\n')}\n${stages.join('\n')}\n${peerMarkdown(r['peer'] as PeerFigures | undefined)}${codecsMarkdown(r)}${clientsMarkdown(r)}`;
 }
 
 function codecsMarkdown(r: Record<string, unknown>): string {
