@@ -10,7 +10,14 @@
  */
 import { createBetsProjection, type BetsProjectionOptions } from './bets/index.js';
 import { laggingBets } from './bets/lag.js';
-import { rebuildBetsView, type RebuildOptions, type RebuildReport } from './bets/rebuild.js';
+import {
+  DEFAULT_REBUILD_CHUNKS,
+  rebuildBetsView,
+  type RebuildOptions,
+  type RebuildReport,
+} from './bets/rebuild.js';
+
+export { DEFAULT_REBUILD_CHUNKS };
 import { repairBets } from './bets/repair.js';
 import { exposureFollower } from './exposure/index.js';
 import type { Pool, Queryable } from '../src/db/pool.js';

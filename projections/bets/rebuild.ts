@@ -11,14 +11,22 @@ import { betKey } from '../../src/events/types.js';
 import { foldFromStore } from './index.js';
 import { upsertBetRows, VIEW_TABLE } from './statements.js';
 import { fillByCopy } from './copyFill.js';
-import { chunkFilter, chunks, type Chunk } from './chunks.js';
+import { chunks, type Chunk } from './chunks.js';
+import { FILL_PLANNER_SETTINGS, fillSql } from './fillStatement.js';
 
 export const SHADOW_TABLE = 'bets_view_rebuild';
 const RETIRED_TABLE = 'bets_view_retired';
 const INDEX_SUFFIX = '_rebuild';
-/** Memory for the fill's grouping and the index builds: spilling to disk would dominate. */
-const FILL_WORK_MEM = '64MB';
+/**
+ * Memory for the fill's hash aggregation (twice this, by PostgreSQL's hash_mem_multiplier) and the
+ * index builds: spilling to disk would dominate. A chunk of 500k events (1M in two) holds ~170k
+ * bets in ~140 MB; larger tables spill and stay correct (or take more --chunks).
+ */
+const FILL_WORK_MEM = '128MB';
 const INDEX_MAINTENANCE_WORK_MEM = '256MB';
+
+/** Two chunks, one per connection of the default concurrency (README, Rebuild, has the figures). */
+export const DEFAULT_REBUILD_CHUNKS = 2;
 
 export type FillStrategy = 'set' | 'copy';
 
@@ -31,13 +39,15 @@ export interface RebuildProgress {
 
 export interface RebuildOptions {
   /**
-   * 'set' (default): INSERT … SELECT FROM the bets_fold view, grouped by (tenant_id, aggregate_id)
-   * inside the database. Measured faster than 'copy' (which streams every event to Node, folds
+   * 'set' (default): INSERT … SELECT of every bet folded inside the database (fillStatement.ts). Measured faster than 'copy' (which streams every event to Node, folds
    * with the reducer and COPYs rows back) because no event leaves the server, and on Citus the
    * grouped INSERT … SELECT between colocated tables runs on every shard in parallel.
    */
   readonly strategy?: FillStrategy;
-  /** Hash chunks filled independently: progress granularity and parallelism (each reads the table once). */
+  /**
+   * Hash chunks filled independently, two at a time by default: each reads the whole table once, so
+   * two (one per connection) measured faster than four at 1M events (README, Rebuild).
+   */
   readonly chunks?: number;
   readonly concurrency?: number;
   readonly dryRun?: boolean;
@@ -67,21 +77,9 @@ export interface RebuildReport {
   readonly differences?: { readonly count: number; readonly sample: Difference[] };
 }
 
-const COLUMNS = `tenant_id, bet_id, idempotency_key, user_id, amount, odds, selection, currency, status,
-  payout, version, last_event_type, placed_at, last_updated_timestamp`;
-
-/**
- * The set-based fill of one chunk of the shadow table (exported for the tests' EXPLAIN on Citus).
- * projected_at is the fill transaction's time, now(): a volatile clock_timestamp() in the select
- * list made Citus repartition the rows through the coordinator instead of inserting on each shard.
- */
-export function fillSql(chunk: Chunk): { text: string; values: unknown[] } {
-  const filter = chunkFilter(chunk, 'bet_id', 1);
-  return {
-    text: `INSERT INTO ${SHADOW_TABLE} (${COLUMNS}, projected_at)
-           SELECT ${COLUMNS}, now() FROM bets_fold WHERE ${filter.sql}`,
-    values: filter.values,
-  };
+/** The set-based fill of one chunk of the shadow table (exported for the tests' EXPLAIN on Citus). */
+export function shadowFillSql(chunk: Chunk): { text: string; values: unknown[] } {
+  return fillSql(SHADOW_TABLE, chunk);
 }
 
 async function createShadow(db: Queryable, citus: boolean): Promise<void> {
@@ -214,6 +212,14 @@ async function catchUp(client: PoolClient, sinceXmin?: number): Promise<number> 
   return unique.length;
 }
 
+/** The oldest transaction id a snapshot taken now does not see as finished (32-bit, as xmin columns hold it). */
+async function snapshotXmin(db: Queryable): Promise<number> {
+  const { rows } = await db.query<{ xmin: string }>(
+    'SELECT (pg_snapshot_xmin(pg_current_snapshot())::text::bigint % 4294967296)::text AS xmin',
+  );
+  return Number(rows[0]!.xmin);
+}
+
 async function swap(client: PoolClient, indexes: readonly LiveIndex[]): Promise<void> {
   await client.query(`ALTER TABLE ${VIEW_TABLE} RENAME TO ${RETIRED_TABLE}`);
   await client.query(`ALTER TABLE ${SHADOW_TABLE} RENAME TO ${VIEW_TABLE}`);
@@ -261,8 +267,11 @@ export async function rebuildBetsView(pool: Pool, options: RebuildOptions = {}):
   );
   const events = head[0]!.events;
   const citus = await hasCitusExtension(pool);
+  // Live rows written by transactions older than this were committed before any fill snapshot was
+  // taken, and their events with them: the fill has folded at least as far.
+  const beforeFill = await snapshotXmin(pool);
   await createShadow(pool, citus);
-  const parts = chunks(options.chunks ?? 4);
+  const parts = chunks(options.chunks ?? DEFAULT_REBUILD_CHUNKS);
   const limit = pLimit(options.concurrency ?? 2);
   let bets = 0;
   let filledEvents = 0;
@@ -275,8 +284,9 @@ export async function rebuildBetsView(pool: Pool, options: RebuildOptions = {}):
             ? await fillByCopy(pool, SHADOW_TABLE, chunk)
             : await inTransaction(pool, async (client) => {
                 await client.query(`SET LOCAL work_mem = '${FILL_WORK_MEM}'`);
+                await client.query(FILL_PLANNER_SETTINGS);
                 if (citus) await client.query(ALL_SHARDS_IN_PARALLEL);
-                return (await client.query(fillSql(chunk))).rowCount ?? 0;
+                return (await client.query(shadowFillSql(chunk))).rowCount ?? 0;
               });
         bets += written;
         filledEvents += events / parts.length;
@@ -300,15 +310,14 @@ export async function rebuildBetsView(pool: Pool, options: RebuildOptions = {}):
     return { ...built, caughtUpBets: 0, lockedMs: 0, totalMs: elapsed(), swapped: false, differences };
   }
 
-  // Most of the catching up happens before the lock, in one snapshot; the locked pass only looks
-  // at rows written by transactions that snapshot did not see.
+  // Most of the catching up happens before the lock, in one snapshot, and looks only at rows written
+  // by transactions the fill's snapshots may not have seen; the locked pass only at rows written by
+  // transactions that snapshot did not see. (Citus: xmin is each shard's own; both compare all.)
   progress('catch-up', 0, 1);
   const first = await inTransaction(pool, async (client) => {
     await client.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ');
-    const { rows } = await client.query<{ xmin: string }>(
-      'SELECT (pg_snapshot_xmin(pg_current_snapshot())::text::bigint % 4294967296)::text AS xmin',
-    );
-    return { bets: await catchUp(client), xmin: Number(rows[0]!.xmin) };
+    const xmin = await snapshotXmin(client);
+    return { bets: await catchUp(client, citus ? undefined : beforeFill), xmin };
   });
   let caughtUpBets = first.bets;
   await options.beforeLock?.();

@@ -7,7 +7,7 @@ import {
   rebuildReadModels as rebuildBetsView,
 } from '../../projections/registry.js';
 import { laggingBets } from '../../projections/bets/lag.js';
-import { fillSql, SHADOW_TABLE } from '../../projections/bets/rebuild.js';
+import { shadowFillSql, SHADOW_TABLE } from '../../projections/bets/rebuild.js';
 import { repairBets } from '../../projections/bets/repair.js';
 import { sweepOnce } from '../../consumers/sweep.js';
 import { createKafkaPublisher, noPublisher, type EventPublisher } from '../../src/kafka/publisher.js';
@@ -150,7 +150,7 @@ describe('rebuild without downtime', () => {
     await db.pool.query(
       `SELECT create_distributed_table('bets_view_rebuild', 'tenant_id', colocate_with => 'bet_events')`,
     );
-    const fill = fillSql({ index: 1, of: 4 });
+    const fill = shadowFillSql({ index: 1, of: 4 });
     // Citus plans no EXPLAIN of a parameterised INSERT … SELECT: the chunk's two integers inlined.
     const inlined = fill.text.replace(
       /\$(\d+)::integer/g,

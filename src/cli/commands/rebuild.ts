@@ -1,4 +1,4 @@
-import { rebuildReadModels } from '../../../projections/registry.js';
+import { DEFAULT_REBUILD_CHUNKS, rebuildReadModels } from '../../../projections/registry.js';
 import { jobMetrics } from '../../observability/push.js';
 import { intOption, stringOption, UsageError, type Command } from '../command.js';
 import { progressReporter } from '../progress.js';
@@ -16,7 +16,7 @@ transaction (flushes wait for it, readers do not).
 
   --dry-run          build the shadow, print how it differs from the live view, and drop it
   --strategy S       set (default: INSERT … SELECT in the database) or copy (stream, fold in Node)
-  --chunks N         hash chunks filled independently (default 4)
+  --chunks N         hash chunks filled independently, each reading bet_events once (default ${DEFAULT_REBUILD_CHUNKS})
   --concurrency N    ranges filled at once (default 2)`,
   options: {
     'dry-run': { type: 'boolean' },
@@ -28,7 +28,7 @@ transaction (flushes wait for it, readers do not).
     const strategy = stringOption(values, 'strategy') ?? 'set';
     if (strategy !== 'set' && strategy !== 'copy')
       throw new UsageError(`--strategy "${strategy}" is not set or copy`);
-    const chunks = intOption(values, 'chunks', 4, 1, 1_000);
+    const chunks = intOption(values, 'chunks', DEFAULT_REBUILD_CHUNKS, 1, 1_000);
     const concurrency = intOption(values, 'concurrency', 2, 1, 64);
     const runtime = await openRuntime('rebuild', { kafka: false });
     const { metrics, pusher } = jobMetrics('bet_projector_rebuild', runtime);

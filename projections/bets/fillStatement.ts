@@ -1,0 +1,65 @@
+/**
+ * The rebuild's set-based fill of one chunk: every bet folded from its events inside the database,
+ * the same fold as the bets_fold view (migration 005) and the reducer, written for a hash
+ * aggregation instead of a sort.
+ *
+ * bets_fold takes a bet's latest event with aggregates ordered by version (array_agg … ORDER BY),
+ * which forces a sort of every event and a sort inside every bet. Here the latest event and the
+ * latest settlement are plain max() of an array led by the zero-padded version — versions are
+ * unique within a bet, so the first element decides, and the rest of the array is that event's —
+ * and version 1's fields are max() … FILTER (version = 1) as in bets_fold. No aggregate is ordered,
+ * so the events are hashed by bet once (FILL_PLANNER_SETTINGS keeps the planner from sorting
+ * anyway). Measured on a 250k-event chunk: 1,241 ms as bets_fold, 650–670 ms as this.
+ *
+ * projected_at is the fill transaction's now(): a volatile clock_timestamp() made Citus repartition
+ * every row through the coordinator instead of inserting on each shard.
+ */
+import { chunkFilter, type Chunk } from './chunks.js';
+
+export const FILL_COLUMNS = `tenant_id, bet_id, idempotency_key, user_id, amount, odds, selection, currency, status,
+  payout, version, last_event_type, placed_at, last_updated_timestamp, projected_at`;
+
+/**
+ * For the fill's transaction: the planner costs a sort and a group aggregation below a hash
+ * aggregation of the same rows, and is wrong by a quarter here (both measured).
+ */
+export const FILL_PLANNER_SETTINGS = 'SET LOCAL enable_sort = off';
+
+const FIRST = 'FILTER (WHERE version = 1)';
+/** Sorts by version: ten digits hold any integer version. */
+const VERSION_KEY = `lpad(version::text, 10, '0')`;
+
+export function fillSql(table: string, chunk: Chunk): { text: string; values: unknown[] } {
+  const filter = chunkFilter(chunk, 'aggregate_id', 1);
+  return {
+    text: `INSERT INTO ${table} (${FILL_COLUMNS})
+SELECT tenant_id, aggregate_id, idempotency_key, user_id, amount, odds, selection, currency,
+  CASE
+    WHEN latest[2] = 'V1_BET_PLACED' THEN 'placed'
+    WHEN latest[2] = 'V1_BET_ACCEPTED' THEN 'accepted'
+    WHEN latest[2] = 'V1_BET_REJECTED' THEN 'rejected'
+    WHEN latest[2] = 'V1_BET_CANCELLED' THEN 'cancelled'
+    WHEN latest[2] = 'V1_BET_SETTLED' THEN latest[4]
+    WHEN latest[2] = 'V1_BET_CASHED_OUT' THEN 'cashed_out'
+  END,
+  settlement[2]::numeric(20,4), version, latest[2], placed_at, latest[3]::bigint, now()
+FROM (
+  SELECT tenant_id, aggregate_id,
+    max(idempotency_key) ${FIRST} AS idempotency_key,
+    max(event_data ->> 'user_id') ${FIRST} AS user_id,
+    max((event_data ->> 'amount')::numeric(20,4)) ${FIRST} AS amount,
+    max((event_data ->> 'odds')::numeric(12,4)) ${FIRST} AS odds,
+    max(event_data ->> 'selection') ${FIRST} AS selection,
+    max(event_data ->> 'currency') ${FIRST} AS currency,
+    max(ARRAY[${VERSION_KEY}, event_type, "timestamp"::text, event_data ->> 'result'] COLLATE "C") AS latest,
+    max(ARRAY[${VERSION_KEY}, event_data ->> 'payout'] COLLATE "C")
+      FILTER (WHERE event_type IN ('V1_BET_SETTLED', 'V1_BET_CASHED_OUT')) AS settlement,
+    max(version) AS version,
+    'epoch'::timestamptz + max("timestamp") ${FIRST} * interval '1 millisecond' AS placed_at
+  FROM bet_events
+  WHERE ${filter.sql}
+  GROUP BY tenant_id, aggregate_id
+) folded`,
+    values: filter.values,
+  };
+}
