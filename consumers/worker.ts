@@ -7,7 +7,8 @@
  *                                non-zero and Kubernetes restarts it from the DB checkpoint)
  */
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
-import type { Config } from '../src/config.js';
+import { backlogFlushSize, type Config } from '../src/config.js';
+import { platformOf } from '../src/db/platform.js';
 import type { Pool } from '../src/db/pool.js';
 import type { Logger } from '../src/observability/logger.js';
 import type { Metrics } from '../src/observability/metrics.js';
@@ -136,6 +137,10 @@ export function createWorker(deps: {
       : {}),
   });
   const reportUndecodable = undecodableReporter(logger, metrics);
+  const sizes = {
+    flushMaxEvents: config.flushMaxEvents,
+    flushBacklogMaxEvents: backlogFlushSize(config, platformOf(pool)),
+  };
 
   /**
    * Per-partition gauges are this worker's only while it owns the partition: after a rebalance takes
@@ -176,7 +181,7 @@ export function createWorker(deps: {
     try {
       if (items.length > 0) {
         const buffer = partitions.bufferOf(partition);
-        buffer.capacity = flushCapacity(behind, config);
+        buffer.capacity = flushCapacity(behind, sizes);
         buffer.maxWait = flushWait(behind, config);
         const flushed = buffer.add(items);
         flushed.catch((error: unknown) => failWith(error));
@@ -184,7 +189,7 @@ export function createWorker(deps: {
         // beyond that the fetch loop waits, and memory stays bounded. Offsets are resolved before
         // the flush commits; that is safe because Kafka offsets are only committed after it, and a
         // redelivery of what was buffered is a no-op under the version guard.
-        if (buffer.pending > maxPending(buffer.capacity, config)) await flushed;
+        if (buffer.pending > maxPending(buffer.capacity, sizes)) await flushed;
       } else {
         await commitOffsets([{ topic, partition, offset: String(from) }]);
       }
@@ -234,7 +239,7 @@ export function createWorker(deps: {
         eachBatch,
       });
       state = 'running';
-      logger.info('running');
+      logger.info({ backlogFlushSize: sizes.flushBacklogMaxEvents }, 'running');
       await Promise.race([aborted, failed]);
     } catch (error) {
       failure = asError(error);

@@ -4,6 +4,7 @@
  */
 
 import { ConfigError, boolean, oneOf, raw, valueOrFile, type Env } from './configEnv.js';
+import type { Platform } from './db/platform.js';
 import {
   databasePassword,
   databaseSsl,
@@ -17,10 +18,14 @@ import {
 
 export const DEFAULT_FLUSH_MAX_EVENTS = 100;
 /**
- * A partition with a backlog flushes up to this many events at once (consumers/flushSize.ts): each
- * flush pays a transaction and, on Citus, a task per shard it touches, whatever its size.
+ * A partition with a backlog flushes up to this many events at once (consumers/flushSize.ts), by
+ * platform: each flush pays a transaction and, on Citus, a task per shard it touches and a
+ * two-phase commit, whatever its size (README, Citus, has the figures that chose 3,000 there).
  */
-export const DEFAULT_FLUSH_BACKLOG_MAX_EVENTS = 1_000;
+export const DEFAULT_FLUSH_BACKLOG_MAX_EVENTS: Readonly<Record<Platform, number>> = {
+  postgres: 1_000,
+  citus: 3_000,
+};
 /**
  * Off by default: on loopback the saved read is worth less than the memory it holds (README,
  * Configuration, has the measured figures). Turn it on (20,000 covers a few thousand open bets per
@@ -66,8 +71,11 @@ export interface Config {
   readonly groupId: string;
   readonly publishEvents: boolean;
   readonly flushMaxEvents: number;
-  /** Flush size while a partition has a backlog; equal to flushMaxEvents turns adaptive sizing off. */
-  readonly flushBacklogMaxEvents: number;
+  /**
+   * Flush size while a partition has a backlog; equal to flushMaxEvents turns adaptive sizing off.
+   * Unset: the platform's default (backlogFlushSize).
+   */
+  readonly flushBacklogMaxEvents: number | undefined;
   readonly flushIntervalMs: number;
   /** How long a caught-up partition's flush waits after its first event (≤ flushIntervalMs). */
   readonly flushLingerMs: number;
@@ -158,6 +166,17 @@ function logLevel(env: Env): LogLevel {
   return value as LogLevel;
 }
 
+/** The backlog flush size in force: FLUSH_BACKLOG_MAX_EVENTS, or the platform's default. */
+export function backlogFlushSize(
+  config: Pick<Config, 'flushMaxEvents' | 'flushBacklogMaxEvents'>,
+  platform: Platform,
+): number {
+  return (
+    config.flushBacklogMaxEvents ??
+    Math.max(DEFAULT_FLUSH_BACKLOG_MAX_EVENTS[platform], config.flushMaxEvents)
+  );
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const retryInitialMs = integer(env, 'RETRY_INITIAL_MS', 100, 1, 60_000);
   const retryMaxMs = integer(env, 'RETRY_MAX_MS', 5_000, 1, 600_000);
@@ -165,14 +184,11 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError(`RETRY_MAX_MS ${retryMaxMs} is below RETRY_INITIAL_MS ${retryInitialMs}`);
   }
   const flushMaxEvents = integer(env, 'FLUSH_MAX_EVENTS', DEFAULT_FLUSH_MAX_EVENTS, 1, 100_000);
-  const flushBacklogMaxEvents = integer(
-    env,
-    'FLUSH_BACKLOG_MAX_EVENTS',
-    Math.max(DEFAULT_FLUSH_BACKLOG_MAX_EVENTS, flushMaxEvents),
-    1,
-    100_000,
-  );
-  if (flushBacklogMaxEvents < flushMaxEvents) {
+  const flushBacklogMaxEvents =
+    raw(env, 'FLUSH_BACKLOG_MAX_EVENTS') === undefined
+      ? undefined
+      : integer(env, 'FLUSH_BACKLOG_MAX_EVENTS', flushMaxEvents, 1, 100_000);
+  if (flushBacklogMaxEvents !== undefined && flushBacklogMaxEvents < flushMaxEvents) {
     throw new ConfigError(
       `FLUSH_BACKLOG_MAX_EVENTS ${flushBacklogMaxEvents} is below FLUSH_MAX_EVENTS ${flushMaxEvents}`,
     );

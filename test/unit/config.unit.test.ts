@@ -1,13 +1,19 @@
-import { ConfigError, describeConfig, loadConfig } from '../../src/config.js';
+import { backlogFlushSize, ConfigError, describeConfig, loadConfig } from '../../src/config.js';
 
 describe('loadConfig', () => {
   it('has documented defaults and freezes the result', () => {
     const config = loadConfig({});
     expect(config.flushMaxEvents).toBe(100);
-    expect(config.flushBacklogMaxEvents).toBe(1_000);
+    // Unset, the backlog flush size is the platform's: a Citus flush pays a task per shard.
+    expect(config.flushBacklogMaxEvents).toBeUndefined();
+    expect(backlogFlushSize(config, 'postgres')).toBe(1_000);
+    expect(backlogFlushSize(config, 'citus')).toBe(3_000);
     // A FLUSH_MAX_EVENTS above the backlog default raises the backlog size with it.
-    expect(loadConfig({ FLUSH_MAX_EVENTS: '5000' }).flushBacklogMaxEvents).toBe(5_000);
+    expect(backlogFlushSize(loadConfig({ FLUSH_MAX_EVENTS: '5000' }), 'postgres')).toBe(5_000);
+    // Set, it holds on both platforms.
+    expect(backlogFlushSize(loadConfig({ FLUSH_BACKLOG_MAX_EVENTS: '1500' }), 'citus')).toBe(1_500);
     expect(config.flushIntervalMs).toBe(100);
+    expect(config.flushLingerMs).toBe(5);
     expect(config.kafkaBrokers).toEqual(['127.0.0.1:9092']);
     expect(Object.isFrozen(config)).toBe(true);
   });
@@ -16,6 +22,7 @@ describe('loadConfig', () => {
     [{ FLUSH_MAX_EVENTS: 'lots' }, 'FLUSH_MAX_EVENTS "lots" is not a whole number'],
     [{ FLUSH_INTERVAL_MS: '0' }, 'FLUSH_INTERVAL_MS 0 is out of range'],
     [{ FLUSH_BACKLOG_MAX_EVENTS: '50' }, 'FLUSH_BACKLOG_MAX_EVENTS 50 is below FLUSH_MAX_EVENTS 100'],
+    [{ FLUSH_LINGER_MS: '200' }, 'FLUSH_LINGER_MS 200 is above FLUSH_INTERVAL_MS 100'],
     [{ KAFKA_BROKERS: 'localhost' }, 'KAFKA_BROKERS entry "localhost" is not host:port'],
     [{ PUBLISH_EVENTS: 'maybe' }, 'PUBLISH_EVENTS "maybe" is not a boolean'],
     [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL scheme "mysql:" is not postgres:'],
