@@ -65,10 +65,6 @@ export class BatchBuffer<T> {
     if (this.open.items.length > 0) this.schedule(this.openedAt + this.maxWaitMs);
   }
 
-  get maxWait(): number {
-    return this.maxWaitMs;
-  }
-
   /** Items waiting for a flush (buffered or sealed, not yet flushed). */
   get pending(): number {
     return this.open.items.length + this.sealed.reduce((n, b) => n + b.items.length, 0);

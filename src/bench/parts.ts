@@ -134,14 +134,21 @@ export async function benchImmediate(ctx: BenchContext, count: number): Promise<
 }
 
 export async function fillTopic(ctx: BenchContext, topic: string, count: number): Promise<void> {
+  await fillTopicWith(ctx, topic, events(count, 500).map(encodeEvent));
+}
+
+/** Creates `topic` (6 partitions) and publishes `messages` to it, 2,000 a request, acks=all. */
+export async function fillTopicWith(
+  ctx: BenchContext,
+  topic: string,
+  messages: ReadonlyArray<{ key: string; value: string }>,
+): Promise<void> {
   await ensureTopic(ctx.kafka, topic, 6);
   const producer = ctx.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
   try {
-    const all = events(count, 500);
-    for (let i = 0; i < all.length; i += 2_000) {
-      await producer.send({ topic, acks: -1, messages: all.slice(i, i + 2_000).map(encodeEvent) });
-    }
+    for (let i = 0; i < messages.length; i += 2_000)
+      await producer.send({ topic, acks: -1, messages: messages.slice(i, i + 2_000) });
   } finally {
     await producer.disconnect();
   }

@@ -11,18 +11,17 @@
  */
 import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Partitioners } from 'kafkajs';
 import { betKey, type BetEvent } from '../events/types.js';
 import { encodeEvent } from '../kafka/publisher.js';
-import { ensureTopic } from '../kafka/topics.js';
 import { simulateEvents } from '../simulate/generator.js';
 import { connectPaths, rowMessages, startConnect, type Reader } from './kafkaConnect.js';
-import { CLI, cpuMs, peakRssMb, WORKER_NODE_FLAGS, type BenchContext } from './parts.js';
+import { CLI, cpuMs, fillTopicWith, peakRssMb, WORKER_NODE_FLAGS, type BenchContext } from './parts.js';
 import { figure, spread, type Figure } from './stats.js';
 
 const PEER_TABLE = 'bench_peer_bets_view';
 /** The sink's settings as measured in the issue that asked for the peer: upsert, one task. */
 const SINK_BATCH_SIZE = 3_000;
+/** fillTopicWith's partition count, for the report. */
 const PARTITIONS = 6;
 
 const SHARED_COLUMNS = `tenant_id, bet_id, idempotency_key, user_id, amount, odds, selection, currency, status,
@@ -75,8 +74,8 @@ export async function benchPeer(ctx: BenchContext, count: number): Promise<PeerF
   const eventsTopic = `bench-peer-events-${stamp}`;
   const rowsTopic = `bench-peer-rows-${stamp}`;
   ctx.log(`peer: filling ${eventsTopic} and ${rowsTopic} with ${count} events (${target.bets} bets)...`);
-  await fill(ctx, eventsTopic, all.map(encodeEvent));
-  await fill(ctx, rowsTopic, rowMessages(all));
+  await fillTopicWith(ctx, eventsTopic, all.map(encodeEvent));
+  await fillTopicWith(ctx, rowsTopic, rowMessages(all));
   await ctx.pool.query(CREATE_PEER_TABLE);
 
   const worker: Run[] = [];
@@ -131,22 +130,6 @@ function finalVersions(all: readonly BetEvent[]): { bets: number; versionSum: nu
   let versionSum = 0;
   for (const v of latest.values()) versionSum += v;
   return { bets: latest.size, versionSum };
-}
-
-async function fill(
-  ctx: BenchContext,
-  topic: string,
-  messages: ReadonlyArray<{ key: string; value: string }>,
-): Promise<void> {
-  await ensureTopic(ctx.kafka, topic, PARTITIONS);
-  const producer = ctx.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
-  await producer.connect();
-  try {
-    for (let i = 0; i < messages.length; i += 2_000)
-      await producer.send({ topic, acks: -1, messages: messages.slice(i, i + 2_000) });
-  } finally {
-    await producer.disconnect();
-  }
 }
 
 /** A reader that wrote nothing new for this long has failed (a dead Connect task does not exit). */
