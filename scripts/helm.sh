@@ -16,7 +16,9 @@ fetch() {
   command -v mvn >/dev/null || { echo "[helm] mvn is not installed: apt-get install maven (and a JDK 17)" >&2; exit 1; }
   echo "[helm] resolving helm-java $version from Maven Central into $libs" >&2
   mkdir -p "$libs"
-  (cd "$here/helm" && mvn -q -B dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$libs")
+  # Maven's output (even -q prints colour codes on a cold repository) goes to stderr: stdout is the
+  # rendered chart or the folder, and a caller parses it.
+  (cd "$here/helm" && mvn -q -B -Dstyle.color=never dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$libs" >&2)
   touch "$libs/.complete"
 }
 

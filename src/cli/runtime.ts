@@ -20,7 +20,8 @@ export interface Runtime {
   readonly pool: Pool;
   readonly kafka: Kafka;
   publisher(): EventPublisher;
-  eventStore(): EventStore;
+  /** The event store, retrying transient faults within RETRY_* and saying so on stderr. */
+  eventStore(signal?: AbortSignal): EventStore;
   /**
    * Connects to PostgreSQL, and to Kafka when `kafka` (default: when publishing), or fails with one
    * line; `topic` also requires KAFKA_TOPIC to exist.
@@ -48,8 +49,26 @@ export function createRuntime(command: string, overrides: Partial<Record<string,
         : noPublisher;
       return publisher;
     },
-    eventStore() {
-      return createEventStore({ pool, publisher: this.publisher(), projection: betsProjection });
+    eventStore(signal?: AbortSignal) {
+      const policy = {
+        initialMs: config.retryInitialMs,
+        maxMs: config.retryMaxMs,
+        maxAttempts: config.retryMaxAttempts,
+      };
+      return createEventStore({
+        pool,
+        publisher: this.publisher(),
+        projection: betsProjection,
+        retry: {
+          policy,
+          ...(signal && { signal }),
+          onRetry: (step, error, attempt, delayMs) =>
+            logger.warn(
+              { step, attempt, delayMs, reason: (error as Error).message },
+              `append: ${step} failed (${(error as Error).message}); retrying in ${delayMs} ms, attempt ${attempt + 1} of ${policy.maxAttempts}`,
+            ),
+        },
+      });
     },
     async checkConnections(options = {}) {
       await checkDatabase(pool);

@@ -23,6 +23,29 @@ const TRANSIENT_GROUP_ANSWERS = [
   'Specified group generation id is not valid',
 ];
 
+/**
+ * Whether `error` (or an error it wraps, as kafkajs's "retries exceeded" does) is one of the
+ * transient group answers: the group's coordinator is not ready yet, and rejoining heals it.
+ */
+export function isTransientGroupAnswer(error: unknown): boolean {
+  for (let e = error, depth = 0; typeof e === 'object' && e !== null && depth < 5; depth++) {
+    const { message, originalError, cause } = e as {
+      message?: unknown;
+      originalError?: unknown;
+      cause?: unknown;
+    };
+    if (typeof message === 'string' && TRANSIENT_GROUP_ANSWERS.some((t) => message.includes(t))) return true;
+    e = originalError ?? cause;
+  }
+  return false;
+}
+
+/**
+ * The consumer's own crash report ("Crash: …", then "Restarting the consumer in …"): the worker
+ * reports each crash once, at the level it deserves, from the consumer's CRASH event.
+ */
+const CONSUMER_CRASH_REPORT = /^(Crash: |Restarting the consumer in )/;
+
 /** kafkajs logs through our JSON logger, at warn and above unless debugging. */
 export function kafkaLogCreator(logger: Logger): logCreator {
   return () =>
@@ -33,7 +56,7 @@ export function kafkaLogCreator(logger: Logger): logCreator {
       // kafkajs warns about that on every producer start.
       if (message.startsWith('Limiting retries for the idempotent producer')) return;
       const answer = typeof extra['error'] === 'string' ? extra['error'] : '';
-      if (TRANSIENT_GROUP_ANSWERS.some((t) => answer.startsWith(t))) {
+      if (TRANSIENT_GROUP_ANSWERS.some((t) => answer.startsWith(t)) || CONSUMER_CRASH_REPORT.test(message)) {
         logger.debug(child, message);
         return;
       }

@@ -5,6 +5,7 @@
  * own writes.
  */
 import { inPipelinedTransaction, inTransaction, type Pool, type PoolClient } from '../db/pool.js';
+import { withRetry, type RetryPolicy } from '../errors.js';
 import { betKey, deliveredBets, type BetEvent } from '../events/types.js';
 import type { EventPublisher } from '../kafka/publisher.js';
 import type { Projection } from '../../projections/projection.js';
@@ -40,6 +41,46 @@ export class PublishError extends Error {
   }
 }
 
+/** The steps of an append a transient fault can interrupt, each retried on its own. */
+export type AppendStep = 'store' | 'read back' | 'publish';
+
+/**
+ * How an append rides through a transient fault (a connection killed, a node or broker away):
+ * each step is retried with backoff up to the policy's bound. Safe because appends are idempotent
+ * on (tenant_id, idempotency_key) — a store whose commit took effect but whose answer was lost
+ * comes back as duplicates, which are published again — and the view's version guard makes a
+ * second publish change nothing.
+ */
+export interface AppendRetry {
+  readonly policy: RetryPolicy;
+  readonly signal?: AbortSignal;
+  /** Told before each wait, so the caller can say so. */
+  readonly onRetry?: (step: AppendStep, error: unknown, attempt: number, delayMs: number) => void;
+}
+
+/** One attempt per step: the caller retries, or not. */
+const NO_RETRY: AppendRetry = { policy: { initialMs: 1, maxMs: 1, maxAttempts: 1 } };
+
+/** A step of an append still failed when its retries ran out. */
+export class RetriesExhaustedError extends Error {
+  override readonly name = 'RetriesExhaustedError';
+  constructor(
+    readonly step: AppendStep,
+    readonly attempts: number,
+    readonly elapsedMs: number,
+    cause: unknown,
+  ) {
+    super(
+      `${step} gave up after ${attempts} attempts over ${(elapsedMs / 1000).toFixed(1)} s ` +
+        `(${(cause as Error).message})` +
+        (step === 'store'
+          ? ': the batch may or may not be stored; appending the same events again is safe (duplicates are recognised)'
+          : ''),
+      { cause },
+    );
+  }
+}
+
 export interface EventStore {
   append(events: readonly BetEvent[], options?: AppendOptions): Promise<AppendResult>;
   readBet(tenantId: number, betId: string): Promise<BetEvent[]>;
@@ -52,8 +93,26 @@ export function createEventStore(deps: {
   pool: Pool;
   publisher: EventPublisher;
   projection: Projection;
+  retry?: AppendRetry;
 }): EventStore {
   const { pool, publisher, projection } = deps;
+  const retry = deps.retry ?? NO_RETRY;
+  async function retried<T>(step: AppendStep, work: () => Promise<T>): Promise<T> {
+    const started = Date.now();
+    let attempts = 1;
+    try {
+      return await withRetry(retry.policy, work, {
+        ...(retry.signal && { signal: retry.signal }),
+        onRetry: (error, attempt, delayMs) => {
+          attempts = attempt + 1;
+          retry.onRetry?.(step, error, attempt, delayMs);
+        },
+      });
+    } catch (error) {
+      if (attempts > 1) throw new RetriesExhaustedError(step, attempts, Date.now() - started, error);
+      throw error;
+    }
+  }
 
   async function explainConflict(client: PoolClient | Pool, events: readonly BetEvent[]): Promise<never> {
     const taken = await selectPositions(
@@ -142,9 +201,11 @@ export function createEventStore(deps: {
     const duplicates = unique.filter((e) => !appended.has(e));
     if (duplicates.length === 0) return [...appended];
     const bets = new Map(duplicates.map((e) => [betKey(e.tenantId, e.aggregateId), e]));
-    const stored = await selectEventsOfBets(
-      pool,
-      [...bets.values()].map((e) => ({ tenantId: e.tenantId, betId: e.aggregateId })),
+    const stored = await retried('read back', () =>
+      selectEventsOfBets(
+        pool,
+        [...bets.values()].map((e) => ({ tenantId: e.tenantId, betId: e.aggregateId })),
+      ),
     );
     const byKey = new Map(stored.map((e) => [betKey(e.tenantId, e.idempotencyKey), e]));
     return unique.flatMap((e) => {
@@ -160,7 +221,7 @@ export function createEventStore(deps: {
       checkContiguous(unique);
       let appended: BetEvent[];
       try {
-        appended = await store(unique, options);
+        appended = await retried('store', () => store(unique, options));
       } catch (error) {
         const code = (error as { code?: string }).code;
         if (code === UNIQUE_VIOLATION) await explainConflict(pool, unique);
@@ -172,8 +233,10 @@ export function createEventStore(deps: {
         appended,
         duplicates: [...unique.filter((e) => !appendedSet.has(e)), ...repeated],
       };
+      // Stored: from here on a failure leaves the events for the sweep, never the caller to re-store.
       try {
-        await publisher.publish(await toPublish(unique, appendedSet));
+        const publishing = await toPublish(unique, appendedSet);
+        await retried('publish', () => publisher.publish(publishing));
       } catch (error) {
         throw new PublishError(result, error);
       }

@@ -25,6 +25,7 @@ import {
   scenarioReport,
   scenarioStream,
   settle,
+  simulateProcess,
   workerEnv,
   type ScenarioRow,
 } from '../support/scenarios.js';
@@ -115,14 +116,20 @@ describe('Citus cluster faults', () => {
   async function end(
     run: Awaited<ReturnType<typeof begin>>,
     scenario: string,
-    outcome: { duplicates: number; faultEnded: number },
+    outcome: { duplicates: number; faultEnded: number; produced?: number },
   ) {
     await waitFor('caught up', () => isCaughtUp(db.pool, kafka, 'bets_view', run.topic), 120_000, 200);
     run.worker.child.kill('SIGTERM');
     expect(await run.worker.exited).toBe(0);
     await settle(
       { db, kafka, env, report },
-      { topic: run.topic, group: run.group, scenario, produced: run.events.length, ...outcome },
+      {
+        topic: run.topic,
+        group: run.group,
+        scenario,
+        ...outcome,
+        produced: outcome.produced ?? run.events.length,
+      },
     );
   }
 
@@ -147,6 +154,31 @@ describe('Citus cluster faults', () => {
         faultEnded,
       });
       expect(run.worker.logs()).toContain('flush failed; retrying');
+    });
+  }
+
+  if (localCluster()) {
+    it('a worker node crashed under a running `projector simulate`: the producer retries, finishes, nothing is lost', async () => {
+      const run = await begin('citus-node-producer', 0);
+      const producing = simulateProcess(env, run.topic, { events: 6_000, rate: 600, seed: 4_344 });
+      await sleep(2_500);
+      citus('node-stop', 'worker2', 'immediate');
+      await sleep(10_000);
+      citus('node-start', 'worker2');
+      const faultEnded = Date.now();
+      const produced = await producing;
+      expect({ code: produced.code, unpublished: produced.report.unpublished }).toEqual({
+        code: 0,
+        unpublished: 0,
+      });
+      expect(produced.retries).toBeGreaterThan(0);
+      const { rows } = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM bet_events');
+      expect(rows[0]!.n).toBe(6_000);
+      await end(
+        run,
+        `Citus worker node crashed for 10 s under \`projector simulate\`: ${produced.retries} producer retries`,
+        { duplicates: produced.report.duplicates ?? 0, faultEnded, produced: 6_000 },
+      );
     });
   }
 

@@ -29,6 +29,7 @@ import {
   scenarioReport,
   scenarioStream,
   settle as settleScenario,
+  simulateProcess,
   workerEnv,
   type ScenarioRow,
 } from '../support/scenarios.js';
@@ -315,6 +316,47 @@ describe('fault suite', () => {
         `PostgreSQL stopped 20 s under load (worker RSS peak ${before} MB before, ${during} MB during)`,
         acknowledged.length,
         0,
+        faultEnded,
+      );
+    });
+  }
+
+  if (cluster) {
+    it('PostgreSQL restarted under a running `projector simulate`: the producer retries, finishes, nothing is lost', async () => {
+      const topic = await createTopic(kafka, 'fault-pg-producer', 3);
+      const group = uniqueName('g');
+      const worker = startProjector(['worker'], {
+        ...env,
+        KAFKA_TOPIC: topic,
+        KAFKA_GROUP_ID: group,
+        RETRY_MAX_MS: '2000',
+        RETRY_MAX_ATTEMPTS: '60',
+      });
+      await worker.waitForLog('"msg":"running"', 30_000);
+      const producing = simulateProcess(env, topic, { events: 6_000, rate: 600, seed: 4_343 });
+      await sleep(2_500);
+      pgCluster(cluster, 'stop');
+      await sleep(8_000);
+      pgCluster(cluster, 'start');
+      const faultEnded = Date.now();
+      const produced = await producing;
+      // It finished: every event stored, every batch published, and the retries said on stderr.
+      expect({ code: produced.code, unpublished: produced.report.unpublished }).toEqual({
+        code: 0,
+        unpublished: 0,
+      });
+      expect(produced.retries).toBeGreaterThan(0);
+      const { rows } = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM bet_events');
+      expect(rows[0]!.n).toBe(6_000);
+      await waitFor('caught up', () => isCaughtUp(db.pool, kafka, 'bets_view', topic), 120_000, 200);
+      worker.child.kill('SIGTERM');
+      expect(await worker.exited).toBe(0);
+      await settle(
+        topic,
+        group,
+        `PostgreSQL restarted (8 s down) under \`projector simulate\`: ${produced.retries} producer retries`,
+        6_000,
+        produced.report.duplicates ?? 0,
         faultEnded,
       );
     });

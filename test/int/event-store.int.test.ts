@@ -9,11 +9,11 @@ import { betsProjection } from '../../projections/registry.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { createTopic, readAll, testKafka } from '../support/kafka.js';
 import { viewMismatches } from '../support/oracle.js';
+import { testSeed } from '../support/seed.js';
 
 const T0 = 1_790_000_000_000;
-let seed = 1_000;
 const stream = (events: number, tenants = 3): BetEvent[] => [
-  ...simulateEvents({ seed: seed++, events, tenants, openBets: 20, now: () => T0 }),
+  ...simulateEvents({ seed: testSeed(), events, tenants, openBets: 20, now: () => T0 }),
 ];
 
 describe(`event store on real ${process.env['TEST_PLATFORM'] === 'citus' ? 'Citus' : 'PostgreSQL'}`, () => {

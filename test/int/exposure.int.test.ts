@@ -16,11 +16,11 @@ import { betsProjection, createProjection } from '../../projections/registry.js'
 import { RowCache } from '../../projections/bets/rowCache.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { viewMismatches } from '../support/oracle.js';
+import { testSeed } from '../support/seed.js';
 
 const T0 = 1_790_000_000_000;
-let seed = 31_000;
 const stream = (events: number): BetEvent[] => [
-  ...simulateEvents({ seed: seed++, events, tenants: 3, openBets: 25, now: () => T0 }),
+  ...simulateEvents({ seed: testSeed(), events, tenants: 3, openBets: 25, now: () => T0 }),
 ];
 
 describe('user_exposure on a real database', () => {

@@ -146,8 +146,14 @@ describe('the Helm chart rendered by real Helm', () => {
   });
 
   describe.each(Object.entries(VALUE_SETS))('%s', (_, values) => {
-    const objects = render(values);
-    const hooked = render(values, chartWithHooksRendered());
+    // Rendered when the tests run, after the outer beforeAll has resolved Helm: a describe body
+    // runs at collection time, before any hook, and a cold machine would render during resolution.
+    let objects: Obj[] = [];
+    let hooked: Obj[] = [];
+    beforeAll(() => {
+      objects = render(values);
+      hooked = render(values, chartWithHooksRendered());
+    }, 2 * 60_000);
 
     it('renders only objects valid against the Kubernetes API schema', () => {
       expect(objects.length).toBeGreaterThan(3);

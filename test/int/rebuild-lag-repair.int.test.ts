@@ -20,10 +20,10 @@ import { viewMismatches } from '../support/oracle.js';
 import { runProjector } from '../support/processes.js';
 import { appendInBatches } from '../support/append.js';
 import { startWorker, untilCaughtUp, workerConfig } from '../support/worker.js';
+import { testSeed } from '../support/seed.js';
 
-let seed = 31_000;
 const stream = (events: number, tenants = 6): BetEvent[] => [
-  ...simulateEvents({ seed: seed++, events, tenants, openBets: 200, now: () => Date.now() }),
+  ...simulateEvents({ seed: testSeed(), events, tenants, openBets: 200, now: () => Date.now() }),
 ];
 
 const rowCount = async (db: TestDatabase) =>

@@ -18,11 +18,11 @@ import { SELECT_BET_ROWS } from '../../projections/bets/statements.js';
 import type { Projection, ProjectionResult } from '../../projections/projection.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { viewMismatches } from '../support/oracle.js';
+import { testSeed } from '../support/seed.js';
 
 const T0 = 1_790_000_000_000;
-let seed = 9_000;
 const stream = (events: number): BetEvent[] => [
-  ...simulateEvents({ seed: seed++, events, tenants: 3, openBets: 30, now: () => T0 }),
+  ...simulateEvents({ seed: testSeed(), events, tenants: 3, openBets: 30, now: () => T0 }),
 ];
 
 describe('the worker projection row cache on real PostgreSQL', () => {

@@ -9,13 +9,13 @@ import { betsProjection } from '../../projections/registry.js';
 import { betsBehind } from '../../projections/bets/verify.js';
 import { isCaughtUp } from '../../consumers/lag.js';
 import type { BetEvent } from '../../src/events/types.js';
-import { withRetry } from '../../src/errors.js';
 import { createKafkaPublisher } from '../../src/kafka/publisher.js';
 import { simulateEvents } from '../../src/simulate/generator.js';
 import { createEventStore } from '../../src/store/eventStore.js';
 import { requiredEnv, type TestDatabase } from './db.js';
 import { viewMismatches, waitFor } from './oracle.js';
-import { startProjector } from './processes.js';
+import { runProjector, startProjector } from './processes.js';
+import { testSeed } from './seed.js';
 
 export interface ScenarioRow {
   scenario: string;
@@ -48,11 +48,41 @@ export function workerEnv(db: TestDatabase): Record<string, string> {
   };
 }
 
-let seed = 90_000;
-/** A realistic stream for one scenario: 8 tenants, a new seed each time. */
+/** A realistic stream for one scenario: 8 tenants, a seed fixed by the test. */
 export const scenarioStream = (events: number): BetEvent[] => [
-  ...simulateEvents({ seed: seed++, events, tenants: 8, openBets: 300, now: () => Date.now() }),
+  ...simulateEvents({ seed: testSeed(), events, tenants: 8, openBets: 300, now: () => Date.now() }),
 ];
+
+export interface SimulateRun {
+  readonly code: number | null;
+  /** The JSON report `projector simulate` prints last. */
+  readonly report: { appended?: number; duplicates?: number; unpublished?: number };
+  readonly stderr: string;
+  /** The retries it announced on stderr. */
+  readonly retries: number;
+}
+
+/**
+ * The real producer: `projector simulate` as its own process, appending and publishing `events`
+ * at `rate` events/s, with its retries within RETRY_* (about a minute here).
+ */
+export async function simulateProcess(
+  env: Record<string, string>,
+  topic: string,
+  flags: { events: number; rate: number; seed: number },
+): Promise<SimulateRun> {
+  const run = await runProjector(
+    [
+      'simulate',
+      ...['--events', String(flags.events), '--rate', String(flags.rate)],
+      ...['--tenants', '8', '--seed', String(flags.seed)],
+    ],
+    { ...env, KAFKA_TOPIC: topic, RETRY_INITIAL_MS: '100', RETRY_MAX_MS: '2000', RETRY_MAX_ATTEMPTS: '60' },
+  );
+  const report = JSON.parse(run.stdout.trim().split('\n').pop() || '{}') as SimulateRun['report'];
+  const retries = run.stderr.split('\n').filter((line) => line.includes('retrying in')).length;
+  return { code: run.code, report, stderr: run.stderr, retries };
+}
 
 /**
  * Appends `events` through the real path (published to `topic`) at about `rate` events/s. With
@@ -69,15 +99,21 @@ export async function appendLoad(
   options: { retry?: boolean } = {},
 ): Promise<{ duplicates: number; retried: number }> {
   const publisher = createKafkaPublisher(kafka, topic);
-  const store = createEventStore({ pool: db.workerPool, publisher, projection: betsProjection });
   let duplicates = 0;
   let retried = 0;
   const policy = { initialMs: 100, maxMs: 2_000, maxAttempts: options.retry ? 60 : 1 };
+  // The store's own retries: each step (store, the read-back for publishing, publish) on its own.
+  const store = createEventStore({
+    pool: db.workerPool,
+    publisher,
+    projection: betsProjection,
+    retry: { policy, onRetry: () => retried++ },
+  });
   try {
     const started = Date.now();
     for (let i = 0; i < events.length; i += 50) {
       const batch = events.slice(i, i + 50);
-      const append = () => withRetry(policy, () => store.append(batch), { onRetry: () => retried++ });
+      const append = () => store.append(batch);
       await append();
       // A producer retry after a lost acknowledgement, now and then.
       if (i % 500 === 0) duplicates += (await append()).duplicates.length;

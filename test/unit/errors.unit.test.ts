@@ -1,3 +1,4 @@
+import { KafkaJSConnectionError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError } from 'kafkajs';
 import { classifyError } from '../../src/errors.js';
 
 describe('classifyError', () => {
@@ -33,5 +34,20 @@ describe('classifyError', () => {
     expect(classifyError({ code: 'XX000', message: 'failure on connection marked as essential' })).toBe(
       'fatal',
     );
+  });
+
+  it("classifies kafkajs's retries-exceeded by the cause it wraps: a broker away is retried, a refusal is not", () => {
+    const exceeded = (cause: Error) =>
+      new KafkaJSNumberOfRetriesExceeded(cause, { retryCount: 5, retryTime: 300 });
+    expect(
+      classifyError(exceeded(new KafkaJSConnectionError('Connection error: connect ECONNREFUSED'))),
+    ).toBe('retryable');
+    const denied = new KafkaJSProtocolError({
+      message: 'Topic authorization failed',
+      type: 'TOPIC_AUTHORIZATION_FAILED',
+      code: 29,
+      retriable: false,
+    } as never);
+    expect(classifyError(exceeded(denied))).toBe('fatal');
   });
 });

@@ -1,5 +1,5 @@
 import { logLevel } from 'kafkajs';
-import { kafkaLogCreator } from '../../src/kafka/client.js';
+import { isTransientGroupAnswer, kafkaLogCreator } from '../../src/kafka/client.js';
 import type { Logger } from '../../src/observability/logger.js';
 
 function recording(): { logger: Logger; lines: Array<[string, string]> } {
@@ -43,5 +43,30 @@ describe("kafkajs's log lines in ours", () => {
       ['error', 'Response Produce(key: 0, version: 7)'],
       ['warn', 'Something else'],
     ]);
+  });
+
+  it("kafkajs's own crash report is debug: the worker reports each crash once from the CRASH event", () => {
+    const { logger, lines } = recording();
+    const log = kafkaLogCreator(logger)(logLevel.INFO);
+    const entry = (message: string) =>
+      log({ namespace: 'Consumer', level: logLevel.ERROR, label: 'ERROR', log: { message, timestamp: '' } });
+    entry("Crash: KafkaJSProtocolError: The coordinator is loading and hence can't process requests");
+    entry('Restarting the consumer in 100ms');
+    entry('Crashing for another reason, not the crash report');
+    expect(lines).toEqual([
+      ['debug', "Crash: KafkaJSProtocolError: The coordinator is loading and hence can't process requests"],
+      ['debug', 'Restarting the consumer in 100ms'],
+      ['error', 'Crashing for another reason, not the crash report'],
+    ]);
+  });
+
+  it('a transient group answer is recognised through the errors that wrap it, and nothing else is', () => {
+    const loading = new Error("The coordinator is loading and hence can't process requests for this group");
+    const exceeded = Object.assign(new Error('retries exceeded'), { originalError: loading });
+    expect(isTransientGroupAnswer(loading)).toBe(true);
+    expect(isTransientGroupAnswer(exceeded)).toBe(true);
+    expect(isTransientGroupAnswer(new Error('boom', { cause: loading }))).toBe(true);
+    expect(isTransientGroupAnswer(new Error('Topic authorization failed'))).toBe(false);
+    expect(isTransientGroupAnswer(undefined)).toBe(false);
   });
 });

@@ -48,7 +48,7 @@ ${SIMULATION_HELP}`,
     const runtime = await openRuntime('simulate');
     const signal = shutdownSignal(runtime.config.shutdownTimeoutMs, runtime.logger);
     try {
-      const report = await runSimulation(runtime.eventStore(), {
+      const report = await runSimulation(runtime.eventStore(signal), {
         ...flags,
         signal,
         onUnpublished: (error) => runtime.logger.warn({ err: error }, 'batch stored but not published'),
