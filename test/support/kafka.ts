@@ -91,7 +91,8 @@ export function saslSslListener(): SaslSslListener {
   const cache = process.env['BET_PROJECTOR_CACHE'] ?? path.join(homedir(), '.cache', 'bet-projector');
   const tls = path.join(cache, `run-${process.env['KAFKA_PORT'] ?? '9092'}`, 'tls');
   const listener = {
-    brokers: process.env['KAFKA_SASL_SSL_BROKERS'] ?? '127.0.0.1:9094',
+    brokers:
+      process.env['KAFKA_SASL_SSL_BROKERS'] ?? `127.0.0.1:${process.env['KAFKA_SASL_SSL_PORT'] ?? '9094'}`,
     caFile: process.env['KAFKA_SASL_SSL_CA_FILE'] ?? path.join(tls, 'ca.pem'),
     username: process.env['KAFKA_SASL_SSL_USERNAME'] ?? 'projector',
     passwordFile: process.env['KAFKA_SASL_SSL_PASSWORD_FILE'] ?? path.join(tls, 'sasl-password'),

@@ -12,7 +12,6 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 
 const LOCAL_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
-const LOCAL_KAFKA = '127.0.0.1:9092';
 
 /** @param {string} hostPort */
 function reachable(hostPort, timeoutMs = 1_000) {
@@ -71,7 +70,8 @@ export async function resolveServices(env = process.env) {
     return { databaseUrl: env['DATABASE_URL'], kafkaBrokers: env['KAFKA_BROKERS'], stop: noop };
   }
   const databaseUrl = env['DATABASE_URL'] ?? stackDatabaseUrl(env) ?? LOCAL_DATABASE_URL;
-  const kafkaBrokers = env['KAFKA_BROKERS'] ?? LOCAL_KAFKA;
+  // The local stack's broker, on the port `npm run stack:up` was given (KAFKA_PORT, 9092 by default).
+  const kafkaBrokers = env['KAFKA_BROKERS'] ?? `127.0.0.1:${env['KAFKA_PORT'] ?? '9092'}`;
   const pgUrl = new URL(databaseUrl);
   const pgUp = await reachable(`${pgUrl.hostname}:${pgUrl.port || 5432}`);
   const kafkaUp = await reachable(kafkaBrokers.split(',')[0] ?? '');

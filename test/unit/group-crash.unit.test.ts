@@ -1,0 +1,66 @@
+import { KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError, type Consumer } from 'kafkajs';
+import { watchGroup } from '../../consumers/consumerGroup.js';
+import type { WorkerStats } from '../../consumers/flushStats.js';
+import type { Logger } from '../../src/observability/logger.js';
+
+/** A consumer that only records its listeners, so a test can raise kafkajs's CRASH event. */
+function crashingConsumer() {
+  const listeners = new Map<string, (event: unknown) => void>();
+  const events = {
+    GROUP_JOIN: 'join',
+    REBALANCING: 'rebalancing',
+    FETCH_START: 'fetch',
+    HEARTBEAT: 'hb',
+    CRASH: 'crash',
+  };
+  const consumer = { events, on: (name: string, fn: (e: unknown) => void) => listeners.set(name, fn) };
+  const crash = (error: Error, restart: boolean) => listeners.get('crash')!({ payload: { error, restart } });
+  return { consumer: consumer as unknown as Consumer, crash };
+}
+
+function watched() {
+  const lines: Array<[string, string]> = [];
+  const at = (level: string) => (_: unknown, message: string) => void lines.push([level, message]);
+  const logger = {
+    error: at('error'),
+    warn: at('warn'),
+    info: at('info'),
+    debug: at('debug'),
+  } as unknown as Logger;
+  const fatal: Error[] = [];
+  const { consumer, crash } = crashingConsumer();
+  watchGroup(consumer, {
+    stats: { lastActivityAt: 0 } as WorkerStats,
+    logger,
+    onJoin: () => undefined,
+    onFatal: (error) => fatal.push(error),
+  });
+  return { lines, fatal, crash };
+}
+
+// kafkajs's own errors, as its protocol decoder builds them (COORDINATOR_LOAD_IN_PROGRESS is code 14).
+const loading = () =>
+  new KafkaJSProtocolError({
+    message: "The coordinator is loading and hence can't process requests for this group",
+    type: 'COORDINATOR_LOAD_IN_PROGRESS',
+    code: 14,
+    retriable: true,
+  } as never);
+
+describe('what a consumer crash means to the worker', () => {
+  it('a coordinator still loading, restarted by kafkajs, is one info line: the group’s ordinary wait', () => {
+    const { lines, fatal, crash } = watched();
+    crash(new KafkaJSNumberOfRetriesExceeded(loading(), { retryCount: 5, retryTime: 100 }), true);
+    expect(lines).toEqual([['info', 'the group coordinator is not ready yet; rejoining']]);
+    expect(fatal).toEqual([]);
+  });
+
+  it('another crash kafkajs restarts from is a warning; one it does not is an error and stops the worker', () => {
+    const { lines, fatal, crash } = watched();
+    crash(new Error('Connection error: connect ECONNREFUSED 127.0.0.1:9092'), true);
+    const gone = new Error('Topic authorization failed');
+    crash(gone, false);
+    expect(lines.map(([level]) => level)).toEqual(['warn', 'error']);
+    expect(fatal).toEqual([gone]);
+  });
+});
