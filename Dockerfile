@@ -22,7 +22,7 @@ COPY migrations ./migrations
 # The image's node user, by number: Kubernetes' runAsNonRoot can only verify a numeric user.
 USER 1000:1000
 EXPOSE 9464
-# A 4 MB young-generation semi-space: at full speed V8 otherwise grows it and a worker's peak RSS
-# by ~30 MB, for no throughput (README, Benchmarks; the bench starts workers the same way).
+# A 4 MB young-generation semi-space: at full speed V8 otherwise grows it, and a worker's peak RSS
+# with it, for no throughput (docs/benchmarks.md; the bench starts workers the same way).
 ENTRYPOINT ["node", "--max-semi-space-size=4", "dist/src/cli/main.js"]
 CMD ["worker"]

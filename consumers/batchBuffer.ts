@@ -1,8 +1,10 @@
 /**
  * Groups items into batches by size and by deadline, and hands them, one batch at a time and in
  * order, to a flush function. `add` resolves only when the batch holding the caller's last item
- * has been flushed, so a caller never acknowledges what is not yet durable; and because callers
- * wait, memory is bounded by the number of callers, not by the broker's speed.
+ * has been flushed: a caller that waits on it knows its items are durable, and a caller that waits
+ * once it is far enough ahead keeps memory bounded by its lead, not by the broker's speed. (The
+ * worker need not wait to be safe: its flush function commits the Kafka offsets itself, after the
+ * database transaction.)
  *
  * A full batch is sealed at once. A batch whose deadline passed is sealed when the flush before it
  * ends, not sooner: sealed earlier it could not start earlier, and what arrives meanwhile rides in

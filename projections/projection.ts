@@ -72,7 +72,7 @@ export interface TransitionFollower {
   /**
    * The same change as `cte`, as statements of their own built from the transitions the UPSERT
    * returned — the form for Citus, which runs a data-modifying CTE through the coordinator (every
-   * flush's rows pulled there and pushed back to the shards: end to end ~6× slower, measured).
+   * flush's rows pulled there and pushed back to the shards; docs/benchmarks.md has the cost).
    * Sent once the UPSERT has answered, in its transaction. Pure: builds, does not send.
    */
   follow(transitions: readonly Transition[]): SqlStatement[];

@@ -5,8 +5,9 @@
  * moves with the very row writes it sums (a second consumer group would fold the bets again and
  * could see another order of writes than bets_view did).
  *
- * Only this file and the CLI name concrete read models; consumers/ and src/ see the contract
- * (projections/projection.ts). Adding a read model: see README, "Adding a projection".
+ * consumers/ and the core of src/ see only the contract (projections/projection.ts); the commands
+ * (src/cli, src/bench) are the composition root and name read models where they print or measure
+ * one. Adding a read model: see docs/architecture.md.
  */
 import { createBetsProjection, type BetsProjectionOptions } from './bets/index.js';
 import { laggingBets } from './bets/lag.js';

@@ -249,7 +249,7 @@ embedded_up() {
       -o "-p $embedded_port -c listen_addresses=127.0.0.1 -k $embedded_dir" start >/dev/null \
       || { log "the embedded PostgreSQL did not start; see $embedded_dir/server.log"; exit 1; }
   fi
-  echo "$embedded_url" >"$cache/database-url"
+  mkdir -p "$cache" && echo "$embedded_url" >"$cache/database-url"
   log "PostgreSQL 15 (embedded, from the npm registry) up at $embedded_url; data in $embedded_dir"
 }
 

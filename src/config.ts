@@ -20,23 +20,23 @@ export const DEFAULT_FLUSH_MAX_EVENTS = 100;
 /**
  * A partition with a backlog flushes up to this many events at once (consumers/flushSize.ts), by
  * platform: each flush pays a transaction and, on Citus, a task per shard it touches and a
- * two-phase commit, whatever its size (README, Citus, has the figures that chose 3,000 there).
+ * two-phase commit, whatever its size (docs/benchmarks.md has the figures that chose it).
  */
 export const DEFAULT_FLUSH_BACKLOG_MAX_EVENTS: Readonly<Record<Platform, number>> = {
   postgres: 1_000,
   citus: 3_000,
 };
 /**
- * Off by default: on loopback the saved read is worth less than the memory it holds (README,
- * Configuration, has the measured figures). Turn it on (20,000 covers a few thousand open bets per
- * worker) where the database is across a network and a read round trip costs more.
+ * Off by default: on loopback the saved read is worth less than the memory it holds. Turn it on
+ * (20,000 covers a few thousand open bets per worker) where the database is across a network and
+ * a read round trip costs more (docs/configuration.md).
  */
 export const DEFAULT_VIEW_ROW_CACHE_SIZE = 0;
 export const DEFAULT_FLUSH_INTERVAL_MS = 100;
 /**
  * A caught-up partition's flush waits this long after its first event, not FLUSH_INTERVAL_MS:
  * nothing more is on the broker to wait for, and a flush in progress keeps gathering what arrives
- * (consumers/batchBuffer.ts). README, How it works, has the measured latencies.
+ * (consumers/batchBuffer.ts). docs/benchmarks.md has the measured latencies.
  */
 export const DEFAULT_FLUSH_LINGER_MS = 5;
 export const DEFAULT_TOPIC = 'bet-events';
@@ -48,8 +48,7 @@ export const KAFKA_COMPRESSIONS = ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as c
 export type KafkaCompression = (typeof KAFKA_COMPRESSIONS)[number];
 /**
  * What the publisher writes by default: zstd — about as small as gzip at the cost of lz4 or snappy
- * for the publisher and the worker, where gzip costs the worker much more (README, Kafka: the
- * figures). Any broker ≥ 2.1 and any maintained client reads it; the worker reads every codec
+ * for the publisher and the worker, where gzip costs the worker much more (docs/benchmarks.md). Any broker ≥ 2.1 and any maintained client reads it; the worker reads every codec
  * whatever this says.
  */
 export const DEFAULT_KAFKA_COMPRESSION: KafkaCompression = 'zstd';

@@ -9,7 +9,7 @@
  * unique within a bet, so the first element decides, and the rest of the array is that event's —
  * and version 1's fields are max() … FILTER (version = 1) as in bets_fold. No aggregate is ordered,
  * so the events are hashed by bet once (FILL_PLANNER_SETTINGS keeps the planner from sorting
- * anyway). Measured on a 250k-event chunk: 1,241 ms as bets_fold, 650–670 ms as this.
+ * anyway): one pass over the chunk instead of two sorts (docs/benchmarks.md, Rebuild).
  *
  * projected_at is the fill transaction's now(): a volatile clock_timestamp() made Citus repartition
  * every row through the coordinator instead of inserting on each shard.
@@ -21,7 +21,7 @@ export const FILL_COLUMNS = `tenant_id, bet_id, idempotency_key, user_id, amount
 
 /**
  * For the fill's transaction: the planner costs a sort and a group aggregation below a hash
- * aggregation of the same rows, and is wrong by a quarter here (both measured).
+ * aggregation of the same rows, and is wrong here (the bench's rebuild part shows both plans).
  */
 export const FILL_PLANNER_SETTINGS = 'SET LOCAL enable_sort = off';
 

@@ -19,13 +19,13 @@ const RETIRED_TABLE = 'bets_view_retired';
 const INDEX_SUFFIX = '_rebuild';
 /**
  * Memory for the fill's hash aggregation (twice this, by PostgreSQL's hash_mem_multiplier) and the
- * index builds: spilling to disk would dominate. A chunk of 500k events (1M in two) holds ~170k
- * bets in ~140 MB; larger tables spill and stay correct (or take more --chunks).
+ * index builds: spilling to disk would dominate. A chunk larger than this spills and stays
+ * correct (or take more --chunks).
  */
 const FILL_WORK_MEM = '128MB';
 const INDEX_MAINTENANCE_WORK_MEM = '256MB';
 
-/** Two chunks, one per connection of the default concurrency (README, Rebuild, has the figures). */
+/** Two chunks, one per connection of the default concurrency: each chunk reads the whole table once. */
 export const DEFAULT_REBUILD_CHUNKS = 2;
 
 export type FillStrategy = 'set' | 'copy';
@@ -39,14 +39,15 @@ export interface RebuildProgress {
 
 export interface RebuildOptions {
   /**
-   * 'set' (default): INSERT … SELECT of every bet folded inside the database (fillStatement.ts). Measured faster than 'copy' (which streams every event to Node, folds
-   * with the reducer and COPYs rows back) because no event leaves the server, and on Citus the
-   * grouped INSERT … SELECT between colocated tables runs on every shard in parallel.
+   * 'set' (default): INSERT … SELECT of every bet folded inside the database (fillStatement.ts),
+   * so no event leaves the server, and on Citus the grouped INSERT … SELECT between colocated
+   * tables runs on every shard in parallel. 'copy' streams every event to Node, folds it with the
+   * reducer and COPYs rows back: slower (docs/benchmarks.md), kept as the fold's second opinion.
    */
   readonly strategy?: FillStrategy;
   /**
-   * Hash chunks filled independently, two at a time by default: each reads the whole table once, so
-   * two (one per connection) measured faster than four at 1M events (README, Rebuild).
+   * Hash chunks filled independently, two at a time by default: each reads the whole table once,
+   * so more chunks than connections read it more often for nothing.
    */
   readonly chunks?: number;
   readonly concurrency?: number;
@@ -184,7 +185,7 @@ WHERE s.version IS NULL OR l.version > s.version`;
  * after the snapshot's xmin, i.e. no older (a superset — re-folding an extra bet is a no-op; frozen
  * rows have the greatest age and drop out).
  * A scan with a filter instead of a join of the whole live view: the locked pass (readers wait for
- * it) became several times shorter (README, Rebuild, has the figures). PostgreSQL only: on Citus,
+ * it) became several times shorter (docs/benchmarks.md, Rebuild). PostgreSQL only: on Citus,
  * xmin is each shard's own, so the locked pass there compares everything.
  */
 const LIVE_AHEAD_SINCE = `

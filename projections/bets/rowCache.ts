@@ -25,7 +25,7 @@ interface Entry {
  * O(1). Evicting by the Map's first key looked simpler and showed up high in a CPU profile of the
  * worker: V8 walks over the deleted slots at the front of the table on every `keys().next()`. Two
  * generations of Maps were cheap but, on the bench's stream, missed far more often than a true LRU
- * of the same size (README, Benchmarks, has the figures).
+ * of the same size.
  */
 export class RowCache {
   private readonly entries = new Map<string, Entry>();

@@ -317,7 +317,7 @@ export async function readBetRows(db: Queryable, bets: readonly BetRef[]): Promi
   // Unnamed on purpose: PostgreSQL plans it for these keys each time (cheap). A named statement
   // switches to a generic plan cached per connection, and one made while the table was small (an
   // empty view being back-filled) stays a sequential scan as the table grows: the bench saw a
-  // back-fill slow down within a minute, its reads soon costing more than the UPSERT (README).
+  // back-fill slow down within a minute, its reads soon costing more than the UPSERT.
   const citus = platformOf(db) === 'citus';
   const result = await db.query<StoredRow>(
     citus

@@ -38,7 +38,7 @@ export interface BenchContext {
 export const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 /**
  * Workers run as the image runs them (Dockerfile ENTRYPOINT): with a 4 MB young-generation
- * semi-space, V8 keeps a worker at full speed smaller at the same throughput (README, Benchmarks).
+ * semi-space, V8 keeps a worker at full speed smaller at the same throughput (docs/benchmarks.md).
  */
 export const WORKER_NODE_FLAGS = ['--max-semi-space-size=4'];
 const perSecond = (count: number, ms: number) => Math.round((count / ms) * 1000);

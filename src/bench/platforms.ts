@@ -1,7 +1,7 @@
 /**
  * The same figures on plain PostgreSQL and on a Citus cluster, in one run on one machine: append in
  * batches of 100 over 20 tenants, one worker end to end at the default buffer, and a rebuild with
- * its locked swap. What the README's Citus section reports, each as a ratio to PostgreSQL.
+ * its locked swap. What docs/benchmarks.md reports for Citus, each as a ratio to PostgreSQL.
  */
 import { betsProjection } from '../../projections/registry.js';
 import { rebuildBetsView, type RebuildReport } from '../../projections/bets/rebuild.js';

@@ -41,7 +41,7 @@ function overview(): string {
     '',
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
-    'Configuration comes from environment variables; see README.md. projector --version prints the version.',
+    'Configuration comes from environment variables; see docs/configuration.md. projector --version prints the version.',
   ].join('\n');
 }
 

@@ -1,6 +1,7 @@
 /**
  * Which platform a pool's database is: plain PostgreSQL, or a Citus coordinator. Some runtime
- * statements have two forms of one meaning (STYLE: "SQL per platform, one meaning"), chosen from
+ * statements have two forms of one meaning (a multi-row VALUES list Citus routes to the shards,
+ * where PostgreSQL takes one unnest()), chosen from
  * what the database reports once at start (`detectPlatform`, run by every command's connection
  * check) and read synchronously after that, also inside a pipelined transaction.
  */
@@ -12,8 +13,8 @@ export type Platform = 'postgres' | 'citus';
  * Session settings of every connection to a Citus coordinator. One connection per worker node for
  * a statement's shard tasks (Citus's default opens up to 16, and with one cached per node closes
  * the rest at the end of each transaction): the projector's concurrency is its own — a flush per
- * partition, a producer per request — and on the bench's 3-node cluster the worker end to end was
- * markedly faster with it (README, Citus, has the figures). The rebuild's fill, one statement over
+ * partition, a producer per request — and more connections per node only queue on the node's cores
+ * (docs/citus.md). The rebuild's fill, one statement over
  * every shard, restores Citus's default for its own transactions (ALL_SHARDS_IN_PARALLEL).
  */
 export const CITUS_SESSION_SETTINGS = 'SET citus.max_adaptive_executor_pool_size = 1';

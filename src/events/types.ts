@@ -1,4 +1,4 @@
-/** The event model (README, How it works): one envelope, six V1 event types. Money is always a decimal string. */
+/** The event model (docs/architecture.md): one envelope, six V1 event types. Money is always a decimal string. */
 
 export const EVENT_TYPES = [
   'V1_BET_PLACED',

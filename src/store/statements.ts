@@ -35,8 +35,8 @@ const EVENT_VALUES = [
 const EVENTS_PER_STATEMENT = rowsPerStatement(EVENT_VALUES.length, 1_024);
 
 /**
- * The Citus insert is a prepared (named) statement, which Citus plans about a fifth faster than
- * the same text sent unnamed; to keep the statements a connection holds few, a slice is padded to
+ * The Citus insert is a prepared (named) statement, which Citus plans faster than the same text
+ * sent unnamed (its plan is cached per connection); to keep the statements a connection holds few, a slice is padded to
  * the next power of two by repeating its last event, which ON CONFLICT DO NOTHING skips (a
  * statement may meet the same key twice when it does nothing about it).
  */
