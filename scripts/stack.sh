@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The local real stack: Apache Kafka (single-node KRaft) from Maven Central jars, plus a check
 # that PostgreSQL answers. Idempotent: `up` on a running stack and `down` on a stopped one are no-ops.
-#   scripts/stack.sh up|down|status|postgres|classpath|datadir|database-url
+#   scripts/stack.sh up|down|status|postgres|kafka-up|kafka-down|classpath|datadir|database-url
 # Env EMBEDDED_PG: auto (default: when DATABASE_URL is unset and nothing answers on 5432, and no
 #      system cluster can be started), always, never; EMBEDDED_PG_PORT (5442); EMBEDDED_PG_DIR (its
 #      data folder: the cache folder's postgres-embedded-PORT, or /var/lib/bet-projector/… as root
@@ -279,6 +279,9 @@ case "${1:-}" in
   up) postgres_check; kafka_up ;;
   postgres) postgres_check ;;
   down) kafka_down; embedded_down ;;
+  # The broker alone (a test that restarts it, or runs one of its own, leaves PostgreSQL be).
+  kafka-up) kafka_up ;;
+  kafka-down) kafka_down ;;
   # The PostgreSQL server the stack's users should use: DATABASE_URL, else the embedded one, else 5432.
   database-url)
     if [ -n "${DATABASE_URL:-}" ]; then echo "$DATABASE_URL"
@@ -289,5 +292,5 @@ case "${1:-}" in
   classpath) fetch_kafka; echo "$libs" ;;
   # The broker's data folder, for tests that look at (or corrupt) a log segment.
   datadir) echo "$run/data" ;;
-  *) echo "usage: $0 up|down|status|postgres|classpath|datadir|database-url" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|status|postgres|kafka-up|kafka-down|classpath|datadir|database-url" >&2; exit 2 ;;
 esac

@@ -385,10 +385,10 @@ describe('fault suite', () => {
       let unpublished = 0;
       try {
         await sleep(2_500);
-        execFileSync('bash', [stack, 'down'], { stdio: 'ignore' });
+        execFileSync('bash', [stack, 'kafka-down'], { stdio: 'ignore' });
         // Down long enough that kafkajs's default consumer retries (5) would run out.
         await sleep(15_000);
-        execFileSync('bash', [stack, 'up'], { stdio: 'ignore' });
+        execFileSync('bash', [stack, 'kafka-up'], { stdio: 'ignore' });
         faultEnded = Date.now();
         // The producer rode through: kafkajs retried the sends until the broker was back; a batch
         // whose retries ran out first is stored and reported unpublished, and the run goes on.

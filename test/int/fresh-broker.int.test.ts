@@ -49,13 +49,13 @@ describe('a worker against a fresh broker', () => {
     };
     brokers = `127.0.0.1:${ports['KAFKA_PORT']}`;
     rmSync(runFolder(), { recursive: true, force: true });
-    stack('up');
+    stack('kafka-up');
     db = await createTestDatabase();
   }, 5 * 60_000);
 
   afterAll(async () => {
     await db?.drop();
-    stack('down');
+    stack('kafka-down');
     rmSync(runFolder(), { recursive: true, force: true });
   });
 
