@@ -129,22 +129,89 @@ describe('fault suite', () => {
       { topic, group, scenario, produced, duplicates, faultEnded },
     );
 
-  it('worker killed with SIGKILL at random moments, 10 times, restarted each time', async () => {
+  it('worker killed with SIGKILL inside its flushes, 10 times, restarted each time', async () => {
     const topic = await createTopic(kafka, 'fault-kill', 3);
     const group = uniqueName('g');
     const events = stream(6_000);
     const loading = load(topic, events, 2_000);
-    const random = seededRandom(1);
+    const landed: string[] = [];
     for (let i = 0; i < 10; i++) {
-      const worker = startProjector(['worker'], { ...env, KAFKA_TOPIC: topic, KAFKA_GROUP_ID: group });
+      // A short pause after each commit, before the offset commit, widens the second window.
+      const worker = startProjector(['worker'], {
+        ...env,
+        KAFKA_TOPIC: topic,
+        KAFKA_GROUP_ID: group,
+        PROJECTOR_FAULTS: 'slow-flush-ms=40',
+      });
       await worker.waitForLog('"msg":"running"', 30_000);
-      await sleep(150 + Math.floor(random() * 600));
-      worker.child.kill('SIGKILL');
+      landed.push(await killInsideAFlush(worker, topic, group));
       await worker.exited;
     }
+    // Each kill is shown to have landed where a crash costs the most: it cut a flush's transaction
+    // (the database aborted it), or came after its COMMIT and before Kafka's offset commit (the
+    // database's checkpoint ahead of the group's committed offset).
+    expect(landed.filter((where) => where === 'missed')).toEqual([]);
     const { duplicates } = await loading;
-    await settle(topic, group, 'SIGKILL ×10 under load', events.length, duplicates, Date.now());
+    const cut = landed.filter((where) => where === 'transaction cut').length;
+    await settle(
+      topic,
+      group,
+      `SIGKILL ×10 under load: ${cut} cut a flush's transaction, ${10 - cut} fell between its COMMIT and the offset commit`,
+      events.length,
+      duplicates,
+      Date.now(),
+    );
   });
+
+  /**
+   * Waits for the worker to be inside a flush's transaction (its backend holds a transaction id),
+   * SIGKILLs it, and says where the kill landed: the transaction aborted ('transaction cut'), or it
+   * committed and the kill came before the offset commit ('after commit'), or neither ('missed').
+   */
+  async function killInsideAFlush(worker: ProjectorProcess, topic: string, group: string): Promise<string> {
+    let xid: string | undefined;
+    const deadline = Date.now() + 10_000;
+    while (!xid && Date.now() < deadline) {
+      const { rows } = await db.pool.query<{ xid: string }>(
+        `SELECT backend_xid::text AS xid FROM pg_stat_activity
+          WHERE datname = current_database() AND application_name = 'bet-projector:worker' AND backend_xid IS NOT NULL
+          LIMIT 1`,
+      );
+      xid = rows[0]?.xid;
+    }
+    worker.child.kill('SIGKILL');
+    if (!xid) return 'missed';
+    await worker.exited;
+    // The killed backend ends its transaction as soon as it notices the closed connection.
+    let status = 'in progress';
+    await waitFor('the killed flush to end', async () => {
+      // The 32-bit xid made whole with the current epoch (a test database is far from wraparound).
+      const { rows } = await db.pool.query<{ status: string }>(
+        `SELECT pg_xact_status(((cur >> 32 << 32) + $1::bigint
+                  - CASE WHEN $1::bigint > (cur & 4294967295) THEN 4294967296 ELSE 0 END)::text::xid8) AS status
+           FROM (SELECT pg_current_xact_id()::text::bigint AS cur) c`,
+        [xid],
+      );
+      status = rows[0]!.status;
+      return status !== 'in progress';
+    });
+    if (status === 'aborted') return 'transaction cut';
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+      const kafkaAt = new Map((committed?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
+      const { rows } = await db.pool.query<{ partition: number; next_offset: string }>(
+        'SELECT partition, next_offset FROM projection_checkpoints WHERE topic = $1',
+        [topic],
+      );
+      return rows.some((r) => Number(r.next_offset) > (kafkaAt.get(r.partition) ?? -1))
+        ? 'after commit'
+        : 'missed';
+    } finally {
+      await admin.disconnect();
+    }
+  }
 
   it('crash between the DB commit and the Kafka offset commit: redelivery is a no-op', async () => {
     const topic = await createTopic(kafka, 'fault-commit', 3);
