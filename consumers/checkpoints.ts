@@ -6,7 +6,7 @@ import type { PartitionProgress } from './messages.js';
  * Only moves forward: after a rebalance two workers may briefly hold the same partition, and the
  * slower one must not pull the checkpoint back.
  */
-export const SAVE_CHECKPOINTS = `
+const SAVE_CHECKPOINTS = `
 INSERT INTO projection_checkpoints AS c (projection, topic, partition, next_offset, last_event_timestamp, updated_at)
 SELECT $1, u.topic, u.partition, u.next_offset, u.last_event_timestamp, now()
 FROM unnest($2::text[], $3::integer[], $4::bigint[], $5::bigint[]) AS u(topic, partition, next_offset, last_event_timestamp)
@@ -41,7 +41,7 @@ export async function saveCheckpoints(
   return results;
 }
 
-export const LOAD_CHECKPOINT = `
+const LOAD_CHECKPOINT = `
 SELECT next_offset FROM projection_checkpoints WHERE projection = $1 AND topic = $2 AND partition = $3`;
 
 /** The next offset to apply for a partition, or undefined when it has never been checkpointed. */

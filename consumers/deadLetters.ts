@@ -3,7 +3,7 @@ import type { Queryable } from '../src/db/pool.js';
 import type { DeadLetterItem } from './messages.js';
 
 /** A redelivered bad message keeps its first record (same topic/partition/offset). */
-export const INSERT_DEAD_LETTERS = `
+const INSERT_DEAD_LETTERS = `
 INSERT INTO dead_letters (topic, partition, kafka_offset, message_key, payload, tenant_id, reason)
 SELECT * FROM unnest($1::text[], $2::integer[], $3::bigint[], $4::text[], $5::bytea[], $6::bigint[], $7::text[])
 ON CONFLICT (topic, partition, kafka_offset) DO NOTHING`;

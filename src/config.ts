@@ -22,7 +22,7 @@ export const DEFAULT_FLUSH_MAX_EVENTS = 100;
  * platform: each flush pays a transaction and, on Citus, a task per shard it touches and a
  * two-phase commit, whatever its size (docs/benchmarks.md has the figures that chose it).
  */
-export const DEFAULT_FLUSH_BACKLOG_MAX_EVENTS: Readonly<Record<Platform, number>> = {
+const DEFAULT_FLUSH_BACKLOG_MAX_EVENTS: Readonly<Record<Platform, number>> = {
   postgres: 1_000,
   citus: 3_000,
 };
@@ -31,16 +31,16 @@ export const DEFAULT_FLUSH_BACKLOG_MAX_EVENTS: Readonly<Record<Platform, number>
  * (20,000 covers a few thousand open bets per worker) where the database is across a network and
  * a read round trip costs more (docs/configuration.md).
  */
-export const DEFAULT_VIEW_ROW_CACHE_SIZE = 0;
+const DEFAULT_VIEW_ROW_CACHE_SIZE = 0;
 export const DEFAULT_FLUSH_INTERVAL_MS = 100;
 /**
  * A caught-up partition's flush waits this long after its first event, not FLUSH_INTERVAL_MS:
  * nothing more is on the broker to wait for, and a flush in progress keeps gathering what arrives
  * (consumers/batchBuffer.ts). docs/benchmarks.md has the measured latencies.
  */
-export const DEFAULT_FLUSH_LINGER_MS = 5;
-export const DEFAULT_TOPIC = 'bet-events';
-export const DEFAULT_GROUP_ID = 'bet-projector';
+const DEFAULT_FLUSH_LINGER_MS = 5;
+const DEFAULT_TOPIC = 'bet-events';
+const DEFAULT_GROUP_ID = 'bet-projector';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 /** Kafka's compression codecs, as KAFKA_COMPRESSION names them. */

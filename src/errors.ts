@@ -83,7 +83,7 @@ export interface RetryPolicy {
 }
 
 /** Exponential backoff with full jitter, capped; the delay before attempt n (n ≥ 1). */
-export function backoffMs(policy: RetryPolicy, attempt: number, random: () => number = Math.random): number {
+function backoffMs(policy: RetryPolicy, attempt: number, random: () => number = Math.random): number {
   const ceiling = Math.min(policy.maxMs, policy.initialMs * 2 ** Math.min(attempt - 1, 30));
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }

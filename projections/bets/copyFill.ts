@@ -18,12 +18,12 @@ import { chunkFilter, type Chunk } from './chunks.js';
 const ESCAPES: Record<string, string> = { b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v', '\\': '\\' };
 
 /** One field of COPY's text format; null for \N. */
-export function unescapeCopyField(field: string): string | null {
+function unescapeCopyField(field: string): string | null {
   if (field === '\\N') return null;
   return field.includes('\\') ? field.replace(/\\(.)/g, (_, c: string) => ESCAPES[c] ?? c) : field;
 }
 
-export function escapeCopyField(value: string | number | null): string {
+function escapeCopyField(value: string | number | null): string {
   if (value === null) return '\\N';
   return String(value).replace(
     /[\\\t\n\r]/g,

@@ -16,7 +16,7 @@
  */
 import { chunkFilter, type Chunk } from './chunks.js';
 
-export const FILL_COLUMNS = `tenant_id, bet_id, idempotency_key, user_id, amount, odds, selection, currency, status,
+const FILL_COLUMNS = `tenant_id, bet_id, idempotency_key, user_id, amount, odds, selection, currency, status,
   payout, version, last_event_type, placed_at, last_updated_timestamp, projected_at`;
 
 /**

@@ -33,7 +33,7 @@ WHERE v.version < EXCLUDED.version`;
  * a replay, a late delivery or a slower writer with an older fold changes nothing. Every row
  * written is the fold of its bet's events 1..version, so the highest version is always right.
  */
-export function upsertSql(table: string = VIEW_TABLE): string {
+function upsertSql(table: string = VIEW_TABLE): string {
   return `
 INSERT INTO ${table} AS v (${COLUMNS})
 SELECT u.tenant_id, u.bet_id, u.idempotency_key, u.user_id, u.amount, u.odds, u.selection, u.currency,
@@ -70,11 +70,7 @@ const ROWS_PER_STATEMENT = rowsPerStatement(14);
  * The same UPSERT for Citus, returning `returning` of the rows that passed the version guard. No
  * followers' CTE here: Citus runs a data-modifying CTE through the coordinator (writeOnCitus).
  */
-export function upsertValuesSql(
-  rows: number,
-  table: string = VIEW_TABLE,
-  returning = 'tenant_id, bet_id',
-): string {
+function upsertValuesSql(rows: number, table: string = VIEW_TABLE, returning = 'tenant_id, bet_id'): string {
   return `
 INSERT INTO ${table} AS v (${COLUMNS})
 VALUES ${valuesList(ROW_VALUES, rows)}${ON_CONFLICT}
@@ -103,7 +99,7 @@ function rowValues(r: BetRow): unknown[] {
 }
 
 /** The 14 column arrays of the UPSERT, in its parameter order. */
-export function upsertParams(rows: readonly BetRow[]): unknown[][] {
+function upsertParams(rows: readonly BetRow[]): unknown[][] {
   const columns: unknown[][] = Array.from({ length: 14 }, () => new Array<unknown>(rows.length));
   rows.forEach((r, i) => {
     const values = rowValues(r);
@@ -119,7 +115,7 @@ const TRANSITION_COLUMNS = 'tenant_id, bet_id, user_id, currency, amount, odds, 
  * An UPSERT of the live table that names the rows that passed the version guard — and, with
  * followers, hands those rows to them as `transitions` in the same statement.
  */
-export function withFollowers(upsert: string, followers: readonly TransitionFollower[]): string {
+function withFollowers(upsert: string, followers: readonly TransitionFollower[]): string {
   if (followers.length === 0) return `${upsert}\nRETURNING tenant_id, bet_id`;
   return `WITH transitions AS (${upsert}
 RETURNING ${TRANSITION_COLUMNS}),
@@ -286,12 +282,12 @@ WHERE (tenant_id, bet_id) IN (SELECT * FROM unnest($1::bigint[], $2::text[]))`;
  * filters by key. Citus pushes plain filters down to the tenants' shards; the join with unnest
  * above plans through the coordinator and ships the unnest to every shard.
  */
-export const SELECT_BET_ROWS_CITUS = `
+const SELECT_BET_ROWS_CITUS = `
 SELECT ${SELECT_COLUMNS}
 FROM bets_view
 WHERE tenant_id = ANY($1::bigint[]) AND bet_id = ANY($2::text[])`;
 
-export function toBetRow(r: StoredRow): BetRow {
+function toBetRow(r: StoredRow): BetRow {
   return {
     tenantId: r.tenant_id,
     betId: r.bet_id,

@@ -4,15 +4,15 @@
  */
 import type { Queryable } from '../../src/db/pool.js';
 
-export const STATUS_COUNTS_FROM_VIEW = `
+const STATUS_COUNTS_FROM_VIEW = `
 SELECT status, count(*)::bigint AS bets FROM bets_view GROUP BY status ORDER BY status`;
 
 /** The status of every bet folded by the database from bet_events (the bets_fold view), not by the reducer. */
-export const STATUS_COUNTS_FROM_EVENTS = `
+const STATUS_COUNTS_FROM_EVENTS = `
 SELECT status, count(*)::bigint AS bets FROM bets_fold GROUP BY status ORDER BY status`;
 
 /** Bets whose view row is missing or not at the latest stored version. */
-export const BETS_BEHIND = `
+const BETS_BEHIND = `
 SELECT count(*)::bigint AS behind
 FROM (SELECT tenant_id, aggregate_id, max(version) AS version FROM bet_events GROUP BY tenant_id, aggregate_id) e
 LEFT JOIN bets_view v ON v.tenant_id = e.tenant_id AND v.bet_id = e.aggregate_id

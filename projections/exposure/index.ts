@@ -17,7 +17,7 @@ import {
   ZERO_EXPOSURE_WITHOUT_OPEN_BETS,
 } from './statements.js';
 
-export const EXPOSURE_TABLE = 'user_exposure';
+const EXPOSURE_TABLE = 'user_exposure';
 
 export interface ExposureMismatch {
   readonly tenantId: number;

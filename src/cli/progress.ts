@@ -10,7 +10,7 @@ export interface ProgressUpdate {
   readonly elapsedMs: number;
 }
 
-export function formatBar(update: ProgressUpdate, width = 30): string {
+function formatBar(update: ProgressUpdate, width = 30): string {
   const ratio = update.total > 0 ? Math.min(1, update.done / update.total) : 1;
   const filled = Math.round(ratio * width);
   const rate = update.elapsedMs > 0 ? (update.done / update.elapsedMs) * 1000 : 0;

@@ -16,7 +16,7 @@ export type DatabaseSettings = Pick<Config, 'databaseUrl'> & {
 };
 
 /** node's TLS options for libpq's sslmode semantics. */
-export function tlsOptions(ssl: DatabaseSsl, host: string): false | ConnectionOptions {
+function tlsOptions(ssl: DatabaseSsl, host: string): false | ConnectionOptions {
   if (ssl.mode === 'disable') return false;
   const material = {
     ...(ssl.ca !== undefined && { ca: ssl.ca }),

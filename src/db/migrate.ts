@@ -64,7 +64,7 @@ export async function loadMigrations(dir: string = resolveMigrationsDir()): Prom
 }
 
 /** The migrations folder, whether this module runs from src/ (tests) or dist/src/ (built). */
-export function resolveMigrationsDir(): string {
+function resolveMigrationsDir(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
   const candidates = [path.resolve(here, '../../migrations'), path.resolve(here, '../../../migrations')];
   const found = candidates.find((dir) => existsSync(path.join(dir, '001_bet_events.sql')));

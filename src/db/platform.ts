@@ -17,7 +17,7 @@ export type Platform = 'postgres' | 'citus';
  * (docs/citus.md). The rebuild's fill, one statement over
  * every shard, restores Citus's default for its own transactions (ALL_SHARDS_IN_PARALLEL).
  */
-export const CITUS_SESSION_SETTINGS = 'SET citus.max_adaptive_executor_pool_size = 1';
+const CITUS_SESSION_SETTINGS = 'SET citus.max_adaptive_executor_pool_size = 1';
 
 const detected = new WeakMap<pg.Pool, Platform>();
 /** A checked-out client's pool: set by createPool for every connection it opens. */

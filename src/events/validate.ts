@@ -6,8 +6,8 @@
 import { MONEY, ODDS, decimalProblem, isAboveOne, isZero } from './decimal.js';
 import { EVENT_TYPES, type BetEvent, type EventType } from './types.js';
 
-export const MAX_ID_LENGTH = 200;
-export const MAX_TEXT_LENGTH = 1_000;
+const MAX_ID_LENGTH = 200;
+const MAX_TEXT_LENGTH = 1_000;
 /** Timestamps must fall between 2000-01-01 and 2200-01-01: anything else is a unit or clock bug. */
 const MIN_TIMESTAMP_MS = 946_684_800_000;
 const MAX_TIMESTAMP_MS = 7_258_118_400_000;

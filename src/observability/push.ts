@@ -16,7 +16,7 @@ export interface MetricsPusher {
 
 const NOT_PUSHING: MetricsPusher = { stop: () => Promise.resolve() };
 
-export function pushMetrics(options: {
+function pushMetrics(options: {
   url: string | undefined;
   job: string;
   registry: Registry;

@@ -13,14 +13,14 @@ export interface TlsMaterial {
 }
 
 /** libpq's sslmode values that node-postgres can honour (it has no plaintext fallback: no allow/prefer). */
-export const DATABASE_SSL_MODES = ['disable', 'require', 'verify-ca', 'verify-full'] as const;
+const DATABASE_SSL_MODES = ['disable', 'require', 'verify-ca', 'verify-full'] as const;
 export type DatabaseSslMode = (typeof DATABASE_SSL_MODES)[number];
 
 export interface DatabaseSsl extends TlsMaterial {
   readonly mode: DatabaseSslMode;
 }
 
-export const KAFKA_SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
+const KAFKA_SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
 export type KafkaSaslMechanism = (typeof KAFKA_SASL_MECHANISMS)[number];
 
 export interface KafkaSasl {

@@ -13,7 +13,7 @@ import { betKey, type BetEvent, type BetRef, type EventType } from '../events/ty
  * key and fails the batch (optimistic concurrency), and one whose predecessor is not stored
  * violates the previous_version foreign key (migration 010) and fails it too.
  */
-export const INSERT_EVENTS = `
+const INSERT_EVENTS = `
 INSERT INTO bet_events (tenant_id, aggregate_id, version, idempotency_key, event_type, event_data, "timestamp",
                         previous_version)
 SELECT u.*, CASE WHEN u.version > 1 THEN u.version - 1 END
@@ -45,7 +45,7 @@ function paddedTo(rows: number): number {
 }
 
 /** The same insert for Citus: rows as a VALUES list (see src/db/valuesList.ts). */
-export function insertEventsValuesSql(rows: number): string {
+function insertEventsValuesSql(rows: number): string {
   return `
 INSERT INTO bet_events (tenant_id, aggregate_id, version, idempotency_key, event_type, event_data, "timestamp",
                         previous_version)
@@ -110,7 +110,7 @@ export function insertEvents(db: Queryable, events: readonly BetEvent[]): Promis
 }
 
 /** Which of these (bet, version) positions are taken, and by which idempotency key. */
-export const SELECT_POSITIONS = `
+const SELECT_POSITIONS = `
 SELECT tenant_id, aggregate_id, version, idempotency_key FROM bet_events
 WHERE (tenant_id, aggregate_id, version) IN (SELECT * FROM unnest($1::bigint[], $2::text[], $3::integer[]))`;
 
@@ -120,7 +120,7 @@ WHERE (tenant_id, aggregate_id, version) IN (SELECT * FROM unnest($1::bigint[], 
  * pushes plain filters down to the tenants' shards; the join with unnest above it plans through the
  * coordinator and ships the unnest to every shard as an intermediate result.
  */
-export const SELECT_POSITIONS_CITUS = `
+const SELECT_POSITIONS_CITUS = `
 SELECT tenant_id, aggregate_id, version, idempotency_key FROM bet_events
 WHERE tenant_id = ANY($1::bigint[]) AND aggregate_id = ANY($2::text[]) AND version = ANY($3::integer[])`;
 
@@ -182,14 +182,14 @@ export function eventFromRow(row: EventRow): BetEvent {
   } as BetEvent;
 }
 
-export const SELECT_EVENTS_OF_BETS = `
+const SELECT_EVENTS_OF_BETS = `
 SELECT tenant_id, aggregate_id, version, idempotency_key, event_type, event_data, "timestamp"
 FROM bet_events
 WHERE (tenant_id, aggregate_id) IN (SELECT * FROM unnest($1::bigint[], $2::text[]))
 ORDER BY tenant_id, aggregate_id, version`;
 
 /** The same for Citus: a superset by array filters, filtered by key (see SELECT_POSITIONS_CITUS). */
-export const SELECT_EVENTS_OF_BETS_CITUS = `
+const SELECT_EVENTS_OF_BETS_CITUS = `
 SELECT tenant_id, aggregate_id, version, idempotency_key, event_type, event_data, "timestamp"
 FROM bet_events
 WHERE tenant_id = ANY($1::bigint[]) AND aggregate_id = ANY($2::text[])

@@ -6,7 +6,7 @@ import { intOption, stringOption, UsageError, type Command } from '../command.js
 import { openRuntime } from '../runtime.js';
 
 /** Reads and validates every line first: one bad line and nothing is written. */
-export async function readEventLines(input: NodeJS.ReadableStream): Promise<BetEvent[]> {
+async function readEventLines(input: NodeJS.ReadableStream): Promise<BetEvent[]> {
   const events: BetEvent[] = [];
   let lineNo = 0;
   for await (const line of createInterface({ input, crlfDelay: Infinity })) {
