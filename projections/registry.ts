@@ -22,6 +22,7 @@ export { DEFAULT_REBUILD_CHUNKS };
 import { repairBets } from './bets/repair.js';
 import { exposureFollower } from './exposure/index.js';
 import type { Pool, Queryable } from '../src/db/pool.js';
+import type { InlineProjection } from '../src/store/eventStore.js';
 import type { FollowerCheck, Projection, Reconciler, TransitionFollower } from './projection.js';
 
 /** The read models written from bets_view's transitions, in the order their CTEs run. */
@@ -34,6 +35,9 @@ export function createProjection(options: Omit<BetsProjectionOptions, 'followers
 
 /** Without a row cache: for writers that do not own a partition's bets (producers, repair, tests). */
 export const betsProjection: Projection = createProjection();
+
+/** Immediate mode's write of every read model, for the event store. */
+export const inlineProjection: InlineProjection = (client, events) => betsProjection.project(client, events);
 
 /** The sweep's and repair's view of the read models. */
 export const reconciler: Reconciler = {

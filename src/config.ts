@@ -4,7 +4,6 @@
  */
 
 import { ConfigError, boolean, oneOf, raw, valueOrFile, type Env } from './configEnv.js';
-import type { Platform } from './db/platform.js';
 import {
   databasePassword,
   databaseSsl,
@@ -99,6 +98,9 @@ export interface Config {
 }
 
 export { ConfigError };
+
+/** Plain PostgreSQL, or a Citus coordinator: what the database reports once at start (src/db/platform.ts). */
+export type Platform = 'postgres' | 'citus';
 
 function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
   const value = raw(env, name);

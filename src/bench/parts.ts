@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Partitioners, type Kafka } from 'kafkajs';
 import { createBetsProjection as bareBetsProjection } from '../../projections/bets/index.js';
-import { betsProjection, createProjection as createBetsProjection } from '../../projections/registry.js';
+import { createProjection as createBetsProjection, inlineProjection } from '../../projections/registry.js';
 import { rebuildBetsView, type RebuildReport } from '../../projections/bets/rebuild.js';
 import { isCaughtUp } from '../../consumers/lag.js';
 import { createFlusher } from '../../consumers/flush.js';
@@ -52,7 +52,7 @@ async function resetTables(pool: Pool): Promise<void> {
 }
 
 export async function benchAppend(ctx: BenchContext, count: number): Promise<Record<string, Figure>> {
-  const store = createEventStore({ pool: ctx.pool, publisher: noPublisher, projection: betsProjection });
+  const store = createEventStore({ pool: ctx.pool, publisher: noPublisher, inline: inlineProjection });
   const result: Record<string, Figure> = {};
   result['row per statement'] = await repeat(ctx.runs, async (run) => {
     await resetTables(ctx.pool);
@@ -121,7 +121,7 @@ export async function benchCeiling(
 }
 
 export async function benchImmediate(ctx: BenchContext, count: number): Promise<Figure> {
-  const store = createEventStore({ pool: ctx.pool, publisher: noPublisher, projection: betsProjection });
+  const store = createEventStore({ pool: ctx.pool, publisher: noPublisher, inline: inlineProjection });
   const f = await repeat(ctx.runs, async (run) => {
     await resetTables(ctx.pool);
     const all = events(count, 400 + run);
@@ -347,7 +347,7 @@ async function latencyRun(
   const cpuBefore = cpuMs(worker.pid!);
   const { createKafkaPublisher } = await import('../kafka/publisher.js');
   const publisher = createKafkaPublisher(ctx.kafka, topic);
-  const store = createEventStore({ pool: ctx.pool, publisher, projection: betsProjection });
+  const store = createEventStore({ pool: ctx.pool, publisher, inline: inlineProjection });
   await runSimulation(store, {
     events: rate * seconds,
     rate,
@@ -395,7 +395,7 @@ function latencyHistogram(sorted: readonly number[]): Array<[string, number]> {
 export async function fillEvents(ctx: BenchContext, count: number): Promise<void> {
   ctx.log(`filling bet_events with ${count} events...`);
   await resetTables(ctx.pool);
-  const store = createEventStore({ pool: ctx.pool, publisher: noPublisher, projection: betsProjection });
+  const store = createEventStore({ pool: ctx.pool, publisher: noPublisher, inline: inlineProjection });
   await runSimulation(store, {
     events: count,
     rate: 0,

@@ -3,7 +3,7 @@
  * batches of 100 over 20 tenants, one worker end to end at the default buffer, and a rebuild with
  * its locked swap. What docs/benchmarks.md reports for Citus, each as a ratio to PostgreSQL.
  */
-import { betsProjection } from '../../projections/registry.js';
+import { inlineProjection } from '../../projections/registry.js';
 import { rebuildBetsView, type RebuildReport } from '../../projections/bets/rebuild.js';
 import { noPublisher } from '../kafka/publisher.js';
 import { simulateEvents } from '../simulate/generator.js';
@@ -36,7 +36,7 @@ const perSecond = (count: number, ms: number) => Math.round((count / ms) * 1000)
  * batches of 100, as producers behind a partitioned API would.
  */
 async function appendRate(ctx: BenchContext, count: number, producers: number): Promise<Figure> {
-  const store = createEventStore({ pool: ctx.pool, publisher: noPublisher, projection: betsProjection });
+  const store = createEventStore({ pool: ctx.pool, publisher: noPublisher, inline: inlineProjection });
   return repeat(ctx.runs, async (run) => {
     await ctx.pool.query(
       'TRUNCATE bet_events, bets_view, user_exposure, projection_checkpoints, dead_letters',

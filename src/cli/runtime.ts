@@ -7,7 +7,7 @@ import { createKafkaPublisher, noPublisher, type EventPublisher } from '../kafka
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createEventStore, type EventStore } from '../store/eventStore.js';
 import { checkDatabase, checkKafka } from './preflight.js';
-import { betsProjection } from '../../projections/registry.js';
+import { inlineProjection } from '../../projections/registry.js';
 
 export interface ConnectionChecks {
   readonly kafka?: boolean;
@@ -58,7 +58,7 @@ export function createRuntime(command: string, overrides: Partial<Record<string,
       return createEventStore({
         pool,
         publisher: this.publisher(),
-        projection: betsProjection,
+        inline: inlineProjection,
         retry: {
           policy,
           ...(signal && { signal }),

@@ -7,7 +7,9 @@
  */
 import type pg from 'pg';
 
-export type Platform = 'postgres' | 'citus';
+import type { Platform } from '../config.js';
+
+export type { Platform };
 
 /**
  * Session settings of every connection to a Citus coordinator. One connection per worker node for

@@ -8,7 +8,6 @@ import { inPipelinedTransaction, inTransaction, type Pool, type PoolClient } fro
 import { withRetry, type RetryPolicy } from '../errors.js';
 import { betKey, deliveredBets, type BetEvent } from '../events/types.js';
 import type { EventPublisher } from '../kafka/publisher.js';
-import type { Projection } from '../../projections/projection.js';
 import { ConcurrencyConflictError, checkContiguous, splitBatch } from './batch.js';
 import { insertEvents, selectEventsOfBets, selectPositions } from './statements.js';
 
@@ -81,6 +80,12 @@ export class RetriesExhaustedError extends Error {
   }
 }
 
+/**
+ * Immediate mode's read-model write: given the events this append stored, on the append's own
+ * client and inside its transaction. The store knows nothing more of the read models.
+ */
+export type InlineProjection = (client: PoolClient, appended: readonly BetEvent[]) => Promise<unknown>;
+
 export interface EventStore {
   append(events: readonly BetEvent[], options?: AppendOptions): Promise<AppendResult>;
   readBet(tenantId: number, betId: string): Promise<BetEvent[]>;
@@ -92,10 +97,11 @@ const FOREIGN_KEY_VIOLATION = '23503';
 export function createEventStore(deps: {
   pool: Pool;
   publisher: EventPublisher;
-  projection: Projection;
+  /** For appends with `projection: 'immediate'`; without it, such an append is refused. */
+  inline?: InlineProjection;
   retry?: AppendRetry;
 }): EventStore {
-  const { pool, publisher, projection } = deps;
+  const { pool, publisher, inline } = deps;
   const retry = deps.retry ?? NO_RETRY;
   async function retried<T>(step: AppendStep, work: () => Promise<T>): Promise<T> {
     const started = Date.now();
@@ -179,9 +185,11 @@ export function createEventStore(deps: {
       );
       return appendedOf(unique, inserted);
     }
+    if (!inline)
+      throw new Error('an immediate append needs the event store to be given an inline projection');
     return inTransaction(pool, async (client: PoolClient) => {
       const appended = appendedOf(unique, await insertEvents(client, unique));
-      await projection.project(client, appended);
+      await inline(client, appended);
       return appended;
     });
   }

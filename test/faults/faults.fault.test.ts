@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka } from 'kafkajs';
-import { betsProjection, reconciler } from '../../projections/registry.js';
+import { inlineProjection, reconciler } from '../../projections/registry.js';
 import { betsBehind } from '../../projections/bets/verify.js';
 import { isCaughtUp } from '../../consumers/lag.js';
 import { sweepOnce } from '../../consumers/sweep.js';
@@ -303,7 +303,7 @@ describe('fault suite', () => {
       // About 30 s of load at ~1,000 events/s: before, during and after the outage.
       const events = stream(30_000);
       const publisher = createKafkaPublisher(kafka, topic);
-      const store = createEventStore({ pool: db.workerPool, publisher, projection: betsProjection });
+      const store = createEventStore({ pool: db.workerPool, publisher, inline: inlineProjection });
       const acknowledged: BetEvent[] = [];
       let refused = 0;
       const producing = (async () => {
@@ -323,7 +323,7 @@ describe('fault suite', () => {
       const quiet = createEventStore({
         pool: db.workerPool,
         publisher: noPublisher,
-        projection: betsProjection,
+        inline: inlineProjection,
       });
       for (let i = 0; i < stored.length; i += 200) await quiet.append(stored.slice(i, i + 200));
       acknowledged.push(...stored);
@@ -521,7 +521,7 @@ describe('fault suite', () => {
       const store = createEventStore({
         pool: db.workerPool,
         publisher: noPublisher,
-        projection: betsProjection,
+        inline: inlineProjection,
       });
       for (let i = 0; i < events.length; i += 200) await store.append(events.slice(i, i + 200));
       const random = seededRandom(7);
@@ -591,7 +591,7 @@ describe('fault suite', () => {
     const store = createEventStore({
       pool: db.workerPool,
       publisher: noPublisher,
-      projection: betsProjection,
+      inline: inlineProjection,
     });
     const placed = stream(2_000)
       .filter((e) => e.version === 1)

@@ -15,7 +15,7 @@ import { decodedBatchCounts } from '../../src/kafka/codecs/index.js';
 import { createKafkaPublisher, encodeEvent } from '../../src/kafka/publisher.js';
 import { createEventStore } from '../../src/store/eventStore.js';
 import { noPublisher } from '../../src/kafka/publisher.js';
-import { betsProjection } from '../../projections/registry.js';
+import { inlineProjection } from '../../projections/registry.js';
 import { createTestDatabase, requiredEnv, type TestDatabase } from '../support/db.js';
 import { javaConsume, javaProduce } from '../support/javaClient.js';
 import { createTopic, readAll, testKafka, uniqueName } from '../support/kafka.js';
@@ -108,7 +108,7 @@ const dataDir = localKafkaData();
     const store = createEventStore({
       pool: db.workerPool,
       publisher: noPublisher,
-      projection: betsProjection,
+      inline: inlineProjection,
     });
     await store.append(events);
     // Two batches: the first is corrupted on disk after the broker accepted it.

@@ -5,7 +5,7 @@ import { createKafkaPublisher, noPublisher, type EventPublisher } from '../../sr
 import { ConcurrencyConflictError, createEventStore, type EventStore } from '../../src/store/eventStore.js';
 import type { BetEvent } from '../../src/events/types.js';
 import { simulateEvents } from '../../src/simulate/generator.js';
-import { betsProjection } from '../../projections/registry.js';
+import { inlineProjection } from '../../projections/registry.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { createTopic, readAll, testKafka } from '../support/kafka.js';
 import { viewMismatches } from '../support/oracle.js';
@@ -21,7 +21,7 @@ describe(`event store on real ${process.env['TEST_PLATFORM'] === 'citus' ? 'Citu
   let store: EventStore;
   beforeAll(async () => {
     db = await createTestDatabase();
-    store = createEventStore({ pool: db.workerPool, publisher: noPublisher, projection: betsProjection });
+    store = createEventStore({ pool: db.workerPool, publisher: noPublisher, inline: inlineProjection });
   });
   afterAll(async () => db.drop());
 
@@ -144,7 +144,7 @@ describe('event store publishing to real Kafka', () => {
   it('publishes appended events after commit, keyed tenant_id:bet_id, in version order per bet', async () => {
     const topic = await createTopic(kafka, 'store-publish', 3);
     publisher = createKafkaPublisher(kafka, topic);
-    const store = createEventStore({ pool: db.workerPool, publisher, projection: betsProjection });
+    const store = createEventStore({ pool: db.workerPool, publisher, inline: inlineProjection });
     const events = stream(120);
     await store.append(events.slice(0, 60));
     const messages = await readAll(kafka, topic, 60);
@@ -163,7 +163,7 @@ describe('event store publishing to real Kafka', () => {
   it('a retried append publishes its duplicates again, as the store holds them (its first answer may have been lost)', async () => {
     const topic = await createTopic(kafka, 'store-republish', 3);
     publisher = createKafkaPublisher(kafka, topic);
-    const store = createEventStore({ pool: db.workerPool, publisher, projection: betsProjection });
+    const store = createEventStore({ pool: db.workerPool, publisher, inline: inlineProjection });
     const events = stream(40)
       .filter((e) => e.version === 1)
       .slice(0, 10);

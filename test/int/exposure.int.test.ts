@@ -12,7 +12,7 @@ import { seededRandom, simulateEvents } from '../../src/simulate/generator.js';
 import { createEventStore } from '../../src/store/eventStore.js';
 import { rebuildBetsView } from '../../projections/bets/rebuild.js';
 import { exposureMismatches, repairExposure } from '../../projections/exposure/index.js';
-import { betsProjection, createProjection } from '../../projections/registry.js';
+import { betsProjection, createProjection, inlineProjection } from '../../projections/registry.js';
 import { RowCache } from '../../projections/bets/rowCache.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { viewMismatches } from '../support/oracle.js';
@@ -31,7 +31,7 @@ describe('user_exposure on a real database', () => {
   afterAll(async () => db.drop());
 
   const store = () =>
-    createEventStore({ pool: db.workerPool, publisher: noPublisher, projection: betsProjection });
+    createEventStore({ pool: db.workerPool, publisher: noPublisher, inline: inlineProjection });
 
   async function reset(events: readonly BetEvent[]): Promise<void> {
     await db.pool.query('TRUNCATE bet_events, bets_view, user_exposure');

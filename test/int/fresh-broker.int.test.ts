@@ -12,7 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
 import { isCaughtUp } from '../../consumers/lag.js';
-import { betsProjection } from '../../projections/registry.js';
+import { inlineProjection } from '../../projections/registry.js';
 import { freePort } from '../../src/freePort.js';
 import { createKafkaPublisher } from '../../src/kafka/publisher.js';
 import { ensureTopic } from '../../src/kafka/topics.js';
@@ -65,7 +65,7 @@ describe('a worker against a fresh broker', () => {
     await ensureTopic(kafka, topic, 3);
     const publisher = createKafkaPublisher(kafka, topic);
     try {
-      const store = createEventStore({ pool: db.workerPool, publisher, projection: betsProjection });
+      const store = createEventStore({ pool: db.workerPool, publisher, inline: inlineProjection });
       const events = [
         ...simulateEvents({ seed: 20, events: 500, tenants: 3, openBets: 40, now: () => Date.now() }),
       ];

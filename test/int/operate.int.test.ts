@@ -1,5 +1,5 @@
 import type { Kafka } from 'kafkajs';
-import { betsProjection } from '../../projections/registry.js';
+import { inlineProjection } from '../../projections/registry.js';
 import { createKafkaPublisher } from '../../src/kafka/publisher.js';
 import { METRIC } from '../../src/observability/metrics.js';
 import { simulateEvents } from '../../src/simulate/generator.js';
@@ -31,7 +31,7 @@ describe('operating a worker process: metrics, probes, logs, shutdown', () => {
   it('serves metrics that moved by the right amounts, and probes that answer as specified', async () => {
     const topic = await createTopic(kafka, 'operate', 2);
     const publisher = createKafkaPublisher(kafka, topic);
-    const store = createEventStore({ pool: db.workerPool, publisher, projection: betsProjection });
+    const store = createEventStore({ pool: db.workerPool, publisher, inline: inlineProjection });
     const events = [...simulateEvents({ seed: 5, events: 1_000, tenants: 4, now: () => Date.now() })];
     for (let i = 0; i < events.length; i += 100) await store.append(events.slice(i, i + 100));
     await publisher.close();
@@ -102,7 +102,7 @@ describe('operating a worker process: metrics, probes, logs, shutdown', () => {
   it('exits non-zero when the flush in flight outlasts the shutdown timeout', async () => {
     const topic = await createTopic(kafka, 'operate-timeout', 1);
     const publisher = createKafkaPublisher(kafka, topic);
-    const store = createEventStore({ pool: db.workerPool, publisher, projection: betsProjection });
+    const store = createEventStore({ pool: db.workerPool, publisher, inline: inlineProjection });
     await store.append([...simulateEvents({ seed: 6, events: 50, tenants: 2, now: () => Date.now() })]);
     await publisher.close();
     const worker = startProjector(['worker'], {
@@ -127,7 +127,7 @@ describe('operating a worker process: metrics, probes, logs, shutdown', () => {
   it('a second signal exits at once, non-zero', async () => {
     const topic = await createTopic(kafka, 'operate-twice', 1);
     const publisher = createKafkaPublisher(kafka, topic);
-    const store = createEventStore({ pool: db.workerPool, publisher, projection: betsProjection });
+    const store = createEventStore({ pool: db.workerPool, publisher, inline: inlineProjection });
     await store.append([...simulateEvents({ seed: 7, events: 50, tenants: 2, now: () => Date.now() })]);
     await publisher.close();
     const worker = startProjector(['worker'], {

@@ -5,7 +5,7 @@
  * reducer's fold of the stored events, on PostgreSQL and on Citus.
  */
 import fc from 'fast-check';
-import { rebuildReadModels } from '../../projections/registry.js';
+import { inlineProjection, rebuildReadModels } from '../../projections/registry.js';
 import { EVENT_TYPES, type BetEvent, type EventType } from '../../src/events/types.js';
 import { noPublisher } from '../../src/kafka/publisher.js';
 import { createEventStore } from '../../src/store/eventStore.js';
@@ -59,7 +59,7 @@ describe("the rebuild's fill folds like the reducer", () => {
   afterAll(async () => db.drop());
 
   it('for any sequence of event types after the placement', async () => {
-    const store = createEventStore({ pool: db.pool, publisher: noPublisher, projection: betsProjection });
+    const store = createEventStore({ pool: db.pool, publisher: noPublisher, inline: inlineProjection });
     let run = 0;
     await fc.assert(
       fc.asyncProperty(

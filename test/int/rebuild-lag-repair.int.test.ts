@@ -3,8 +3,9 @@ import type { AddressInfo } from 'node:net';
 import type { Kafka } from 'kafkajs';
 import {
   betsProjection,
-  reconciler,
+  inlineProjection,
   rebuildReadModels as rebuildBetsView,
+  reconciler,
 } from '../../projections/registry.js';
 import { laggingBets } from '../../projections/bets/lag.js';
 import { shadowFillSql, SHADOW_TABLE } from '../../projections/bets/rebuild.js';
@@ -46,7 +47,7 @@ describe('rebuild without downtime', () => {
     const topic = await createTopic(kafka, 'rebuild-live', 4);
     const publisher = createKafkaPublisher(kafka, topic);
     publishers.push(publisher);
-    const store = createEventStore({ pool: db.workerPool, publisher, projection: betsProjection });
+    const store = createEventStore({ pool: db.workerPool, publisher, inline: inlineProjection });
     const config = workerConfig(topic, uniqueName('g'));
     await appendInBatches(store, stream(4_000));
     const workers = [startWorker(db.workerPool, kafka, config), startWorker(db.workerPool, kafka, config)];
@@ -168,7 +169,7 @@ describe('rebuild without downtime', () => {
     const store = createEventStore({
       pool: db.workerPool,
       publisher: noPublisher,
-      projection: betsProjection,
+      inline: inlineProjection,
     });
     const late = stream(300, 3);
     let written = 0;
@@ -208,7 +209,7 @@ describe('lag, repair and the reconciliation sweep', () => {
   let env: Record<string, string>;
   beforeAll(async () => {
     db = await createTestDatabase();
-    store = createEventStore({ pool: db.workerPool, publisher: noPublisher, projection: betsProjection });
+    store = createEventStore({ pool: db.workerPool, publisher: noPublisher, inline: inlineProjection });
     env = { DATABASE_URL: db.workerUrl, KAFKA_BROKERS: requiredEnv('KAFKA_BROKERS') };
   });
   afterAll(async () => db.drop());
@@ -313,7 +314,7 @@ describe('immediate mode next to the worker', () => {
       const topic = await createTopic(kafka, `immediate-${mode}`, 2);
       const publisher = createKafkaPublisher(kafka, topic);
       publishers.push(publisher);
-      const store = createEventStore({ pool: db.workerPool, publisher, projection: betsProjection });
+      const store = createEventStore({ pool: db.workerPool, publisher, inline: inlineProjection });
       for (let i = 0; i < events.length; i += 100) {
         await store.append(events.slice(i, i + 100), { projection: mode });
       }
@@ -349,7 +350,7 @@ describe('dead letter list and replay', () => {
     const store = createEventStore({
       pool: db.workerPool,
       publisher: noPublisher,
-      projection: betsProjection,
+      inline: inlineProjection,
     });
     await store.append([stored!]);
     const json = (e: BetEvent) =>

@@ -3,7 +3,7 @@
  * cannot rewrite history, and a reader sees its own tenant's bets only, however it asks.
  */
 import pg from 'pg';
-import { betsProjection, rebuildReadModels as rebuildBetsView } from '../../projections/registry.js';
+import { inlineProjection, rebuildReadModels as rebuildBetsView } from '../../projections/registry.js';
 import { simulateEvents } from '../../src/simulate/generator.js';
 import { noPublisher } from '../../src/kafka/publisher.js';
 import { createEventStore } from '../../src/store/eventStore.js';
@@ -41,7 +41,7 @@ describe('roles and row-level security', () => {
     const store = createEventStore({
       pool: db.workerPool,
       publisher: noPublisher,
-      projection: betsProjection,
+      inline: inlineProjection,
     });
     for (let i = 0; i < events.length; i += 50)
       await store.append(events.slice(i, i + 50), { projection: 'immediate' });
@@ -147,7 +147,7 @@ describe('roles and row-level security', () => {
     const store = createEventStore({
       pool: db.workerPool,
       publisher: noPublisher,
-      projection: betsProjection,
+      inline: inlineProjection,
     });
     for (let i = 0; i < more.length; i += 50)
       await store.append(more.slice(i, i + 50), { projection: 'immediate' });

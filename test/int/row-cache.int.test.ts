@@ -12,7 +12,11 @@ import { betKey, type BetEvent } from '../../src/events/types.js';
 import { noPublisher } from '../../src/kafka/publisher.js';
 import { simulateEvents } from '../../src/simulate/generator.js';
 import { createEventStore } from '../../src/store/eventStore.js';
-import { betsProjection, createProjection as createBetsProjection } from '../../projections/registry.js';
+import {
+  betsProjection,
+  createProjection as createBetsProjection,
+  inlineProjection,
+} from '../../projections/registry.js';
 import { RowCache } from '../../projections/bets/rowCache.js';
 import { SELECT_BET_ROWS } from '../../projections/bets/statements.js';
 import type { Projection, ProjectionResult } from '../../projections/projection.js';
@@ -37,7 +41,7 @@ describe('the worker projection row cache on real PostgreSQL', () => {
     const store = createEventStore({
       pool: db.workerPool,
       publisher: noPublisher,
-      projection: betsProjection,
+      inline: inlineProjection,
     });
     for (let i = 0; i < events.length; i += 500) await store.append(events.slice(i, i + 500));
   }

@@ -3,7 +3,7 @@ import { noPublisher, createKafkaPublisher, type EventPublisher } from '../../sr
 import { createEventStore, type EventStore } from '../../src/store/eventStore.js';
 import { simulateEvents } from '../../src/simulate/generator.js';
 import { toEnvelopeJson, type BetEvent } from '../../src/events/types.js';
-import { betsProjection } from '../../projections/registry.js';
+import { inlineProjection } from '../../projections/registry.js';
 import { betsBehind } from '../../projections/bets/verify.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { createTopic, produceRaw, testKafka, uniqueName } from '../support/kafka.js';
@@ -39,7 +39,7 @@ describe('projection worker on real Kafka and PostgreSQL', () => {
   async function publishingStore(topic: string): Promise<EventStore> {
     const publisher = createKafkaPublisher(kafka, topic);
     publishers.push(publisher);
-    return createEventStore({ pool: db.workerPool, publisher, projection: betsProjection });
+    return createEventStore({ pool: db.workerPool, publisher, inline: inlineProjection });
   }
 
   it('a rebalance takes partitions away together with their lag and checkpoint gauges', async () => {
@@ -137,7 +137,7 @@ describe('projection worker on real Kafka and PostgreSQL', () => {
     const config = workerConfig(topic, uniqueName('g'));
     const events = stream(200);
     await appendInBatches(
-      createEventStore({ pool: db.workerPool, publisher: noPublisher, projection: betsProjection }),
+      createEventStore({ pool: db.workerPool, publisher: noPublisher, inline: inlineProjection }),
       events,
     );
     const good = events.map((e) => ({
@@ -208,7 +208,7 @@ describe('projection worker on real Kafka and PostgreSQL', () => {
     const config = workerConfig(topic, uniqueName('g'));
     const events = stream(400);
     await appendInBatches(
-      createEventStore({ pool: db.workerPool, publisher: noPublisher, projection: betsProjection }),
+      createEventStore({ pool: db.workerPool, publisher: noPublisher, inline: inlineProjection }),
       events,
     );
     // The bet with the most events: a gap needs at least one version between the first and the last.

@@ -5,7 +5,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka } from 'kafkajs';
-import { betsProjection } from '../../projections/registry.js';
+import { inlineProjection } from '../../projections/registry.js';
 import { betsBehind } from '../../projections/bets/verify.js';
 import { isCaughtUp } from '../../consumers/lag.js';
 import type { BetEvent } from '../../src/events/types.js';
@@ -106,7 +106,7 @@ export async function appendLoad(
   const store = createEventStore({
     pool: db.workerPool,
     publisher,
-    projection: betsProjection,
+    inline: inlineProjection,
     retry: { policy, onRetry: () => retried++ },
   });
   try {
