@@ -17,6 +17,9 @@ export type SweepConfig = Pick<Config, 'sweepIntervalMs' | 'sweepWindowMs' | 'sw
 
 export interface SweepResult {
   readonly ran: boolean;
+  /** Bets found behind their events. */
+  readonly lagging: number;
+  /** Of those, the bets whose row the re-fold changed (another writer may have got there first). */
   readonly repaired: number;
 }
 
@@ -31,14 +34,15 @@ export async function sweepOnce(
     const { rows } = await lock.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [
       SWEEP_LOCK_ID,
     ]);
-    if (!rows[0]?.ok) return { ran: false, repaired: 0 };
+    if (!rows[0]?.ok) return { ran: false, lagging: 0, repaired: 0 };
     try {
       const bets = await reconciler.laggingBets(pool, {
         sinceMs: now - config.sweepWindowMs,
         untilMs: now - config.sweepGraceMs,
       });
-      if (bets.length === 0) return { ran: true, repaired: 0 };
-      return { ran: true, repaired: await reconciler.repairBets(pool, bets) };
+      if (bets.length === 0) return { ran: true, lagging: 0, repaired: 0 };
+      const { rowsWritten } = await reconciler.repairBets(pool, bets);
+      return { ran: true, lagging: bets.length, repaired: rowsWritten };
     } finally {
       await lock.query('SELECT pg_advisory_unlock($1)', [SWEEP_LOCK_ID]);
     }
@@ -67,9 +71,12 @@ export async function runSweep(deps: {
     }
     try {
       const result = await sweepOnce(pool, config, reconciler);
-      if (result.repaired > 0) {
-        metrics?.repairedBets.inc({ source: 'sweep' }, result.repaired);
-        logger.warn({ repaired: result.repaired }, 'sweep healed bets whose events never reached the view');
+      if (result.repaired > 0) metrics?.repairedBets.inc({ source: 'sweep' }, result.repaired);
+      if (result.lagging > 0) {
+        logger.warn(
+          { lagging: result.lagging, repaired: result.repaired },
+          'sweep re-folded bets whose events had not reached the view',
+        );
       }
     } catch (error) {
       metrics?.errors.inc({ kind: 'sweep' });

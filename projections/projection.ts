@@ -110,15 +110,50 @@ export interface Projection {
 }
 
 /**
- * How the event store heals the read models (the worker's reconciliation sweep, `projector repair`):
- * which bets' rows are behind their stored events, and re-folding them through the projection.
+ * Which bets a reconciliation looks at: every bet, some tenants' or a list of bets, optionally
+ * only those with events in [sinceMs, untilMs] (events newer than a grace period are in flight).
+ */
+export interface ReconcileScope {
+  readonly sinceMs?: number;
+  readonly untilMs?: number;
+  /** Only these tenants' bets (all tenants when absent). */
+  readonly tenantIds?: readonly number[];
+  /** Only these bets (all bets in scope when absent). */
+  readonly bets?: readonly BetRef[];
+}
+
+/** A bet whose row is behind its stored events. */
+export interface LaggingBet extends BetRef {
+  readonly latestVersion: number;
+  readonly viewVersion: number;
+  /** How long its oldest unprojected event has waited. */
+  readonly lagMs: number;
+}
+
+export interface RepairOptions {
+  readonly batchSize?: number;
+  readonly concurrency?: number;
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+export interface RepairResult {
+  /** Bets re-folded (looked at). */
+  readonly bets: number;
+  /** Rows the re-fold changed: those whose version guard let the write through. */
+  readonly rowsWritten: number;
+}
+
+/**
+ * How the read models are checked and healed from the event store — the worker's reconciliation
+ * sweep, `projector lag`, `projector repair` and what follows a rebuild all go through it.
  */
 export interface Reconciler {
-  /** Bets with a stored event newer than their row, among events in [sinceMs, untilMs]. */
-  laggingBets(
-    db: Queryable,
-    scope: { readonly sinceMs?: number; readonly untilMs?: number },
-  ): Promise<BetRef[]>;
-  /** Re-folds them; returns how many bets were looked at. */
-  repairBets(pool: Pool, bets: readonly BetRef[]): Promise<number>;
+  /** Bets in `scope` with a stored event newer than their row. */
+  laggingBets(db: Queryable, scope?: ReconcileScope): Promise<LaggingBet[]>;
+  /** Re-folds `bets` through every read model. */
+  repairBets(pool: Pool, bets: readonly BetRef[], options?: RepairOptions): Promise<RepairResult>;
+  /** Each follower's check, by name. */
+  checkFollowers(db: Queryable): Promise<Record<string, FollowerCheck>>;
+  /** Each follower set to what bets_view says it must hold: rows changed, by name. */
+  repairFollowers(pool: Pool): Promise<Record<string, number>>;
 }

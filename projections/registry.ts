@@ -39,11 +39,15 @@ export const betsProjection: Projection = createProjection();
 /** Immediate mode's write of every read model, for the event store. */
 export const inlineProjection: InlineProjection = (client, events) => betsProjection.project(client, events);
 
-/** The sweep's and repair's view of the read models. */
+/** The read models as lag, repair, the sweep and the rebuild check and heal them. */
 export const reconciler: Reconciler = {
   laggingBets: (db, scope) => laggingBets(db, scope),
-  repairBets: async (pool, bets) => (await repairBets(pool, betsProjection, bets)).bets,
+  repairBets: (pool, bets, options) => repairBets(pool, betsProjection, bets, options),
+  checkFollowers: (db) => checkFollowers(db),
+  repairFollowers: (pool) => repairFollowers(pool),
 };
+
+export { summarizeLag } from './bets/lag.js';
 
 /**
  * `projector rebuild`: bets_view rebuilt from the events (shadow table + swap), then each follower

@@ -4,11 +4,12 @@
  * unprojected event has waited.
  */
 import type { Queryable } from '../../src/db/pool.js';
-import type { BetRef } from './plan.js';
+import { betKey } from '../../src/events/types.js';
+import type { LaggingBet, ReconcileScope } from '../projection.js';
 
 /**
- * Scoped by an optional event-time window, tenant and bet. Joins on (tenant_id, bet) so that Citus
- * runs it on colocated shards.
+ * Scoped by an optional event-time window, tenants and bet ids. Joins on (tenant_id, bet) so that
+ * Citus runs it on colocated shards.
  */
 const LAGGING_BETS = `
 SELECT e.tenant_id, e.aggregate_id AS bet_id, max(e.version) AS latest_version,
@@ -18,27 +19,16 @@ FROM bet_events e
 LEFT JOIN bets_view v ON v.tenant_id = e.tenant_id AND v.bet_id = e.aggregate_id
 WHERE e.version > coalesce(v.version, 0)
   AND ($1::bigint IS NULL OR e."timestamp" >= $1)
-  AND ($2::bigint IS NULL OR e.tenant_id = $2)
-  AND ($3::text IS NULL OR e.aggregate_id = $3)
+  AND ($2::bigint[] IS NULL OR e.tenant_id = ANY($2))
+  AND ($3::text[] IS NULL OR e.aggregate_id = ANY($3))
   AND e."timestamp" <= $4
 GROUP BY e.tenant_id, e.aggregate_id`;
 
-export interface LagScope {
-  /** Only events at or after this time (ms since epoch). */
-  readonly sinceMs?: number;
-  readonly tenantId?: number;
-  readonly betId?: string;
-  /** Only events at or before this time; events newer than a grace period are in flight, not lagging. */
-  readonly untilMs?: number;
-}
-
-export interface LaggingBet extends BetRef {
-  readonly latestVersion: number;
-  readonly viewVersion: number;
-  readonly lagMs: number;
-}
-
-export async function laggingBets(db: Queryable, scope: LagScope = {}): Promise<LaggingBet[]> {
+export async function laggingBets(db: Queryable, scope: ReconcileScope = {}): Promise<LaggingBet[]> {
+  // A list of bets is asked as its tenants and its ids (a superset: ids are per tenant), then
+  // narrowed to the exact pairs here.
+  const tenants = scope.bets ? [...new Set(scope.bets.map((b) => b.tenantId))] : scope.tenantIds;
+  const wanted = scope.bets && new Set(scope.bets.map((b) => betKey(b.tenantId, b.betId)));
   const { rows } = await db.query<{
     tenant_id: number;
     bet_id: string;
@@ -47,17 +37,19 @@ export async function laggingBets(db: Queryable, scope: LagScope = {}): Promise<
     lag_ms: number;
   }>(LAGGING_BETS, [
     scope.sinceMs ?? null,
-    scope.tenantId ?? null,
-    scope.betId ?? null,
+    tenants ? [...tenants] : null,
+    scope.bets ? [...new Set(scope.bets.map((b) => b.betId))] : null,
     scope.untilMs ?? Date.now(),
   ]);
-  return rows.map((r) => ({
-    tenantId: r.tenant_id,
-    betId: r.bet_id,
-    latestVersion: r.latest_version,
-    viewVersion: r.view_version,
-    lagMs: r.lag_ms,
-  }));
+  return rows
+    .filter((r) => !wanted || wanted.has(betKey(r.tenant_id, r.bet_id)))
+    .map((r) => ({
+      tenantId: r.tenant_id,
+      betId: r.bet_id,
+      latestVersion: r.latest_version,
+      viewVersion: r.view_version,
+      lagMs: r.lag_ms,
+    }));
 }
 
 export interface LagSummary {

@@ -6,18 +6,7 @@
 import pLimit from 'p-limit';
 import { inTransaction, type Pool } from '../../src/db/pool.js';
 import type { BetRef } from '../../src/events/types.js';
-import type { Projection } from '../projection.js';
-
-export interface RepairOptions {
-  readonly batchSize?: number;
-  readonly concurrency?: number;
-  readonly onProgress?: (done: number, total: number) => void;
-}
-
-export interface RepairReport {
-  readonly bets: number;
-  readonly rowsWritten: number;
-}
+import type { Projection, RepairOptions, RepairResult } from '../projection.js';
 
 /** `projection` is the composed one (projections/registry.ts), so the followers move with the rows. */
 export async function repairBets(
@@ -25,7 +14,7 @@ export async function repairBets(
   projection: Projection,
   bets: readonly BetRef[],
   options: RepairOptions = {},
-): Promise<RepairReport> {
+): Promise<RepairResult> {
   const batchSize = options.batchSize ?? 500;
   const limit = pLimit(options.concurrency ?? 2);
   const batches: BetRef[][] = [];

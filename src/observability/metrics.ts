@@ -111,7 +111,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     }),
     repairedBets: new Counter({
       name: METRIC.repairedBets,
-      help: 'Bets re-folded from the event store by repair or the reconciliation sweep',
+      help: 'Bets whose bets_view row a re-fold from the event store changed, by repair or the reconciliation sweep (bets only looked at are not counted)',
       labelNames: ['source'],
       registers,
     }),

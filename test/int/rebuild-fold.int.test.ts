@@ -9,7 +9,6 @@ import { inlineProjection, rebuildReadModels } from '../../projections/registry.
 import { EVENT_TYPES, type BetEvent, type EventType } from '../../src/events/types.js';
 import { noPublisher } from '../../src/kafka/publisher.js';
 import { createEventStore } from '../../src/store/eventStore.js';
-import { betsProjection } from '../../projections/registry.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { viewMismatches } from '../support/oracle.js';
 

@@ -277,12 +277,41 @@ describe('lag, repair and the reconciliation sweep', () => {
     });
   });
 
+  it('the reconciler scopes by tenants and by bets, and repairs only what it is given', async () => {
+    const missed = stream(600);
+    await appendInBatches(store, missed);
+    const all = await reconciler.laggingBets(db.pool);
+    const tenants = [...new Set(all.map((b) => b.tenantId))].sort((a, b) => a - b);
+    expect(tenants.length).toBeGreaterThan(2);
+    const [first, second] = tenants as [number, number];
+    const ofFirst = await reconciler.laggingBets(db.pool, { tenantIds: [first] });
+    expect(ofFirst.length).toBe(all.filter((b) => b.tenantId === first).length);
+    expect(new Set(ofFirst.map((b) => b.tenantId))).toEqual(new Set([first]));
+    // Two bets by reference, one per tenant: exactly those, even though ids are matched per tenant.
+    const picked = [ofFirst[0]!, all.find((b) => b.tenantId === second)!].map((b) => ({
+      tenantId: b.tenantId,
+      betId: b.betId,
+    }));
+    const ofPicked = await reconciler.laggingBets(db.pool, { bets: picked });
+    expect(ofPicked.map((b) => `${b.tenantId}:${b.betId}`).sort()).toEqual(
+      picked.map((b) => `${b.tenantId}:${b.betId}`).sort(),
+    );
+    // Repairing one tenant's leaves the others lagging, untouched.
+    const repaired = await reconciler.repairBets(db.workerPool, ofFirst);
+    expect(repaired).toEqual({ bets: ofFirst.length, rowsWritten: ofFirst.length });
+    const left = await reconciler.laggingBets(db.pool);
+    expect(left.filter((b) => b.tenantId === first)).toEqual([]);
+    expect(left.length).toBe(all.length - ofFirst.length);
+    await reconciler.repairBets(db.workerPool, left);
+    expect(await viewMismatches(db.pool)).toEqual([]);
+  });
+
   it('the sweep heals events that never reached Kafka, within its window and after its grace period', async () => {
     const missed = stream(200);
     await appendInBatches(store, missed);
     const config = { sweepIntervalMs: 1_000, sweepWindowMs: 3_600_000, sweepGraceMs: 60_000 };
     // Still within the grace period: in flight, not lagging.
-    expect(await sweepOnce(db.pool, config, reconciler)).toEqual({ ran: true, repaired: 0 });
+    expect(await sweepOnce(db.pool, config, reconciler)).toEqual({ ran: true, lagging: 0, repaired: 0 });
     const result = await sweepOnce(db.pool, config, reconciler, Date.now() + 120_000);
     expect(result.repaired).toBe(new Set(missed.map((e) => e.aggregateId)).size);
     expect(await laggingBets(db.pool)).toEqual([]);

@@ -1,7 +1,6 @@
 import type { Kafka } from 'kafkajs';
 import { checkpointLag } from '../../../consumers/lag.js';
-import { laggingBets, summarizeLag } from '../../../projections/bets/lag.js';
-import { betsProjection, checkFollowers } from '../../../projections/registry.js';
+import { betsProjection, reconciler, summarizeLag } from '../../../projections/registry.js';
 import type { Config } from '../../config.js';
 import type { Queryable } from '../../db/pool.js';
 import { intOption, stringOption, type Command } from '../command.js';
@@ -72,12 +71,12 @@ Exits 1 when the topic does not exist (after printing the database part).`,
     const runtime = await openRuntime('lag', { kafka: !noKafka });
     try {
       const summary = summarizeLag(
-        await laggingBets(runtime.pool, {
+        await reconciler.laggingBets(runtime.pool, {
           ...(sinceMs !== undefined ? { sinceMs } : {}),
-          ...(tenant ? { tenantId: tenant } : {}),
+          ...(tenant ? { tenantIds: [tenant] } : {}),
         }),
       );
-      const followers = await checkFollowers(runtime.pool);
+      const followers = await reconciler.checkFollowers(runtime.pool);
       const differing = Object.values(followers).reduce((n, c) => n + c.differing, 0);
       const kafkaPart = noKafka ? [] : await kafkaPartitions(runtime.pool, runtime.kafka, runtime.config);
       const missingTopic = kafkaPart === 'missing';

@@ -1,6 +1,4 @@
-import { laggingBets } from '../../../projections/bets/lag.js';
-import { repairBets } from '../../../projections/bets/repair.js';
-import { betsProjection, repairFollowers } from '../../../projections/registry.js';
+import { reconciler } from '../../../projections/registry.js';
 import { intOption, stringOption, UsageError, type Command } from '../command.js';
 import { parseSince } from '../duration.js';
 import { progressReporter } from '../progress.js';
@@ -41,14 +39,14 @@ workers run: every bets_view write is version-guarded.
     const runtime = await openRuntime('repair', { kafka: false });
     const { metrics, pusher } = jobMetrics('bet_projector_repair', runtime);
     try {
-      const bets = await laggingBets(runtime.pool, {
+      const bets = await reconciler.laggingBets(runtime.pool, {
         ...(sinceMs !== undefined ? { sinceMs } : {}),
-        ...(tenant !== undefined ? { tenantId: tenant } : {}),
-        ...(bet !== undefined ? { betId: bet } : {}),
+        ...(tenant !== undefined ? { tenantIds: [tenant] } : {}),
+        ...(tenant !== undefined && bet !== undefined ? { bets: [{ tenantId: tenant, betId: bet }] } : {}),
       });
       const started = performance.now();
       const report = progressReporter();
-      const result = await repairBets(runtime.pool, betsProjection, bets, {
+      const result = await reconciler.repairBets(runtime.pool, bets, {
         batchSize,
         concurrency,
         onProgress: (done, total) => {
@@ -59,7 +57,7 @@ workers run: every bets_view write is version-guarded.
       // Then the read models that follow bets_view, against what it now holds.
       metrics.repairProgress.set(1);
       metrics.repairedBets.inc({ source: 'repair' }, result.rowsWritten);
-      const followersRepaired = await repairFollowers(runtime.pool);
+      const followersRepaired = await reconciler.repairFollowers(runtime.pool);
       process.stdout.write(
         `${JSON.stringify({ lagging: bets.length, repaired: result.rowsWritten, followersRepaired })}\n`,
       );
