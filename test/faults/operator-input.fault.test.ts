@@ -1,5 +1,5 @@
 /**
- * Fault 8, bad operator input: every configuration variable the README documents and every
+ * Fault 8, bad operator input: every configuration variable docs/configuration.md documents and every
  * command's options, given missing, malformed or out-of-range values, stop the process with exit 2
  * and one line naming the setting and the value (never a secret's value), and nothing is written.
  */
@@ -10,7 +10,10 @@ import pLimit from 'p-limit';
 import { createTestDatabase, requiredEnv, type TestDatabase } from '../support/db.js';
 import { runProjector } from '../support/processes.js';
 
-const README = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../README.md');
+const CONFIGURATION = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '../../docs/configuration.md',
+);
 const SECRET = 'operator-typo-s3cret';
 const ONE_EVENT = JSON.stringify({
   tenant_id: 7,
@@ -22,10 +25,13 @@ const ONE_EVENT = JSON.stringify({
   event_data: { user_id: 'u-1', amount: '12.50', odds: '1.85', selection: 'home', currency: 'EUR' },
 });
 
-/** The variables of README's Configuration table: the contract with operators. */
+/** The variables of docs/configuration.md's worker table: the contract with operators. */
 function documentedVariables(): string[] {
-  const text = readFileSync(README, 'utf8');
-  const table = text.slice(text.indexOf('## Configuration'), text.indexOf('## Security'));
+  const text = readFileSync(CONFIGURATION, 'utf8');
+  const start = text.indexOf('\n## Worker and CLI\n');
+  if (start < 0) throw new Error('docs/configuration.md has no "## Worker and CLI" section');
+  const next = text.indexOf('\n## ', start + 1);
+  const table = text.slice(start, next < 0 ? undefined : next);
   const names = new Set<string>();
   for (const line of table.split('\n').filter((l) => l.startsWith('| `'))) {
     const firstCell = line.split('|')[1] ?? '';
@@ -150,7 +156,7 @@ describe('bad operator input', () => {
     expect(run.stderr).not.toContain(SECRET);
   };
 
-  it('covers every variable of the README Configuration table', () => {
+  it('covers every variable of the docs/configuration.md table', () => {
     expect(documentedVariables().filter((name) => !(name in BAD_VALUES))).toEqual([]);
   });
 

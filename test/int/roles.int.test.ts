@@ -17,7 +17,7 @@ const TENANT_B = 2;
  * How many of its own tenant's rows a reader sees through app.tenant_id. On Citus the policy is
  * evaluated on the workers' shards, where the coordinator's session setting does not exist (and
  * citus.propagate_set_commands fails these queries on Citus 13.2.2 here): the reader sees nothing —
- * isolation holds, closed, and readers on Citus scope by tenant_id in their queries (README).
+ * isolation holds, closed, and readers on Citus scope by tenant_id in their queries (docs/security.md).
  */
 const ownRows = (n: number) => (onCitus() ? 0 : n);
 
