@@ -95,6 +95,21 @@ export interface Config {
   /** Where `rebuild` and `repair` push their metrics while they run; unset: not pushed. */
   readonly pushgatewayUrl: string | undefined;
   readonly logLevel: LogLevel;
+  /** Fault injection for the fault suite (PROJECTOR_FAULTS); never set in production. */
+  readonly faults: Faults | undefined;
+  /**
+   * The bench's A/B of what the followers cost (PROJECTOR_BENCH_BETS_VIEW_ALONE): the worker keeps
+   * bets_view alone and its followers stop moving with it. Never in production.
+   */
+  readonly benchBetsViewAlone: boolean;
+}
+
+/** PROJECTOR_FAULTS, parsed: what the worker does to itself after each flush's DB commit. */
+export interface Faults {
+  /** Exit 137 (as SIGKILL would) after this many commits, before the offset commit; 0: never. */
+  readonly crashAfterDbCommit: number;
+  /** Sleep this long after each commit, before the offset commit. */
+  readonly slowFlushMs: number;
 }
 
 export { ConfigError };
@@ -165,6 +180,25 @@ function logLevel(env: Env): LogLevel {
     throw new ConfigError(`LOG_LEVEL "${value}" is not one of ${LOG_LEVELS.join(', ')}`);
   }
   return value as LogLevel;
+}
+
+/** PROJECTOR_FAULTS: comma-separated `crash-after-db-commit=N`, `slow-flush-ms=N`. */
+function faults(env: Env): Faults | undefined {
+  const spec = raw(env, 'PROJECTOR_FAULTS');
+  if (spec === undefined) return undefined;
+  const parsed = { crashAfterDbCommit: 0, slowFlushMs: 0 };
+  for (const part of spec.split(',')) {
+    const [key, value = ''] = part.split('=');
+    if (key !== 'crash-after-db-commit' && key !== 'slow-flush-ms') {
+      throw new ConfigError(
+        `PROJECTOR_FAULTS "${part}" is not a known fault (crash-after-db-commit=N, slow-flush-ms=N)`,
+      );
+    }
+    if (!/^\d+$/.test(value)) throw new ConfigError(`PROJECTOR_FAULTS "${part}" needs a whole number`);
+    if (key === 'crash-after-db-commit') parsed.crashAfterDbCommit = Number(value);
+    else parsed.slowFlushMs = Number(value);
+  }
+  return parsed;
 }
 
 /** The backlog flush size in force: FLUSH_BACKLOG_MAX_EVENTS, or the platform's default. */
@@ -249,6 +283,8 @@ export function loadConfig(env: Env = process.env): Config {
     sweepGraceMs: integer(env, 'SWEEP_GRACE_MS', 30_000, 0, 86_400_000),
     pushgatewayUrl: httpUrl(env, 'PUSHGATEWAY_URL'),
     logLevel: logLevel(env),
+    faults: faults(env),
+    benchBetsViewAlone: boolean(env, 'PROJECTOR_BENCH_BETS_VIEW_ALONE', false),
   });
 }
 

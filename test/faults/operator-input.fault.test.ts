@@ -87,6 +87,8 @@ const BAD_VALUES: Record<string, [string, string]> = {
   SWEEP_WINDOW_MS: ['0', 'SWEEP_WINDOW_MS 0 is out of range'],
   SWEEP_GRACE_MS: ['-5', 'SWEEP_GRACE_MS "-5" is not a whole number'],
   LOG_LEVEL: ['loud', 'LOG_LEVEL "loud" is not one of'],
+  PROJECTOR_FAULTS: ['explode=1', 'PROJECTOR_FAULTS "explode=1" is not a known fault'],
+  PROJECTOR_BENCH_BETS_VIEW_ALONE: ['1x', 'PROJECTOR_BENCH_BETS_VIEW_ALONE "1x" is not a boolean'],
 };
 
 /** Also for every secret: its _FILE form pointing nowhere. */

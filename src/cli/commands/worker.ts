@@ -29,9 +29,7 @@ signal or SHUTDOWN_TIMEOUT_MS exits non-zero.`,
     const metrics = createMetrics();
     const rowCache =
       runtime.config.viewRowCacheSize > 0 ? { rowCache: new RowCache(runtime.config.viewRowCacheSize) } : {};
-    // The bench's A/B of what the followers cost (its e2e part sets it); never in production:
-    // the followers' tables stop moving with bets_view.
-    const betsViewAlone = process.env['PROJECTOR_BENCH_BETS_VIEW_ALONE'] === '1';
+    const betsViewAlone = runtime.config.benchBetsViewAlone;
     if (betsViewAlone)
       runtime.logger.warn('PROJECTOR_BENCH_BETS_VIEW_ALONE: user_exposure is not maintained (bench only)');
     const worker = createWorker({
@@ -41,7 +39,7 @@ signal or SHUTDOWN_TIMEOUT_MS exits non-zero.`,
       projection: betsViewAlone ? createBetsProjection(rowCache) : createProjection(rowCache),
       logger: runtime.logger,
       metrics,
-      hooks: faultHooks(process.env, runtime.logger),
+      hooks: faultHooks(runtime.config.faults, runtime.logger),
     });
     const http = await startHttpServer({
       port: runtime.config.httpPort,
