@@ -11,7 +11,6 @@ import { parse, UsageError, type Command } from './command.js';
 import { routeProcessWarnings } from './processWarnings.js';
 import { packageVersion } from './version.js';
 import { appendCommand } from './commands/append.js';
-import { benchCommand } from './commands/bench.js';
 import { demoCommand } from './commands/demo.js';
 import { dlqCommand } from './commands/dlq.js';
 import { lagCommand } from './commands/lag.js';
@@ -30,16 +29,37 @@ const COMMANDS: readonly Command[] = [
   lagCommand,
   repairCommand,
   dlqCommand,
-  benchCommand,
   demoCommand,
 ];
 
+/**
+ * The bench is not part of the product: it lives in bench/ beside it, is built in a checkout
+ * (`npm run bench`) and is left out of the image. Loaded only when asked for.
+ */
+const BENCH = {
+  name: 'bench',
+  summary: 'measure the pipeline (in a checkout: npm run bench; not in the image)',
+};
+
+const BENCH_MODULE = '../../bench/command.js';
+
+async function benchCommand(): Promise<Command | string> {
+  try {
+    // A specifier in a variable: the image's build has no bench/ for the compiler to resolve.
+    const module = (await import(BENCH_MODULE)) as { benchCommand: Command };
+    return module.benchCommand;
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw error;
+    return 'the bench is not part of this build (the image ships the product only): run `npm run bench` in a checkout';
+  }
+}
+
 function overview(): string {
-  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  const width = Math.max(...[...COMMANDS, BENCH].map((c) => c.name.length));
   return [
     'usage: projector <command> [options]   (projector <command> --help for its options)',
     '',
-    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    ...[...COMMANDS, BENCH].map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
     'Configuration comes from environment variables; see docs/configuration.md. projector --version prints the version.',
   ].join('\n');
@@ -55,7 +75,12 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${overview()}\n`);
     return name === undefined ? 2 : 0;
   }
-  const command = COMMANDS.find((c) => c.name === name);
+  const found = name === BENCH.name ? await benchCommand() : COMMANDS.find((c) => c.name === name);
+  if (typeof found === 'string') {
+    process.stderr.write(`projector bench: ${found}\n`);
+    return 2;
+  }
+  const command = found;
   if (!command) {
     process.stderr.write(`projector: unknown command "${name}" (try projector --help)\n`);
     return 2;

@@ -7,23 +7,23 @@ import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Partitioners, type Kafka } from 'kafkajs';
-import { createBetsProjection as bareBetsProjection } from '../../projections/bets/index.js';
-import { createProjection as createBetsProjection, inlineProjection } from '../../projections/registry.js';
-import { rebuildBetsView, type RebuildReport } from '../../projections/bets/rebuild.js';
-import { isCaughtUp } from '../../consumers/lag.js';
-import { createFlusher } from '../../consumers/flush.js';
-import type { EventItem } from '../../consumers/messages.js';
-import type { Pool } from '../db/pool.js';
-import { silentLogger } from '../observability/logger.js';
-import { freePort } from '../freePort.js';
-import { STAGES, type Stage } from '../observability/stages.js';
-import type { BetEvent } from '../events/types.js';
-import { encodeEvent, noPublisher } from '../kafka/publisher.js';
-import { ensureTopic, topicEndOffsets } from '../kafka/topics.js';
-import { simulateEvents } from '../simulate/generator.js';
-import { runSimulation } from '../simulate/run.js';
-import { createEventStore } from '../store/eventStore.js';
-import { eventRowValues } from '../store/statements.js';
+import { createBetsProjection as bareBetsProjection } from '../projections/bets/index.js';
+import { createProjection as createBetsProjection, inlineProjection } from '../projections/registry.js';
+import { rebuildBetsView, type RebuildReport } from '../projections/bets/rebuild.js';
+import { isCaughtUp } from '../consumers/lag.js';
+import { createFlusher } from '../consumers/flush.js';
+import type { EventItem } from '../consumers/messages.js';
+import type { Pool } from '../src/db/pool.js';
+import { silentLogger } from '../src/observability/logger.js';
+import { freePort } from '../src/freePort.js';
+import { STAGES, type Stage } from '../src/observability/stages.js';
+import type { BetEvent } from '../src/events/types.js';
+import { encodeEvent, noPublisher } from '../src/kafka/publisher.js';
+import { ensureTopic, topicEndOffsets } from '../src/kafka/topics.js';
+import { simulateEvents } from '../src/simulate/generator.js';
+import { runSimulation } from '../src/simulate/run.js';
+import { createEventStore } from '../src/store/eventStore.js';
+import { eventRowValues } from '../src/store/statements.js';
 import { figure, quantile, repeat, type Figure } from './stats.js';
 
 export interface BenchContext {
@@ -35,7 +35,7 @@ export interface BenchContext {
   readonly log: (line: string) => void;
 }
 
-export const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+export const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 /**
  * Workers run as the image runs them (Dockerfile ENTRYPOINT): with a 4 MB young-generation
  * semi-space, V8 keeps a worker at full speed smaller at the same throughput (docs/benchmarks.md).
@@ -345,7 +345,7 @@ async function latencyRun(
   });
   await sleep(3_000);
   const cpuBefore = cpuMs(worker.pid!);
-  const { createKafkaPublisher } = await import('../kafka/publisher.js');
+  const { createKafkaPublisher } = await import('../src/kafka/publisher.js');
   const publisher = createKafkaPublisher(ctx.kafka, topic);
   const store = createEventStore({ pool: ctx.pool, publisher, inline: inlineProjection });
   await runSimulation(store, {

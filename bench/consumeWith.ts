@@ -1,7 +1,7 @@
 /**
  * One Kafka client consuming a topic in a process of its own (so its peak RSS is its own): the
  * consumer half of `projector bench --only clients`. Prints one JSON line.
- *   node dist/src/bench/consumeWith.js drain|rebalance kafkajs|platformatic BROKERS TOPIC COUNT
+ *   node dist/bench/consumeWith.js drain|rebalance kafkajs|platformatic BROKERS TOPIC COUNT
  * Every message's value is parsed as JSON, as the worker decodes it; offsets are committed as each
  * client does by default (kafkajs after every batch, @platformatic/kafka's autocommit).
  * - drain: one member reads the topic as fast as it can.
@@ -14,7 +14,7 @@
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Kafka, logLevel } from 'kafkajs';
-import { installCodecs } from '../kafka/codecs/index.js';
+import { installCodecs } from '../src/kafka/codecs/index.js';
 
 type OnMessages = (
   messages: ReadonlyArray<{ partition: number; offset: string; value: Buffer | null }>,

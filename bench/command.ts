@@ -11,22 +11,22 @@ import {
   benchRebuild,
   fillTopic,
   type BenchContext,
-} from '../../bench/parts.js';
-import { benchClients, type ClientFigures } from '../../bench/clients.js';
-import { benchCodecs, type CodecFigures } from '../../bench/codecs.js';
-import { benchPeer, peerMarkdown, type PeerFigures } from '../../bench/peer.js';
-import { benchPlatform, platformsMarkdown, type PlatformFigures } from '../../bench/platforms.js';
-import { barChart, lineChart } from '../../bench/svg.js';
-import { spread, type Figure } from '../../bench/stats.js';
-import { STAGES, type Stage } from '../../observability/stages.js';
-import { loadConfig, maskUrl } from '../../config.js';
-import { withDatabase } from '../../db/connection.js';
-import { ensureDatabase } from '../../db/ensureDatabase.js';
-import { migrate } from '../../db/migrate.js';
-import { detectPlatform } from '../../db/platform.js';
-import { ensureTopic } from '../../kafka/topics.js';
-import { intOption, stringOption, UsageError, type Command, type Values } from '../command.js';
-import { createRuntime, type Runtime } from '../runtime.js';
+} from './parts.js';
+import { benchClients, type ClientFigures } from './clients.js';
+import { benchCodecs, type CodecFigures } from './codecs.js';
+import { benchPeer, peerMarkdown, type PeerFigures } from './peer.js';
+import { benchPlatform, platformsMarkdown, type PlatformFigures } from './platforms.js';
+import { barChart, lineChart } from './svg.js';
+import { spread, type Figure } from './stats.js';
+import { STAGES, type Stage } from '../src/observability/stages.js';
+import { loadConfig, maskUrl } from '../src/config.js';
+import { withDatabase } from '../src/db/connection.js';
+import { ensureDatabase } from '../src/db/ensureDatabase.js';
+import { migrate } from '../src/db/migrate.js';
+import { detectPlatform } from '../src/db/platform.js';
+import { ensureTopic } from '../src/kafka/topics.js';
+import { intOption, stringOption, UsageError, type Command, type Values } from '../src/cli/command.js';
+import { createRuntime, type Runtime } from '../src/cli/runtime.js';
 
 const PARTS = [
   'append',

@@ -3,12 +3,12 @@
  * batches of 100 over 20 tenants, one worker end to end at the default buffer, and a rebuild with
  * its locked swap. What docs/benchmarks.md reports for Citus, each as a ratio to PostgreSQL.
  */
-import { inlineProjection } from '../../projections/registry.js';
-import { rebuildBetsView, type RebuildReport } from '../../projections/bets/rebuild.js';
-import { noPublisher } from '../kafka/publisher.js';
-import { simulateEvents } from '../simulate/generator.js';
-import { createEventStore } from '../store/eventStore.js';
-import type { BetEvent } from '../events/types.js';
+import { inlineProjection } from '../projections/registry.js';
+import { rebuildBetsView, type RebuildReport } from '../projections/bets/rebuild.js';
+import { noPublisher } from '../src/kafka/publisher.js';
+import { simulateEvents } from '../src/simulate/generator.js';
+import { createEventStore } from '../src/store/eventStore.js';
+import type { BetEvent } from '../src/events/types.js';
 import { benchEndToEnd, fillEvents, type BenchContext, type EndToEndResult } from './parts.js';
 import { figure, repeat, spread, type Figure } from './stats.js';
 

@@ -11,9 +11,9 @@
  */
 import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { betKey, type BetEvent } from '../events/types.js';
-import { encodeEvent } from '../kafka/publisher.js';
-import { simulateEvents } from '../simulate/generator.js';
+import { betKey, type BetEvent } from '../src/events/types.js';
+import { encodeEvent } from '../src/kafka/publisher.js';
+import { simulateEvents } from '../src/simulate/generator.js';
 import { connectPaths, rowMessages, startConnect, type Reader } from './kafkaConnect.js';
 import { CLI, cpuMs, fillTopicWith, peakRssMb, WORKER_NODE_FLAGS, type BenchContext } from './parts.js';
 import { figure, spread, type Figure } from './stats.js';

@@ -3,14 +3,14 @@
  * append path publishes), the bytes of a typical 100-event batch, and one worker at the defaults
  * draining a topic written with it (end to end, peak RSS). Same events for every codec.
  */
-import { KAFKA_COMPRESSIONS, type KafkaCompression } from '../config.js';
-import type { BetEvent } from '../events/types.js';
-import { lz4Compress } from '../kafka/codecs/lz4.js';
-import { snappyCompress } from '../kafka/codecs/snappy.js';
-import { zstdCompress } from '../kafka/codecs/zstd.js';
-import { createKafkaPublisher, encodeEvent } from '../kafka/publisher.js';
-import { ensureTopic } from '../kafka/topics.js';
-import { simulateEvents } from '../simulate/generator.js';
+import { KAFKA_COMPRESSIONS, type KafkaCompression } from '../src/config.js';
+import type { BetEvent } from '../src/events/types.js';
+import { lz4Compress } from '../src/kafka/codecs/lz4.js';
+import { snappyCompress } from '../src/kafka/codecs/snappy.js';
+import { zstdCompress } from '../src/kafka/codecs/zstd.js';
+import { createKafkaPublisher, encodeEvent } from '../src/kafka/publisher.js';
+import { ensureTopic } from '../src/kafka/topics.js';
+import { simulateEvents } from '../src/simulate/generator.js';
 import { gzipSync } from 'node:zlib';
 import { benchEndToEnd, type BenchContext, type EndToEndResult } from './parts.js';
 import { figure, repeat, type Figure } from './stats.js';

@@ -9,13 +9,13 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { applyEvent } from '../../projections/bets/reducer.js';
-import type { BetRow } from '../../projections/bets/row.js';
-import { betKey, type BetEvent } from '../events/types.js';
-import { freePort } from '../freePort.js';
+import { applyEvent } from '../projections/bets/reducer.js';
+import type { BetRow } from '../projections/bets/row.js';
+import { betKey, type BetEvent } from '../src/events/types.js';
+import { freePort } from '../src/freePort.js';
 import type { BenchContext } from './parts.js';
 
-const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /** A started reader, and what to say about it if it does not catch up. */
 export interface Reader {

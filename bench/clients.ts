@@ -9,9 +9,9 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { DEFAULT_KAFKA_COMPRESSION } from '../config.js';
-import { ensureTopic } from '../kafka/topics.js';
-import { simulateEvents } from '../simulate/generator.js';
+import { DEFAULT_KAFKA_COMPRESSION } from '../src/config.js';
+import { ensureTopic } from '../src/kafka/topics.js';
+import { simulateEvents } from '../src/simulate/generator.js';
 import { publishAll } from './codecs.js';
 import type { BenchContext } from './parts.js';
 import { figure, type Figure } from './stats.js';
