@@ -15,9 +15,10 @@
  * every row through the coordinator instead of inserting on each shard.
  */
 import { chunkFilter, type Chunk } from './chunks.js';
+import { WRITTEN_COLUMNS } from './columns.js';
 
-const FILL_COLUMNS = `tenant_id, bet_id, idempotency_key, user_id, amount, odds, selection, currency, status,
-  payout, version, last_event_type, placed_at, last_updated_timestamp, projected_at`;
+/** The row's columns as every writer names them (columns.ts); the SELECT below gives them in order. */
+const FILL_COLUMNS = WRITTEN_COLUMNS;
 
 /**
  * For the fill's transaction: the planner costs a sort and a group aggregation below a hash

@@ -10,61 +10,51 @@ import { rowMajor, rowsPerStatement, slices, valuesList } from '../../src/db/val
 import { betKey } from '../../src/events/types.js';
 import type { Transition, TransitionFollower } from '../projection.js';
 import type { BetRef } from './plan.js';
-import type { BetRow, BetStatus } from './row.js';
-import type { EventType } from '../../src/events/types.js';
+import type { BetRow } from './row.js';
+import {
+  PREVIOUS_STATUS,
+  ROW_COLUMNS,
+  SELECT_ROW_COLUMNS,
+  WRITTEN_AT,
+  WRITTEN_COLUMNS,
+  rowFromRead,
+  rowValues,
+} from './columns.js';
 
 export const VIEW_TABLE = 'bets_view';
 
-const COLUMNS = `tenant_id, bet_id, idempotency_key, user_id, amount, odds, selection, currency, status,
-  payout, version, last_event_type, placed_at, last_updated_timestamp, projected_at`;
-
-const ON_CONFLICT = `
-ON CONFLICT (tenant_id, bet_id) DO UPDATE SET
-  idempotency_key = EXCLUDED.idempotency_key, user_id = EXCLUDED.user_id, amount = EXCLUDED.amount,
-  odds = EXCLUDED.odds, selection = EXCLUDED.selection, currency = EXCLUDED.currency,
-  status = EXCLUDED.status, payout = EXCLUDED.payout, version = EXCLUDED.version,
-  last_event_type = EXCLUDED.last_event_type, placed_at = EXCLUDED.placed_at,
-  last_updated_timestamp = EXCLUDED.last_updated_timestamp, projected_at = EXCLUDED.projected_at,
-  previous_status = v.status
-WHERE v.version < EXCLUDED.version`;
+/** The column list, DO UPDATE list and both bound forms, from the one declaration of the row. */
+const UPDATED = [...ROW_COLUMNS.map((c) => c.name), WRITTEN_AT.name]
+  .filter((name) => name !== 'tenant_id' && name !== 'bet_id')
+  .map((name) => `${name} = EXCLUDED.${name}`)
+  .join(', ');
 
 /**
  * The version guard (`WHERE v.version < EXCLUDED.version`) means a row only ever moves forward:
  * a replay, a late delivery or a slower writer with an older fold changes nothing. Every row
  * written is the fold of its bet's events 1..version, so the highest version is always right.
  */
+const ON_CONFLICT = `
+ON CONFLICT (tenant_id, bet_id) DO UPDATE SET ${UPDATED}, ${PREVIOUS_STATUS} = v.status
+WHERE v.version < EXCLUDED.version`;
+
+/** PostgreSQL's form: one array per column, expanded by unnest. */
 function upsertSql(table: string = VIEW_TABLE): string {
+  const arrays = ROW_COLUMNS.map((c, i) => `$${i + 1}::${c.bound}[]`).join(', ');
+  const names = ROW_COLUMNS.map((c) => c.name).join(', ');
+  const values = ROW_COLUMNS.map((c) => (c.write ? c.write(`u.${c.name}`) : `u.${c.name}`)).join(', ');
   return `
-INSERT INTO ${table} AS v (${COLUMNS})
-SELECT u.tenant_id, u.bet_id, u.idempotency_key, u.user_id, u.amount, u.odds, u.selection, u.currency,
-       u.status, u.payout, u.version, u.last_event_type,
-       'epoch'::timestamptz + u.placed_at_ms * interval '1 millisecond',
-       u.last_updated_timestamp, clock_timestamp()
-FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::numeric[], $6::numeric[], $7::text[],
-            $8::text[], $9::text[], $10::numeric[], $11::integer[], $12::text[], $13::bigint[], $14::bigint[])
-  AS u(tenant_id, bet_id, idempotency_key, user_id, amount, odds, selection, currency, status, payout,
-       version, last_event_type, placed_at_ms, last_updated_timestamp)${ON_CONFLICT}`;
+INSERT INTO ${table} AS v (${WRITTEN_COLUMNS})
+SELECT ${values}, ${WRITTEN_AT.value}
+FROM unnest(${arrays}) AS u(${names})${ON_CONFLICT}`;
 }
 
-/** The row's columns in a VALUES list: the same 14 parameters per row as upsertParams, row by row. */
+/** The row's columns in a VALUES list: one parameter per column, row by row. */
 const ROW_VALUES = [
-  '$::bigint',
-  '$::text',
-  '$::text',
-  '$::text',
-  '$::numeric',
-  '$::numeric',
-  '$::text',
-  '$::text',
-  '$::text',
-  '$::numeric',
-  '$::integer',
-  '$::text',
-  `'epoch'::timestamptz + $::bigint * interval '1 millisecond'`,
-  '$::bigint',
-  'clock_timestamp()',
+  ...ROW_COLUMNS.map((c) => (c.write ? c.write(`$::${c.bound}`) : `$::${c.bound}`)),
+  WRITTEN_AT.value,
 ];
-const ROWS_PER_STATEMENT = rowsPerStatement(14);
+const ROWS_PER_STATEMENT = rowsPerStatement(ROW_COLUMNS.length);
 
 /**
  * The same UPSERT for Citus, returning `returning` of the rows that passed the version guard. No
@@ -72,35 +62,16 @@ const ROWS_PER_STATEMENT = rowsPerStatement(14);
  */
 function upsertValuesSql(rows: number, table: string = VIEW_TABLE, returning = 'tenant_id, bet_id'): string {
   return `
-INSERT INTO ${table} AS v (${COLUMNS})
+INSERT INTO ${table} AS v (${WRITTEN_COLUMNS})
 VALUES ${valuesList(ROW_VALUES, rows)}${ON_CONFLICT}
 RETURNING ${returning}`;
 }
 
 const UPSERT_BETS = upsertSql();
 
-function rowValues(r: BetRow): unknown[] {
-  return [
-    r.tenantId,
-    r.betId,
-    r.idempotencyKey,
-    r.userId,
-    r.amount,
-    r.odds,
-    r.selection,
-    r.currency,
-    r.status,
-    r.payout,
-    r.version,
-    r.lastEventType,
-    r.placedAt,
-    r.lastUpdatedTimestamp,
-  ];
-}
-
-/** The 14 column arrays of the UPSERT, in its parameter order. */
+/** The column arrays of the UPSERT, in its parameter order. */
 function upsertParams(rows: readonly BetRow[]): unknown[][] {
-  const columns: unknown[][] = Array.from({ length: 14 }, () => new Array<unknown>(rows.length));
+  const columns: unknown[][] = ROW_COLUMNS.map(() => new Array<unknown>(rows.length));
   rows.forEach((r, i) => {
     const values = rowValues(r);
     values.forEach((value, c) => ((columns[c] as unknown[])[i] = value));
@@ -251,29 +222,8 @@ export async function upsertBetRows(db: Queryable, rows: readonly BetRow[], tabl
   return result.rowCount ?? 0;
 }
 
-interface StoredRow {
-  tenant_id: number;
-  bet_id: string;
-  idempotency_key: string | null;
-  user_id: string | null;
-  amount: string | null;
-  odds: string | null;
-  selection: string | null;
-  currency: string | null;
-  status: BetStatus;
-  payout: string | null;
-  version: number;
-  last_event_type: EventType;
-  placed_at_ms: number | null;
-  last_updated_timestamp: number;
-}
-
-const SELECT_COLUMNS = `tenant_id, bet_id, idempotency_key, user_id, amount::text, odds::text, selection, currency,
-       status, payout::text, version, last_event_type,
-       (extract(epoch FROM placed_at) * 1000)::bigint AS placed_at_ms, last_updated_timestamp`;
-
 export const SELECT_BET_ROWS = `
-SELECT ${SELECT_COLUMNS}
+SELECT ${SELECT_ROW_COLUMNS}
 FROM bets_view
 WHERE (tenant_id, bet_id) IN (SELECT * FROM unnest($1::bigint[], $2::text[]))`;
 
@@ -283,28 +233,9 @@ WHERE (tenant_id, bet_id) IN (SELECT * FROM unnest($1::bigint[], $2::text[]))`;
  * above plans through the coordinator and ships the unnest to every shard.
  */
 const SELECT_BET_ROWS_CITUS = `
-SELECT ${SELECT_COLUMNS}
+SELECT ${SELECT_ROW_COLUMNS}
 FROM bets_view
 WHERE tenant_id = ANY($1::bigint[]) AND bet_id = ANY($2::text[])`;
-
-function toBetRow(r: StoredRow): BetRow {
-  return {
-    tenantId: r.tenant_id,
-    betId: r.bet_id,
-    idempotencyKey: r.idempotency_key,
-    userId: r.user_id,
-    amount: r.amount,
-    odds: r.odds,
-    selection: r.selection,
-    currency: r.currency,
-    status: r.status,
-    payout: r.payout,
-    version: r.version,
-    lastEventType: r.last_event_type,
-    placedAt: r.placed_at_ms,
-    lastUpdatedTimestamp: r.last_updated_timestamp,
-  };
-}
 
 /** The stored rows of these bets, keyed by `tenant_id:bet_id`. */
 export async function readBetRows(db: Queryable, bets: readonly BetRef[]): Promise<Map<string, BetRow>> {
@@ -315,7 +246,7 @@ export async function readBetRows(db: Queryable, bets: readonly BetRef[]): Promi
   // empty view being back-filled) stays a sequential scan as the table grows: the bench saw a
   // back-fill slow down within a minute, its reads soon costing more than the UPSERT.
   const citus = platformOf(db) === 'citus';
-  const result = await db.query<StoredRow>(
+  const result = await db.query<{ tenant_id: number; bet_id: string }>(
     citus
       ? {
           text: SELECT_BET_ROWS_CITUS,
@@ -326,7 +257,7 @@ export async function readBetRows(db: Queryable, bets: readonly BetRef[]): Promi
   const wanted = citus ? new Set(bets.map((b) => betKey(b.tenantId, b.betId))) : undefined;
   for (const r of result.rows) {
     const key = betKey(r.tenant_id, r.bet_id);
-    if (!wanted || wanted.has(key)) rows.set(key, toBetRow(r));
+    if (!wanted || wanted.has(key)) rows.set(key, rowFromRead(r));
   }
   return rows;
 }

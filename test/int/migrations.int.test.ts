@@ -1,4 +1,5 @@
 import { loadMigrations, migrate, type Migration } from '../../src/db/migrate.js';
+import { PREVIOUS_STATUS, ROW_COLUMNS, WRITTEN_AT } from '../../projections/bets/columns.js';
 import { createPool } from '../../src/db/pool.js';
 import { createTestDatabase, onCitus, type TestDatabase } from '../support/db.js';
 
@@ -25,6 +26,28 @@ describe(`migrations on real ${process.env['TEST_PLATFORM'] === 'citus' ? 'Citus
       'SELECT name FROM schema_migrations ORDER BY version',
     );
     expect(rows.map((r) => r.name)).toEqual((await loadMigrations()).map((m) => m.name));
+  });
+
+  it("the row declared once (projections/bets/columns.ts) is bets_view's columns as the migrations make them", async () => {
+    await migrate(db.pool);
+    const { rows } = await db.pool.query<{ column_name: string; data_type: string }>(
+      `SELECT column_name, data_type FROM information_schema.columns
+        WHERE table_schema = 'public' AND table_name = 'bets_view' ORDER BY ordinal_position`,
+    );
+    const declared = [...ROW_COLUMNS.map((c) => c.name), WRITTEN_AT.name, PREVIOUS_STATUS];
+    expect(rows.map((r) => r.column_name).sort()).toEqual([...declared].sort());
+    // Each fold column is bound as its column's type, or converted by its declared write.
+    const types = new Map(rows.map((r) => [r.column_name, r.data_type]));
+    for (const c of ROW_COLUMNS) {
+      const stored = types.get(c.name)!;
+      if (c.write)
+        expect({ column: c.name, stored }).toEqual({ column: c.name, stored: 'timestamp with time zone' });
+      else
+        expect({ column: c.name, stored }).toEqual({
+          column: c.name,
+          stored: c.bound,
+        });
+    }
   });
 
   it('creates the five tables with tenant_id in every unique key, and no triggers', async () => {

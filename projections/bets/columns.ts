@@ -1,0 +1,76 @@
+/**
+ * The bets_view row, declared once: each column's name, the SQL type its value is bound as, which
+ * field of the fold's row holds it, and — where they differ from the bound value — how the value
+ * becomes the column and how the column is read back. The UPSERT's column list, its unnest and
+ * VALUES forms, its DO UPDATE list, the read of stored rows and the rebuild's column list all follow
+ * from this table; an integration test holds it to the table the migrations make.
+ */
+import type { BetRow } from './row.js';
+
+export interface RowColumn {
+  readonly name: string;
+  /** The type the value is bound as (and unnest()'s array element type). */
+  readonly bound: string;
+  readonly field: keyof BetRow;
+  /** The column's value from a bound parameter `p`, where not the parameter itself. */
+  readonly write?: (p: string) => string;
+  /** The expression a read selects (as the column's name), where not the column itself. */
+  readonly read?: string;
+}
+
+const MS_TO_TIMESTAMPTZ = (p: string) => `'epoch'::timestamptz + ${p} * interval '1 millisecond'`;
+
+/** The fold's columns, in the order every statement binds them. */
+export const ROW_COLUMNS: readonly RowColumn[] = [
+  { name: 'tenant_id', bound: 'bigint', field: 'tenantId' },
+  { name: 'bet_id', bound: 'text', field: 'betId' },
+  { name: 'idempotency_key', bound: 'text', field: 'idempotencyKey' },
+  { name: 'user_id', bound: 'text', field: 'userId' },
+  { name: 'amount', bound: 'numeric', field: 'amount', read: 'amount::text' },
+  { name: 'odds', bound: 'numeric', field: 'odds', read: 'odds::text' },
+  { name: 'selection', bound: 'text', field: 'selection' },
+  { name: 'currency', bound: 'text', field: 'currency' },
+  { name: 'status', bound: 'text', field: 'status' },
+  { name: 'payout', bound: 'numeric', field: 'payout', read: 'payout::text' },
+  { name: 'version', bound: 'integer', field: 'version' },
+  { name: 'last_event_type', bound: 'text', field: 'lastEventType' },
+  {
+    name: 'placed_at',
+    bound: 'bigint',
+    field: 'placedAt',
+    write: MS_TO_TIMESTAMPTZ,
+    read: '(extract(epoch FROM placed_at) * 1000)::bigint',
+  },
+  { name: 'last_updated_timestamp', bound: 'bigint', field: 'lastUpdatedTimestamp' },
+];
+
+/** Written by the database, not the fold: when the row was written. */
+export const WRITTEN_AT = { name: 'projected_at', value: 'clock_timestamp()' } as const;
+
+/**
+ * Kept by the UPSERT itself, not the fold: the row's status before the write that last changed it
+ * (what the followers read as a transition's previous status).
+ */
+export const PREVIOUS_STATUS = 'previous_status';
+
+/** Every column a writer of the row names, in order. */
+export const WRITTEN_COLUMNS = [...ROW_COLUMNS.map((c) => c.name), WRITTEN_AT.name].join(', ');
+
+/** The bound values of one row, in ROW_COLUMNS' order. */
+export function rowValues(row: BetRow): unknown[] {
+  const values = new Array<unknown>(ROW_COLUMNS.length);
+  for (let i = 0; i < ROW_COLUMNS.length; i++) values[i] = row[ROW_COLUMNS[i]!.field];
+  return values;
+}
+
+/** A row as a read returns it (`SELECT_ROW_COLUMNS`), as the fold's row. */
+export function rowFromRead(read: Readonly<Record<string, unknown>>): BetRow {
+  const row: Record<string, unknown> = {};
+  for (const c of ROW_COLUMNS) row[c.field] = read[c.name];
+  return row as unknown as BetRow;
+}
+
+/** The select list of a read of whole rows. */
+export const SELECT_ROW_COLUMNS = ROW_COLUMNS.map((c) => (c.read ? `${c.read} AS ${c.name}` : c.name)).join(
+  ', ',
+);
