@@ -60,10 +60,13 @@ export function classifyError(error: unknown): ErrorKind {
     if (RETRYABLE_SQLSTATE.test(e.code) || RETRYABLE_NODE_CODES.has(e.code)) return 'retryable';
     if (BAD_INPUT_SQLSTATE.test(e.code)) return 'bad_input';
   }
-  // kafkajs marks its own errors. Its "retries exceeded" means its own (short) bound ran out on
-  // the cause it wraps: that cause says whether waiting longer, within ours, can heal it.
+  // kafkajs marks its own errors. Its "retries exceeded", and the non-retriable error it wraps a
+  // connection failure in once its own (short) attempts are spent, say only that kafkajs stopped:
+  // the cause they wrap says whether waiting longer, within our bound, can heal it.
   if (e.name === 'KafkaJSSASLAuthenticationError') return 'fatal';
-  if (e.name === 'KafkaJSNumberOfRetriesExceeded') return classifyError((error as { cause?: unknown }).cause);
+  const cause = (error as { cause?: unknown }).cause;
+  if ((e.name === 'KafkaJSNumberOfRetriesExceeded' || e.name === 'KafkaJSNonRetriableError') && cause)
+    return classifyError(cause);
   if (e.retriable === true) return 'retryable';
   if (e.name === 'ValidationError') return 'bad_input';
   // pg reports a dropped socket with a plain Error.

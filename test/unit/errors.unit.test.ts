@@ -1,4 +1,9 @@
-import { KafkaJSConnectionError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError } from 'kafkajs';
+import {
+  KafkaJSConnectionError,
+  KafkaJSNonRetriableError,
+  KafkaJSNumberOfRetriesExceeded,
+  KafkaJSProtocolError,
+} from 'kafkajs';
 import { classifyError } from '../../src/errors.js';
 
 describe('classifyError', () => {
@@ -49,5 +54,11 @@ describe('classifyError', () => {
       retriable: false,
     } as never);
     expect(classifyError(exceeded(denied))).toBe('fatal');
+    // The producer's "Failed to connect to seed broker": kafkajs's retrier, its own attempts spent,
+    // wraps the connection failure as non-retriable with it as the cause (retry/index.js).
+    const refused = new KafkaJSConnectionError('Connection error: connect ECONNREFUSED');
+    const NonRetriable = KafkaJSNonRetriableError as unknown as new (e: Error, o: { cause: Error }) => Error;
+    expect(classifyError(new NonRetriable(refused, { cause: refused }))).toBe('retryable');
+    expect(classifyError(new KafkaJSNonRetriableError('Invalid message'))).toBe('fatal');
   });
 });
