@@ -25,6 +25,7 @@ import {
   scenarioReport,
   scenarioStream,
   settle,
+  expectProducerFinished,
   simulateProcess,
   workerEnv,
   type ScenarioRow,
@@ -167,13 +168,7 @@ describe('Citus cluster faults', () => {
       citus('node-start', 'worker2');
       const faultEnded = Date.now();
       const produced = await producing;
-      expect({ code: produced.code, unpublished: produced.report.unpublished }).toEqual({
-        code: 0,
-        unpublished: 0,
-      });
-      expect(produced.retries).toBeGreaterThan(0);
-      const { rows } = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM bet_events');
-      expect(rows[0]!.n).toBe(6_000);
+      await expectProducerFinished(db, produced, 6_000);
       await end(
         run,
         `Citus worker node crashed for 10 s under \`projector simulate\`: ${produced.retries} producer retries`,

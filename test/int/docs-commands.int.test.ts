@@ -7,12 +7,11 @@
  * that cannot be run here are listed in UNCHECKED with the reason; any other program fails the test,
  * so the docs cannot drift into commands nobody can run.
  */
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { runProjector } from '../support/processes.js';
+import { DOCS, ROOT } from '../support/docs.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const read = (file: string): string => readFileSync(path.join(ROOT, file), 'utf8');
 const CLI_PATH = 'dist/src/cli/main.js';
 
@@ -70,13 +69,6 @@ function commandLines(file: string): DocLine[] {
   return found;
 }
 
-const DOCS = [
-  'README.md',
-  ...readdirSync(path.join(ROOT, 'docs'))
-    .filter((f) => f.endsWith('.md'))
-    .sort()
-    .map((f) => `docs/${f}`),
-];
 const LINES = DOCS.flatMap(commandLines);
 
 interface Parsed {

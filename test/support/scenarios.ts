@@ -63,6 +63,24 @@ export interface SimulateRun {
 }
 
 /**
+ * What a producer that rode through a fault shows: it finished, published every batch, announced
+ * its retries on stderr, and stored every event once.
+ */
+export async function expectProducerFinished(
+  db: TestDatabase,
+  produced: SimulateRun,
+  events: number,
+): Promise<void> {
+  expect({ code: produced.code, unpublished: produced.report.unpublished }).toEqual({
+    code: 0,
+    unpublished: 0,
+  });
+  expect(produced.retries).toBeGreaterThan(0);
+  const { rows } = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM bet_events');
+  expect(rows[0]!.n).toBe(events);
+}
+
+/**
  * The real producer: `projector simulate` as its own process, appending and publishing `events`
  * at `rate` events/s, with its retries within RETRY_* (about a minute here).
  */

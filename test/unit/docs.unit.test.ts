@@ -5,21 +5,13 @@
  * and measured figures live only in docs/benchmarks.md. The commands in the docs are run by
  * test/int/docs-commands.int.test.ts.
  */
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { METRIC } from '../../src/observability/metrics.js';
+import { DOCS, ROOT } from '../support/docs.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const read = (file: string): string => readFileSync(path.join(ROOT, file), 'utf8');
-const DOCS = [
-  'README.md',
-  ...readdirSync(path.join(ROOT, 'docs'))
-    .filter((f) => f.endsWith('.md'))
-    .sort()
-    .map((f) => `docs/${f}`),
-];
 
 /** The text outside fenced code blocks (fenced lines blanked, so line numbers hold). */
 function prose(text: string): string {

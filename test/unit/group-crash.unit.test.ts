@@ -1,7 +1,7 @@
 import { KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError, type Consumer } from 'kafkajs';
 import { watchGroup } from '../../consumers/consumerGroup.js';
 import type { WorkerStats } from '../../consumers/flushStats.js';
-import type { Logger } from '../../src/observability/logger.js';
+import { recordingLogger } from '../support/recordingLogger.js';
 
 /** A consumer that only records its listeners, so a test can raise kafkajs's CRASH event. */
 function crashingConsumer() {
@@ -19,14 +19,7 @@ function crashingConsumer() {
 }
 
 function watched() {
-  const lines: Array<[string, string]> = [];
-  const at = (level: string) => (_: unknown, message: string) => void lines.push([level, message]);
-  const logger = {
-    error: at('error'),
-    warn: at('warn'),
-    info: at('info'),
-    debug: at('debug'),
-  } as unknown as Logger;
+  const { logger, lines } = recordingLogger();
   const fatal: Error[] = [];
   const { consumer, crash } = crashingConsumer();
   watchGroup(consumer, {

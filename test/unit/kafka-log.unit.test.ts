@@ -1,18 +1,6 @@
 import { logLevel } from 'kafkajs';
 import { isTransientGroupAnswer, kafkaLogCreator } from '../../src/kafka/client.js';
-import type { Logger } from '../../src/observability/logger.js';
-
-function recording(): { logger: Logger; lines: Array<[string, string]> } {
-  const lines: Array<[string, string]> = [];
-  const at = (level: string) => (_: unknown, message: string) => void lines.push([level, message]);
-  const logger = {
-    error: at('error'),
-    warn: at('warn'),
-    info: at('info'),
-    debug: at('debug'),
-  } as unknown as Logger;
-  return { logger, lines };
-}
+import { recordingLogger as recording } from '../support/recordingLogger.js';
 
 describe("kafkajs's log lines in ours", () => {
   it('a group coordinator loading or a rebalance in progress is debug, not an alarming error; real errors stay errors', () => {
