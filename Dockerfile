@@ -8,6 +8,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY consumers ./consumers
 COPY projections ./projections
+COPY cli ./cli
 RUN npm run build
 
 # Runtime: production dependencies only, non-root, node as PID 1 so SIGTERM reaches the process
@@ -24,5 +25,5 @@ USER 1000:1000
 EXPOSE 9464
 # A 4 MB young-generation semi-space: at full speed V8 otherwise grows it, and a worker's peak RSS
 # with it, for no throughput (docs/benchmarks.md; the bench starts workers the same way).
-ENTRYPOINT ["node", "--max-semi-space-size=4", "dist/src/cli/main.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=4", "dist/cli/main.js"]
 CMD ["worker"]

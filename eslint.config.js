@@ -38,7 +38,7 @@ export default tseslint.config(
   // Layers point one way (docs/architecture.md, "Layers"): the core (events, config, errors,
   // security) at the bottom; then db, kafka, store, observability and simulate; then the read
   // models (projections/); then the Kafka runtime (consumers/), which sees only the contract of the
-  // read models; the commands (src/cli, and bench/ beside the product) at the top, imported by nothing.
+  // read models; the commands (cli/, and bench/ beside the product) at the top, imported by nothing.
   ...layer(
     [
       'src/events/**',

@@ -25,8 +25,8 @@ import { ensureDatabase } from '../src/db/ensureDatabase.js';
 import { migrate } from '../src/db/migrate.js';
 import { detectPlatform } from '../src/db/platform.js';
 import { ensureTopic } from '../src/kafka/topics.js';
-import { intOption, stringOption, UsageError, type Command, type Values } from '../src/cli/command.js';
-import { createRuntime, type Runtime } from '../src/cli/runtime.js';
+import { intOption, stringOption, UsageError, type Command, type Values } from '../cli/command.js';
+import { createRuntime, type Runtime } from '../cli/runtime.js';
 
 const PARTS = [
   'append',

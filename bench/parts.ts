@@ -35,7 +35,7 @@ export interface BenchContext {
   readonly log: (line: string) => void;
 }
 
-export const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+export const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 /**
  * Workers run as the image runs them (Dockerfile ENTRYPOINT): with a 4 MB young-generation
  * semi-space, V8 keeps a worker at full speed smaller at the same throughput (docs/benchmarks.md).

@@ -6,7 +6,7 @@
  * could see another order of writes than bets_view did).
  *
  * consumers/ and the core of src/ see only the contract (projections/projection.ts); the commands
- * (src/cli, and bench/ outside the product) are the composition root and name read models where they print or measure
+ * (cli/, and bench/ outside the product) are the composition root and name read models where they print or measure
  * one. Adding a read model: see docs/architecture.md.
  */
 import { createBetsProjection, type BetsProjectionOptions } from './bets/index.js';

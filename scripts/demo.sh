@@ -11,4 +11,4 @@ server=$(bash scripts/stack.sh database-url)
 export DATABASE_URL=${DATABASE_URL:-${server%/*}/bet_projector_demo}
 export KAFKA_BROKERS=${KAFKA_BROKERS:-127.0.0.1:${KAFKA_PORT:-9092}}
 export LOG_LEVEL=${LOG_LEVEL:-warn}
-exec node dist/src/cli/main.js demo "$@"
+exec node dist/cli/main.js demo "$@"

@@ -115,7 +115,9 @@ export function createEventStore(deps: {
         },
       });
     } catch (error) {
-      if (attempts > 1) throw new RetriesExhaustedError(step, attempts, Date.now() - started, error);
+      // A conflict keeps its own type (callers catch it by type); its retries were announced.
+      if (attempts > 1 && !(error instanceof ConcurrencyConflictError))
+        throw new RetriesExhaustedError(step, attempts, Date.now() - started, error);
       throw error;
     }
   }
@@ -227,15 +229,19 @@ export function createEventStore(deps: {
     async append(events, options = {}) {
       const { unique, repeated } = splitBatch(events);
       checkContiguous(unique);
-      let appended: BetEvent[];
-      try {
-        appended = await retried('store', () => store(unique, options));
-      } catch (error) {
-        const code = (error as { code?: string }).code;
-        if (code === UNIQUE_VIOLATION) await explainConflict(pool, unique);
-        if (code === FOREIGN_KEY_VIOLATION) await explainMissingPredecessor(unique);
-        throw error;
-      }
+      // A version taken by another event is final; a predecessor not (yet) stored is retried with
+      // the transient faults: it may be in flight — another writer's, or an append of ours whose
+      // two-phase commit is still being resolved on Citus.
+      const appended = await retried('store', async () => {
+        try {
+          return await store(unique, options);
+        } catch (error) {
+          const code = (error as { code?: string }).code;
+          if (code === UNIQUE_VIOLATION) await explainConflict(pool, unique);
+          if (code === FOREIGN_KEY_VIOLATION) await explainMissingPredecessor(unique);
+          throw error;
+        }
+      });
       const appendedSet = new Set(appended);
       const result: AppendResult = {
         appended,

@@ -228,12 +228,17 @@ describe('Citus cluster faults', () => {
       await Promise.all(nodes.map((c) => c.end()));
     }
     const faultEnded = Date.now();
-    const { duplicates } = await loading;
-    expect(coordinatorKills + nodeKills).toBeGreaterThan(0);
-    // What the maintenance daemon does every citus.recover_2pc_interval, now: commit the prepared
-    // transactions whose coordinator transaction committed, roll back the others.
-    await admin.query('SELECT recover_prepared_transactions()');
-    await admin.end();
+    let duplicates: number;
+    try {
+      ({ duplicates } = await loading);
+      expect(coordinatorKills + nodeKills).toBeGreaterThan(0);
+      // What the maintenance daemon does every citus.recover_2pc_interval, now: commit the prepared
+      // transactions whose coordinator transaction committed, roll back the others.
+      await admin.query('SELECT recover_prepared_transactions()');
+    } finally {
+      // Ended whatever happened above: a client left open keeps Jest from exiting.
+      await admin.end();
+    }
     for (const node of workers) {
       await waitFor(
         `no prepared transaction left on ${node.host}:${node.port}`,

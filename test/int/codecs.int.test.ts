@@ -141,7 +141,7 @@ const dataDir = localKafkaData();
     expect(counted.values).toEqual([{ labels: { topic, partition: 0, codec: 'lz4' }, value: 1 }]);
     // The second batch was projected; the first batch's bets lag until repair.
     expect(await betsBehind(db.pool)).toBeGreaterThan(0);
-    execFileSync('node', [path.join(ROOT, 'dist/src/cli/main.js'), 'repair'], {
+    execFileSync('node', [path.join(ROOT, 'dist/cli/main.js'), 'repair'], {
       env: { ...process.env, DATABASE_URL: db.url, LOG_LEVEL: 'error' },
       stdio: 'pipe',
     });

@@ -1,7 +1,7 @@
 /**
  * Every shell command in README.md and docs/*.md runs as written: each line of a ```sh, ```bash,
  * ```shell or ```console block is checked against what it invokes. A `projector` (or
- * `node dist/src/cli/main.js`) command must exist and know every `--option` the line uses; an
+ * `node dist/cli/main.js`) command must exist and know every `--option` the line uses; an
  * `npm run` script must exist in package.json (and, where it runs `projector`, know the options
  * passed after `--`); a `bash scripts/….sh` line must name a subcommand the script has. Programs
  * that cannot be run here are listed in UNCHECKED with the reason; any other program fails the test,
@@ -13,12 +13,12 @@ import { runProjector } from '../support/processes.js';
 import { DOCS, ROOT } from '../support/docs.js';
 
 const read = (file: string): string => readFileSync(path.join(ROOT, file), 'utf8');
-const CLI_PATH = 'dist/src/cli/main.js';
+const CLI_PATH = 'dist/cli/main.js';
 
 /** Programs the docs may name that this test cannot run, and why. */
 const UNCHECKED: Readonly<Record<string, string>> = {
   kubectl:
-    'needs a Kubernetes cluster; test/int/helm.int.test.ts renders and validates the chart (a `-- node dist/src/cli/main.js …` tail is checked as a projector command)',
+    'needs a Kubernetes cluster; test/int/helm.int.test.ts renders and validates the chart (a `-- node dist/cli/main.js …` tail is checked as a projector command)',
   helm: 'no helm binary on the development machines; scripts/helm.sh runs Helm’s library on the chart in test/int/helm.int.test.ts',
   docker:
     'no Docker engine on the development machines; docker-compose.yml uses the image the Dockerfile builds',
@@ -325,7 +325,7 @@ describe('the commands in README.md and docs/', () => {
     expect((await check('curl http://localhost:9464/metrics')).problems[0]).toMatch(
       /unrecognised command "curl"/,
     );
-    const kubectl = await check('kubectl exec deploy/x -- node dist/src/cli/main.js lag --bogus');
+    const kubectl = await check('kubectl exec deploy/x -- node dist/cli/main.js lag --bogus');
     expect(kubectl).toEqual({ problems: ['projector lag has no option --bogus'], unchecked: ['kubectl'] });
   });
 });

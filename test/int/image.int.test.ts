@@ -26,7 +26,7 @@ describe('the production image', () => {
   it('is built from the product alone, holds no bench code, and says so when asked to bench', () => {
     const sources = buildStageSources();
     expect(sources).toEqual(
-      expect.arrayContaining(['src', 'consumers', 'projections', 'tsconfig.build.json']),
+      expect.arrayContaining(['src', 'consumers', 'projections', 'cli', 'tsconfig.build.json']),
     );
     expect(sources).not.toContain('bench');
     for (const source of sources)
@@ -40,11 +40,11 @@ describe('the production image', () => {
         stdio: 'pipe',
       },
     );
-    expect(existsSync(path.join(dir, 'dist/src/cli/main.js'))).toBe(true);
+    expect(existsSync(path.join(dir, 'dist/cli/main.js'))).toBe(true);
     expect(existsSync(path.join(dir, 'dist/bench'))).toBe(false);
 
     const cli = (...args: string[]) =>
-      spawnSync(process.execPath, [path.join(dir, 'dist/src/cli/main.js'), ...args], { encoding: 'utf8' });
+      spawnSync(process.execPath, [path.join(dir, 'dist/cli/main.js'), ...args], { encoding: 'utf8' });
     expect(cli('--help').stdout).toContain('worker');
     const bench = cli('bench');
     expect({ code: bench.status, stderr: bench.stderr.trim() }).toEqual({

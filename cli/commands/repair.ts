@@ -1,9 +1,9 @@
-import { reconciler } from '../../../projections/registry.js';
+import { reconciler } from '../../projections/registry.js';
 import { intOption, stringOption, UsageError, type Command } from '../command.js';
 import { parseSince } from '../duration.js';
 import { progressReporter } from '../progress.js';
 import { openRuntime } from '../runtime.js';
-import { jobMetrics } from '../../observability/push.js';
+import { jobMetrics } from '../../src/observability/push.js';
 
 export const repairCommand: Command = {
   name: 'repair',

@@ -4,17 +4,17 @@
  * a fold computed by SQL straight from bet_events.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createWorker } from '../../../consumers/worker.js';
-import { isCaughtUp } from '../../../consumers/lag.js';
-import { betsProjection } from '../../../projections/registry.js';
-import { betsBehind, statusCounts } from '../../../projections/bets/verify.js';
-import { exposureMismatches, exposureTotals } from '../../../projections/exposure/index.js';
-import { maskUrl } from '../../config.js';
-import { ensureDatabase } from '../../db/ensureDatabase.js';
-import { migrate } from '../../db/migrate.js';
-import { ensureTopic } from '../../kafka/topics.js';
-import { createMetrics } from '../../observability/metrics.js';
-import { runSimulation } from '../../simulate/run.js';
+import { createWorker } from '../../consumers/worker.js';
+import { isCaughtUp } from '../../consumers/lag.js';
+import { betsProjection } from '../../projections/registry.js';
+import { betsBehind, statusCounts } from '../../projections/bets/verify.js';
+import { exposureMismatches, exposureTotals } from '../../projections/exposure/index.js';
+import { maskUrl } from '../../src/config.js';
+import { ensureDatabase } from '../../src/db/ensureDatabase.js';
+import { migrate } from '../../src/db/migrate.js';
+import { ensureTopic } from '../../src/kafka/topics.js';
+import { createMetrics } from '../../src/observability/metrics.js';
+import { runSimulation } from '../../src/simulate/run.js';
 import { intOption, type Command } from '../command.js';
 import { createRuntime } from '../runtime.js';
 import { table } from '../table.js';

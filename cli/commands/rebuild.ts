@@ -1,5 +1,5 @@
-import { DEFAULT_REBUILD_CHUNKS, rebuildReadModels } from '../../../projections/registry.js';
-import { jobMetrics } from '../../observability/push.js';
+import { DEFAULT_REBUILD_CHUNKS, rebuildReadModels } from '../../projections/registry.js';
+import { jobMetrics } from '../../src/observability/push.js';
 import { intOption, stringOption, UsageError, type Command } from '../command.js';
 import { progressReporter } from '../progress.js';
 import { openRuntime } from '../runtime.js';

@@ -3,12 +3,12 @@
  * certificates or TLS settings fail at start with one line naming the setting (exit 2), instead of
  * surfacing later as retries.
  */
-import { ConfigError } from '../configEnv.js';
-import { detectPlatform } from '../db/platform.js';
-import type { Pool } from '../db/pool.js';
-import { createKafka, type KafkaSettings } from '../kafka/client.js';
-import { silentLogger, type Logger } from '../observability/logger.js';
-import { explainConnectionError } from '../security/connectionErrors.js';
+import { ConfigError } from '../src/configEnv.js';
+import { detectPlatform } from '../src/db/platform.js';
+import type { Pool } from '../src/db/pool.js';
+import { createKafka, type KafkaSettings } from '../src/kafka/client.js';
+import { silentLogger, type Logger } from '../src/observability/logger.js';
+import { explainConnectionError } from '../src/security/connectionErrors.js';
 
 /** Also tells the pool which platform (PostgreSQL or Citus) its statements are for. */
 export async function checkDatabase(pool: Pool): Promise<void> {

@@ -1,4 +1,4 @@
-import { runSimulation } from '../../simulate/run.js';
+import { runSimulation } from '../../src/simulate/run.js';
 import { fractionOption, intOption, type Command, type Values } from '../command.js';
 import { openRuntime } from '../runtime.js';
 import { shutdownSignal } from '../shutdown.js';

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { ValidationError, parseEvent } from '../../events/validate.js';
-import type { BetEvent } from '../../events/types.js';
+import { ValidationError, parseEvent } from '../../src/events/validate.js';
+import type { BetEvent } from '../../src/events/types.js';
 import { intOption, stringOption, UsageError, type Command } from '../command.js';
 import { openRuntime } from '../runtime.js';
 

@@ -1,6 +1,6 @@
-import { listDeadLetters } from '../../../consumers/deadLetters.js';
-import { replayDeadLetters } from '../../../consumers/deadLetterReplay.js';
-import { betsProjection } from '../../../projections/registry.js';
+import { listDeadLetters } from '../../consumers/deadLetters.js';
+import { replayDeadLetters } from '../../consumers/deadLetterReplay.js';
+import { betsProjection } from '../../projections/registry.js';
 import { intOption, UsageError, type Command } from '../command.js';
 import { openRuntime } from '../runtime.js';
 import { table } from '../table.js';

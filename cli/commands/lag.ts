@@ -1,8 +1,8 @@
 import type { Kafka } from 'kafkajs';
-import { checkpointLag } from '../../../consumers/lag.js';
-import { betsProjection, reconciler, summarizeLag } from '../../../projections/registry.js';
-import type { Config } from '../../config.js';
-import type { Queryable } from '../../db/pool.js';
+import { checkpointLag } from '../../consumers/lag.js';
+import { betsProjection, reconciler, summarizeLag } from '../../projections/registry.js';
+import type { Config } from '../../src/config.js';
+import type { Queryable } from '../../src/db/pool.js';
 import { intOption, stringOption, type Command } from '../command.js';
 import { parseSince } from '../duration.js';
 import { openRuntime } from '../runtime.js';

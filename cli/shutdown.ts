@@ -1,4 +1,4 @@
-import type { Logger } from '../observability/logger.js';
+import type { Logger } from '../src/observability/logger.js';
 
 /**
  * The entry point owns one AbortController. The first SIGTERM/SIGINT aborts it (finish the flush

@@ -3,10 +3,10 @@
  * `projector <command>`: one binary for every job. Bad input exits 2 with one line naming the
  * option or variable and its value; a runtime failure exits 1 with one line.
  */
-import { ConfigError } from '../config.js';
-import { ValidationError } from '../events/validate.js';
-import { explainConnectionError } from '../security/connectionErrors.js';
-import { ConcurrencyConflictError } from '../store/batch.js';
+import { ConfigError } from '../src/config.js';
+import { ValidationError } from '../src/events/validate.js';
+import { explainConnectionError } from '../src/security/connectionErrors.js';
+import { ConcurrencyConflictError } from '../src/store/batch.js';
 import { parse, UsageError, type Command } from './command.js';
 import { routeProcessWarnings } from './processWarnings.js';
 import { packageVersion } from './version.js';
@@ -41,7 +41,7 @@ const BENCH = {
   summary: 'measure the pipeline (in a checkout: npm run bench; not in the image)',
 };
 
-const BENCH_MODULE = '../../bench/command.js';
+const BENCH_MODULE = '../bench/command.js';
 
 async function benchCommand(): Promise<Command | string> {
   try {

@@ -1,5 +1,5 @@
-import { migrate } from '../../db/migrate.js';
-import { ensureTopic } from '../../kafka/topics.js';
+import { migrate } from '../../src/db/migrate.js';
+import { ensureTopic } from '../../src/kafka/topics.js';
 import type { Command } from '../command.js';
 import { openRuntime } from '../runtime.js';
 

@@ -1,13 +1,13 @@
 /** The process-wide pieces a command needs, created once and closed in reverse order. */
 import type { Kafka } from 'kafkajs';
-import { describeConfig, loadConfig, type Config } from '../config.js';
-import { createPool, type Pool } from '../db/pool.js';
-import { createKafka } from '../kafka/client.js';
-import { createKafkaPublisher, noPublisher, type EventPublisher } from '../kafka/publisher.js';
-import { createLogger, type Logger } from '../observability/logger.js';
-import { createEventStore, type EventStore } from '../store/eventStore.js';
+import { describeConfig, loadConfig, type Config } from '../src/config.js';
+import { createPool, type Pool } from '../src/db/pool.js';
+import { createKafka } from '../src/kafka/client.js';
+import { createKafkaPublisher, noPublisher, type EventPublisher } from '../src/kafka/publisher.js';
+import { createLogger, type Logger } from '../src/observability/logger.js';
+import { createEventStore, type EventStore } from '../src/store/eventStore.js';
 import { checkDatabase, checkKafka } from './preflight.js';
-import { inlineProjection } from '../../projections/registry.js';
+import { inlineProjection } from '../projections/registry.js';
 
 export interface ConnectionChecks {
   readonly kafka?: boolean;
