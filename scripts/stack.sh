@@ -213,9 +213,16 @@ embedded_url="postgres://postgres@127.0.0.1:$embedded_port/postgres"
 embedded_dir_of() {
   if [ -n "${EMBEDDED_PG_DIR:-}" ]; then echo "$EMBEDDED_PG_DIR"; return 0; fi
   local dir="$cache/postgres-embedded-$embedded_port"
+  local outside="/var/lib/bet-projector/postgres-embedded-$embedded_port"
   if [ "$(id -u)" = 0 ] && id postgres >/dev/null 2>&1; then
     mkdir -p "$cache"
-    runuser -u postgres -- test -x "$cache" 2>/dev/null || dir="/var/lib/bet-projector/postgres-embedded-$embedded_port"
+    # A server already made outside stays where it is, even once the cache folder became reachable
+    # (scripts/citus.sh opens the folders above its own data to the postgres user).
+    if [ -f "$outside/data/PG_VERSION" ] && [ ! -f "$dir/data/PG_VERSION" ]; then
+      dir=$outside
+    elif ! runuser -u postgres -- test -x "$cache" 2>/dev/null; then
+      dir=$outside
+    fi
   fi
   echo "$dir"
 }

@@ -10,7 +10,7 @@
  * run as a normal user, it can only try its own case.
  */
 import { execFileSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -104,5 +104,13 @@ describe.each(cases)('the stack on a machine without PostgreSQL, run as $who', (
     // A second `up` finds it running and changes nothing.
     expect(() => stack('postgres')).not.toThrow();
     expect(stack('database-url').trim()).toBe(url);
+    if (asRoot && !user) {
+      // Once the cache folder is reachable (scripts/citus.sh opens the folders above its own data),
+      // the server is still found where it was made, not made again beside it.
+      for (const d of [home, path.join(home, '.cache'), path.join(home, '.cache', 'bet-projector')])
+        chmodSync(d, 0o711);
+      const again = execFileSync('bash', ['-c', 'bash "$0" postgres 2>&1', STACK], { env, encoding: 'utf8' });
+      expect(again).toContain(`data in ${dataDir}`);
+    }
   });
 });
