@@ -23,7 +23,7 @@ import { loadConfig, maskUrl } from '../src/config.js';
 import { withDatabase } from '../src/db/connection.js';
 import { ensureDatabase } from '../src/db/ensureDatabase.js';
 import { migrate } from '../src/db/migrate.js';
-import { detectPlatform } from '../src/db/platform.js';
+import { detectDialect } from '../src/db/platform.js';
 import { ensureTopic } from '../src/kafka/topics.js';
 import { intOption, stringOption, UsageError, type Command, type Values } from '../cli/command.js';
 import { createRuntime, type Runtime } from '../cli/runtime.js';
@@ -102,7 +102,7 @@ the other in the same run, and writes <out>/<timestamp>-citus.json and .md with 
     };
     try {
       await migrate(runtime.pool);
-      await detectPlatform(runtime.pool);
+      await detectDialect(runtime.pool);
       const ctx = benchContext(runtime, bench.databaseUrl, runs, log);
       const results: Record<string, unknown> = {
         startedAt: new Date().toISOString(),
@@ -219,7 +219,7 @@ async function comparePlatforms(values: Values): Promise<void> {
     const runtime = createRuntime('bench', { DATABASE_URL: bench.databaseUrl });
     try {
       await migrate(runtime.pool);
-      if ((await detectPlatform(runtime.pool)) !== platform) {
+      if ((await detectDialect(runtime.pool)).platform !== platform) {
         throw new UsageError(
           `${maskUrl(url)} is not ${platform}${platform === 'citus' ? ' (set CITUS_URL to a Citus coordinator)' : ''}`,
         );

@@ -3,7 +3,7 @@
  * batches of 100 over 20 tenants, one worker end to end at the default buffer, and a rebuild with
  * its locked swap. What docs/benchmarks.md reports for Citus, each as a ratio to PostgreSQL.
  */
-import { inlineProjection } from '../projections/registry.js';
+import { FOLLOWERS, inlineProjection } from '../projections/registry.js';
 import { rebuildBetsView, type RebuildReport } from '../projections/bets/rebuild.js';
 import { noPublisher } from '../src/kafka/publisher.js';
 import { simulateEvents } from '../src/simulate/generator.js';
@@ -39,7 +39,7 @@ async function appendRate(ctx: BenchContext, count: number, producers: number): 
   const store = createEventStore({ pool: ctx.pool, publisher: noPublisher, inline: inlineProjection });
   return repeat(ctx.runs, async (run) => {
     await ctx.pool.query(
-      'TRUNCATE bet_events, bets_view, user_exposure, projection_checkpoints, dead_letters',
+      `TRUNCATE bet_events, bets_view, ${FOLLOWERS.map((f) => f.name).join(', ')}, projection_checkpoints, dead_letters`,
     );
     const lanes: BetEvent[][] = Array.from({ length: producers }, () => []);
     for (const e of stream(count, 700 + run)) {

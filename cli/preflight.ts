@@ -4,16 +4,16 @@
  * surfacing later as retries.
  */
 import { ConfigError } from '../src/configEnv.js';
-import { detectPlatform } from '../src/db/platform.js';
+import { detectDialect } from '../src/db/platform.js';
 import type { Pool } from '../src/db/pool.js';
 import { createKafka, type KafkaSettings } from '../src/kafka/client.js';
 import { silentLogger, type Logger } from '../src/observability/logger.js';
 import { explainConnectionError } from '../src/security/connectionErrors.js';
 
-/** Also tells the pool which platform (PostgreSQL or Citus) its statements are for. */
+/** Also tells the pool which dialect (PostgreSQL's or Citus's) its statements take. */
 export async function checkDatabase(pool: Pool): Promise<void> {
   try {
-    await detectPlatform(pool);
+    await detectDialect(pool);
   } catch (error) {
     const advice = explainConnectionError(error, 'database');
     throw advice ? new ConfigError(advice) : error;

@@ -8,7 +8,7 @@
  */
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import { backlogFlushSize, type Config } from '../src/config.js';
-import { platformOf } from '../src/db/platform.js';
+import { dialectOf } from '../src/db/platform.js';
 import type { Pool } from '../src/db/pool.js';
 import type { Logger } from '../src/observability/logger.js';
 import type { Metrics } from '../src/observability/metrics.js';
@@ -139,7 +139,7 @@ export function createWorker(deps: {
   const reportUndecodable = undecodableReporter(logger, metrics);
   const sizes = {
     flushMaxEvents: config.flushMaxEvents,
-    flushBacklogMaxEvents: backlogFlushSize(config, platformOf(pool)),
+    flushBacklogMaxEvents: backlogFlushSize(config, dialectOf(pool).backlogFlushEvents),
   };
 
   /**

@@ -1,6 +1,7 @@
 import type { Pool, PoolClient, Queryable } from '../src/db/pool.js';
 import type { BetEvent, BetRef } from '../src/events/types.js';
 import type { StageClock } from '../src/observability/stages.js';
+import type { BoundColumn } from '../src/db/dialect.js';
 
 export interface ProjectionResult {
   /** Rows written (that passed the version guard). */
@@ -15,67 +16,75 @@ export interface ProjectionResult {
    */
   readonly afterCommit?: () => void;
   /**
-   * Statements write() sent once its first statement was answered, not yet answered themselves
-   * (PreparedWrite.awaitsAnswer): the caller sends COMMIT behind them and waits for this too.
+   * The statements write() sent once its first statements were answered (the followers' changes),
+   * settling when they are answered: the caller sends COMMIT behind them and waits for this too.
    */
-  readonly inFlight?: Promise<unknown>;
+  readonly inFlight: Promise<unknown>;
 }
 
 /** A batch read and folded, not yet written. */
 export interface PreparedWrite {
   /**
-   * Sends the batch's writes on `client` — synchronously, before the first await, so a caller can
-   * send the rest of its transaction behind them in the same round trip — and resolves once the
-   * database has answered.
+   * Sends the batch's rows on `client` — synchronously, before the first await — and resolves once
+   * the database has answered them and the followers' changes, built from that answer, are sent
+   * (their answer is the result's `inFlight`). A caller keeps a transaction to two round trips:
+   * BEGIN with this, then the rest of its statements and COMMIT behind `inFlight`.
    */
   write(client: PoolClient): Promise<ProjectionResult>;
-  /**
-   * True when write() sends more once its first statement is answered (followers on Citus, see
-   * TransitionFollower.follow): the caller sends nothing behind it — no COMMIT — until it
-   * resolves, then awaits the result's `inFlight` with the rest of its transaction.
-   */
-  readonly awaitsAnswer?: boolean;
 }
 
-/** A statement and its bound values. */
-export interface SqlStatement {
-  readonly text: string;
-  readonly values: unknown[];
-}
-
-/** A row bets_view's UPSERT accepted, as its followers read it (the relation `transitions`). */
+/** A row bets_view's UPSERT accepted, as its followers read it. */
 export interface Transition {
   readonly tenantId: number;
   readonly betId: string;
   readonly userId: string | null;
   readonly currency: string | null;
-  /** NUMERIC as PostgreSQL returns it: an exact decimal string. */
+  /** NUMERIC as PostgreSQL returns it: an exact decimal string. Fixed by version 1, like odds. */
   readonly amount: string | null;
   readonly odds: string | null;
   readonly status: string;
-  /** Its status before this write; null when the row is new. */
-  readonly previousStatus: string | null;
+  readonly payout: string | null;
+  /** The placing event's time (ms since the epoch); null while the bet's version 1 is unknown. */
+  readonly placedAt: number | null;
+  /** The time of the row's last event (ms since the epoch). */
+  readonly eventAt: number;
+  /** What the row was before this write; null when the row is new. */
+  readonly previous: {
+    readonly status: string;
+    readonly payout: string | null;
+    /** Null for a row last written before migration 012. */
+    readonly eventAt: number | null;
+  } | null;
 }
 
 /**
- * A read model derived from bets_view's row transitions rather than from events: it is written in
- * the same statement as bets_view, from exactly the rows the version guard accepted, so it can never
- * count a bet twice or miss one, whichever path wrote the row. `cte` is one or more common table
- * expressions (`name AS (…)`, joined by commas) that read the relation `transitions`:
- *   tenant_id, bet_id, user_id, currency, amount, odds, status — the row as written —
- *   previous_status — its status before this write, NULL when the row is new.
+ * A table a follower adds to: rows keyed by `key`, each column of `sums` added to what is stored
+ * (a row not there yet starts from the first addition).
+ */
+export interface SummedTable {
+  readonly table: string;
+  readonly key: readonly BoundColumn[];
+  readonly sums: readonly BoundColumn[];
+  /** More assignments of the addition, `x` being the stored row: `version = x.version + 1`. */
+  readonly alsoSet?: readonly string[];
+}
+
+/**
+ * A read model derived from bets_view's accepted row transitions rather than from events: written
+ * in bets_view's own transaction, from exactly the rows the version guard accepted, so it can never
+ * count a bet twice or miss one, whichever path wrote the row. It states its change once, as a pure
+ * function of the transitions; the dialect decides the form of the statement that adds it.
  */
 export interface TransitionFollower {
   /** The read model's name (its table). */
   readonly name: string;
-  readonly cte: string;
+  readonly adds: SummedTable;
   /**
-   * The same change as `cte`, as statements of their own built from the transitions the UPSERT
-   * returned — the form for Citus, which runs a data-modifying CTE through the coordinator (every
-   * flush's rows pulled there and pushed back to the shards; docs/benchmarks.md has the cost).
-   * Sent once the UPSERT has answered, in its transaction. Pure: builds, does not send.
+   * What the transitions add: one row per key they moved (key values, then sums, in the
+   * declaration's order; decimals as exact strings), in key order, so two flushes touching the
+   * same keys lock their rows in the same order. Pure.
    */
-  follow(transitions: readonly Transition[]): SqlStatement[];
+  deltas(transitions: readonly Transition[]): Array<readonly unknown[]>;
   /** What bets_view says it must hold, against what it holds: its check (`projector lag`). */
   check(db: Queryable): Promise<FollowerCheck>;
   /**

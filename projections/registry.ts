@@ -21,12 +21,18 @@ import {
 export { DEFAULT_REBUILD_CHUNKS };
 import { repairBets } from './bets/repair.js';
 import { exposureFollower } from './exposure/index.js';
+import { revenueFollower } from './revenue/index.js';
 import type { Pool, Queryable } from '../src/db/pool.js';
 import type { InlineProjection } from '../src/store/eventStore.js';
 import type { FollowerCheck, Projection, Reconciler, TransitionFollower } from './projection.js';
 
-/** The read models written from bets_view's transitions, in the order their CTEs run. */
-export const FOLLOWERS: readonly TransitionFollower[] = [exposureFollower];
+/** The read models written from bets_view's transitions, in the order their additions are sent. */
+export const FOLLOWERS: readonly TransitionFollower[] = [exposureFollower, revenueFollower];
+
+/** The followers' names, for the commands' help: "user_exposure and tenant_daily_revenue". */
+export const FOLLOWER_NAMES = FOLLOWERS.map((f) => f.name)
+  .join(', ')
+  .replace(/, ([^,]*)$/, ' and $1');
 
 /** bets_view with every follower: what each writer of bets_view must use. */
 export function createProjection(options: Omit<BetsProjectionOptions, 'followers'> = {}): Projection {

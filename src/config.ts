@@ -17,15 +17,6 @@ import {
 
 export const DEFAULT_FLUSH_MAX_EVENTS = 100;
 /**
- * A partition with a backlog flushes up to this many events at once (consumers/flushSize.ts), by
- * platform: each flush pays a transaction and, on Citus, a task per shard it touches and a
- * two-phase commit, whatever its size (docs/benchmarks.md has the figures that chose it).
- */
-const DEFAULT_FLUSH_BACKLOG_MAX_EVENTS: Readonly<Record<Platform, number>> = {
-  postgres: 1_000,
-  citus: 3_000,
-};
-/**
  * Off by default: on loopback the saved read is worth less than the memory it holds. Turn it on
  * (20,000 covers a few thousand open bets per worker) where the database is across a network and
  * a read round trip costs more (docs/configuration.md).
@@ -201,15 +192,12 @@ function faults(env: Env): Faults | undefined {
   return parsed;
 }
 
-/** The backlog flush size in force: FLUSH_BACKLOG_MAX_EVENTS, or the platform's default. */
+/** The backlog flush size in force: FLUSH_BACKLOG_MAX_EVENTS, or the dialect's default. */
 export function backlogFlushSize(
   config: Pick<Config, 'flushMaxEvents' | 'flushBacklogMaxEvents'>,
-  platform: Platform,
+  dialectDefault: number,
 ): number {
-  return (
-    config.flushBacklogMaxEvents ??
-    Math.max(DEFAULT_FLUSH_BACKLOG_MAX_EVENTS[platform], config.flushMaxEvents)
-  );
+  return config.flushBacklogMaxEvents ?? Math.max(dialectDefault, config.flushMaxEvents);
 }
 
 export function loadConfig(env: Env = process.env): Config {

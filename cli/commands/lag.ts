@@ -1,6 +1,6 @@
 import type { Kafka } from 'kafkajs';
 import { checkpointLag } from '../../consumers/lag.js';
-import { betsProjection, reconciler, summarizeLag } from '../../projections/registry.js';
+import { betsProjection, FOLLOWER_NAMES, reconciler, summarizeLag } from '../../projections/registry.js';
 import type { Config } from '../../src/config.js';
 import type { Queryable } from '../../src/db/pool.js';
 import { intOption, stringOption, type Command } from '../command.js';
@@ -37,18 +37,18 @@ async function kafkaPartitions(db: Queryable, kafka: Kafka, config: Config) {
 
 export const lagCommand: Command = {
   name: 'lag',
-  summary: 'how far bets_view is behind bet_events and Kafka; whether user_exposure matches bets_view',
+  summary: `how far bets_view is behind bet_events and Kafka; whether ${FOLLOWER_NAMES} match bets_view`,
   usage: `projector lag [--since 24h|ISO|all] [--tenant N] [--json] [--fail-over N] [--no-kafka]
 
 Bets whose latest stored version is above their view row's (count, max and p99 lag in ms, top
-tenants); user_exposure rows that differ from the sum over their user's open bets in bets_view
+tenants); rows of ${FOLLOWER_NAMES} that differ from what bets_view says they must hold
 (all tenants, whatever --since says; \`projector repair\` sets them); plus per Kafka partition:
 consumer-group lag and DB checkpoint lag and age.
 
   --since S       only events since S: a duration (15m, 24h, 7d), an ISO time, or all (default 24h)
   --tenant N      only this tenant
   --json          machine-readable output
-  --fail-over N   exit 1 when more than N bets lag or any user_exposure row differs (for a CronJob)
+  --fail-over N   exit 1 when more than N bets lag or any follower row differs (for a CronJob)
   --no-kafka      skip the Kafka part (and do not connect to Kafka)
 
 Exits 1 when the topic does not exist (after printing the database part).`,

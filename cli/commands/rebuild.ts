@@ -1,4 +1,4 @@
-import { DEFAULT_REBUILD_CHUNKS, rebuildReadModels } from '../../projections/registry.js';
+import { DEFAULT_REBUILD_CHUNKS, FOLLOWER_NAMES, rebuildReadModels } from '../../projections/registry.js';
 import { jobMetrics } from '../../src/observability/push.js';
 import { intOption, stringOption, UsageError, type Command } from '../command.js';
 import { progressReporter } from '../progress.js';
@@ -6,13 +6,13 @@ import { openRuntime } from '../runtime.js';
 
 export const rebuildCommand: Command = {
   name: 'rebuild',
-  summary: 'rebuild bets_view from bet_events without downtime (shadow table + swap), then user_exposure',
+  summary: `rebuild bets_view from bet_events without downtime (shadow table + swap), then ${FOLLOWER_NAMES}`,
   usage: `projector rebuild [--dry-run] [--strategy set|copy] [--chunks N] [--concurrency N]
 
 Fills a shadow table from bet_events, catches up with what the workers projected meanwhile, then
 swaps it in under a short lock. Readers never see an empty or half-built view; workers keep running.
-Then user_exposure is set to the sum over open bets of the new bets_view, in one set-based
-transaction (flushes wait for it, readers do not).
+Then ${FOLLOWER_NAMES} are set to what the new bets_view says they must hold, each in one
+set-based transaction (flushes wait for it, readers do not).
 
   --dry-run          build the shadow, print how it differs from the live view, and drop it
   --strategy S       set (default: INSERT … SELECT in the database) or copy (stream, fold in Node)

@@ -1,4 +1,4 @@
-import { reconciler } from '../../projections/registry.js';
+import { FOLLOWER_NAMES, reconciler } from '../../projections/registry.js';
 import { intOption, stringOption, UsageError, type Command } from '../command.js';
 import { parseSince } from '../duration.js';
 import { progressReporter } from '../progress.js';
@@ -7,12 +7,12 @@ import { jobMetrics } from '../../src/observability/push.js';
 
 export const repairCommand: Command = {
   name: 'repair',
-  summary: 're-fold lagging bets from bet_events into bets_view, then set user_exposure to its sum',
+  summary: `re-fold lagging bets from bet_events into bets_view, then set ${FOLLOWER_NAMES}`,
   usage: `projector repair [--tenant N] [--bet ID] [--since 24h|ISO|all] [--batch-size N] [--concurrency N]
 
 Re-folds the bets that \`projector lag\` reports (within --since, default all) from their stored
-events, then sets every user_exposure row that differs from the sum over its user's open bets in
-bets_view (all tenants; flushes wait for that moment, readers do not). Idempotent and safe while
+events, then sets every row of ${FOLLOWER_NAMES} that differs from what bets_view says it must
+hold (all tenants; flushes wait for that moment, readers do not). Idempotent and safe while
 workers run: every bets_view write is version-guarded.
 
   --tenant N        only this tenant

@@ -2,7 +2,7 @@ import { liveness, readiness } from '../../consumers/health.js';
 import { runSweep } from '../../consumers/sweep.js';
 import { createWorker } from '../../consumers/worker.js';
 import { createBetsProjection } from '../../projections/bets/index.js';
-import { createProjection, reconciler } from '../../projections/registry.js';
+import { createProjection, FOLLOWER_NAMES, reconciler } from '../../projections/registry.js';
 import { RowCache } from '../../projections/bets/rowCache.js';
 import { describeConfig } from '../../src/config.js';
 import { faultHooks } from '../../consumers/faultHooks.js';
@@ -31,7 +31,9 @@ signal or SHUTDOWN_TIMEOUT_MS exits non-zero.`,
       runtime.config.viewRowCacheSize > 0 ? { rowCache: new RowCache(runtime.config.viewRowCacheSize) } : {};
     const betsViewAlone = runtime.config.benchBetsViewAlone;
     if (betsViewAlone)
-      runtime.logger.warn('PROJECTOR_BENCH_BETS_VIEW_ALONE: user_exposure is not maintained (bench only)');
+      runtime.logger.warn(
+        `PROJECTOR_BENCH_BETS_VIEW_ALONE: ${FOLLOWER_NAMES} are not maintained (bench only)`,
+      );
     const worker = createWorker({
       config: runtime.config,
       pool: runtime.pool,

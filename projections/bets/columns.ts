@@ -48,10 +48,31 @@ export const ROW_COLUMNS: readonly RowColumn[] = [
 export const WRITTEN_AT = { name: 'projected_at', value: 'clock_timestamp()' } as const;
 
 /**
- * Kept by the UPSERT itself, not the fold: the row's status before the write that last changed it
- * (what the followers read as a transition's previous status).
+ * Kept by the UPSERT itself, not the fold: what the row was before the write that last changed it —
+ * a transition's `previous` (projections/projection.ts), NULL on insert.
  */
-export const PREVIOUS_STATUS = 'previous_status';
+export const PREVIOUS_COLUMNS: ReadonlyArray<{ readonly name: string; readonly of: string }> = [
+  { name: 'previous_status', of: 'status' },
+  { name: 'previous_payout', of: 'payout' },
+  { name: 'previous_event_at', of: 'last_updated_timestamp' },
+];
+
+/** What a written row tells the read models that follow bets_view, as RETURNING reads it. */
+export const TRANSITION_COLUMNS = [
+  'tenant_id',
+  'bet_id',
+  'user_id',
+  'currency',
+  'amount::text AS amount',
+  'odds::text AS odds',
+  'status',
+  'payout::text AS payout',
+  '(extract(epoch FROM placed_at) * 1000)::bigint AS placed_at',
+  'last_updated_timestamp',
+  'previous_status',
+  'previous_payout::text AS previous_payout',
+  'previous_event_at',
+].join(', ');
 
 /** Every column a writer of the row names, in order. */
 export const WRITTEN_COLUMNS = [...ROW_COLUMNS.map((c) => c.name), WRITTEN_AT.name].join(', ');

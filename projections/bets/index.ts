@@ -13,7 +13,7 @@ import { deliveredBets, groupByBet, needsStoredRow, planBatch, type BetRef } fro
 import { foldBet } from './reducer.js';
 import type { RowCache } from './rowCache.js';
 import type { BetRow } from './row.js';
-import { readBetRows, sendBetRows, writeBetRows, writesInOneRoundTrip } from './statements.js';
+import { readBetRows, sendBetRows, writeBetRows } from './statements.js';
 
 /** Folds each bet from all its stored events; bets with no stored events are left out. */
 export async function foldFromStore(
@@ -33,7 +33,7 @@ export async function foldFromStore(
   });
 }
 
-const NOTHING: ProjectionResult = { rowsWritten: 0, staleEvents: 0, refoldedBets: 0 };
+const NOTHING = { rowsWritten: 0, staleEvents: 0, refoldedBets: 0 } as const;
 
 export interface BetsProjectionOptions {
   /**
@@ -42,7 +42,7 @@ export interface BetsProjectionOptions {
    * starts at version 1 needs no read.
    */
   readonly rowCache?: RowCache;
-  /** The read models written from bets_view's accepted transitions, in the same statement. */
+  /** The read models written from bets_view's accepted transitions, in the same transaction. */
   readonly followers?: readonly TransitionFollower[];
 }
 
@@ -56,7 +56,8 @@ export function createBetsProjection(options: BetsProjectionOptions = {}): Proje
     events: readonly BetEvent[],
     clock = noClock,
   ): Promise<PreparedWrite> {
-    if (events.length === 0) return { write: () => Promise.resolve(NOTHING) };
+    if (events.length === 0)
+      return { write: () => Promise.resolve({ ...NOTHING, inFlight: Promise.resolve() }) };
     const known = new Map<string, BetRow>();
     const unknown: BetRef[] = [];
     for (const [key, bet] of deliveredBets(events)) {
@@ -71,7 +72,6 @@ export function createBetsProjection(options: BetsProjectionOptions = {}): Proje
     // A bet is either applied or re-folded, never both, so the statement touches each row once.
     const rows = [...plan.rows, ...healed];
     return {
-      awaitsAnswer: !writesInOneRoundTrip(db, followers),
       async write(client) {
         const { written, followed } = await sendBetRows(client, rows, followers);
         // A refused row's events were already in the view (folded here from a row that was behind).

@@ -5,10 +5,12 @@
  * running (their writes wait for the swap's lock for a moment, then land in the new table).
  */
 import pLimit from 'p-limit';
-import { ALL_SHARDS_IN_PARALLEL, hasCitusExtension } from '../../src/db/platform.js';
+import type { Dialect } from '../../src/db/dialect.js';
+import { detectDialect } from '../../src/db/platform.js';
 import { inTransaction, type Pool, type PoolClient, type Queryable } from '../../src/db/pool.js';
 import { betKey } from '../../src/events/types.js';
 import { foldFromStore } from './index.js';
+import { PREVIOUS_COLUMNS, WRITTEN_AT } from './columns.js';
 import { upsertBetRows, VIEW_TABLE } from './statements.js';
 import { fillByCopy } from './copyFill.js';
 import { chunks, type Chunk } from './chunks.js';
@@ -83,16 +85,12 @@ export function shadowFillSql(chunk: Chunk): { text: string; values: unknown[] }
   return fillSql(SHADOW_TABLE, chunk);
 }
 
-async function createShadow(db: Queryable, citus: boolean): Promise<void> {
+async function createShadow(db: Queryable, dialect: Dialect): Promise<void> {
   await db.query(`DROP TABLE IF EXISTS ${SHADOW_TABLE}`);
   await db.query(
     `CREATE TABLE ${SHADOW_TABLE} (LIKE ${VIEW_TABLE} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)`,
   );
-  if (citus) {
-    await db.query(`SELECT create_distributed_table($1, 'tenant_id', colocate_with => 'bet_events')`, [
-      SHADOW_TABLE,
-    ]);
-  }
+  for (const statement of dialect.colocate(SHADOW_TABLE, 'bet_events')) await db.query(statement);
   // The same grants and row-level security as the live table (migration 006), before any reader
   // can see the shadow under the live name.
   await db.query('SELECT secure_bets_view_table($1)', [SHADOW_TABLE]);
@@ -158,7 +156,7 @@ async function indexShadow(
   pool: Pool,
   indexes: readonly LiveIndex[],
   concurrency: number,
-  citus: boolean,
+  dialect: Dialect,
 ): Promise<void> {
   const limit = pLimit(concurrency);
   await Promise.all(
@@ -166,7 +164,7 @@ async function indexShadow(
       limit(() =>
         inTransaction(pool, async (client) => {
           await client.query(`SET LOCAL maintenance_work_mem = '${INDEX_MAINTENANCE_WORK_MEM}'`);
-          if (citus) await client.query(ALL_SHARDS_IN_PARALLEL);
+          for (const setting of dialect.allShardsInParallel) await client.query(setting);
           for (const statement of shadowIndexSql(index)) await client.query(statement);
         }),
       ),
@@ -230,8 +228,10 @@ async function swap(client: PoolClient, indexes: readonly LiveIndex[]): Promise<
     await client.query(`ALTER INDEX ${index.name}${INDEX_SUFFIX} RENAME TO ${index.name}`);
 }
 
-/** The read model's columns: not when a row was written, nor the status before its last write. */
-const NOT_COMPARED = `'projected_at' - 'previous_status'`;
+/** The read model's columns: not when a row was written, nor what it was before its last write. */
+const NOT_COMPARED = [WRITTEN_AT.name, ...PREVIOUS_COLUMNS.map((c) => c.name)]
+  .map((name) => `'${name}'`)
+  .join(' - ');
 
 const DIFFERENCES = `
 SELECT coalesce(s.tenant_id, l.tenant_id) AS tenant_id, coalesce(s.bet_id, l.bet_id) AS bet_id,
@@ -267,11 +267,11 @@ export async function rebuildBetsView(pool: Pool, options: RebuildOptions = {}):
     'SELECT count(*)::bigint AS events FROM bet_events',
   );
   const events = head[0]!.events;
-  const citus = await hasCitusExtension(pool);
+  const dialect = await detectDialect(pool);
   // Live rows written by transactions older than this were committed before any fill snapshot was
   // taken, and their events with them: the fill has folded at least as far.
   const beforeFill = await snapshotXmin(pool);
-  await createShadow(pool, citus);
+  await createShadow(pool, dialect);
   const parts = chunks(options.chunks ?? DEFAULT_REBUILD_CHUNKS);
   const limit = pLimit(options.concurrency ?? 2);
   let bets = 0;
@@ -286,7 +286,7 @@ export async function rebuildBetsView(pool: Pool, options: RebuildOptions = {}):
             : await inTransaction(pool, async (client) => {
                 await client.query(`SET LOCAL work_mem = '${FILL_WORK_MEM}'`);
                 await client.query(FILL_PLANNER_SETTINGS);
-                if (citus) await client.query(ALL_SHARDS_IN_PARALLEL);
+                for (const setting of dialect.allShardsInParallel) await client.query(setting);
                 return (await client.query(shadowFillSql(chunk))).rowCount ?? 0;
               });
         bets += written;
@@ -298,7 +298,7 @@ export async function rebuildBetsView(pool: Pool, options: RebuildOptions = {}):
   const fillMs = elapsed();
   const indexes = await liveIndexes(pool);
   progress('index', 0, indexes.length);
-  await indexShadow(pool, indexes, options.concurrency ?? 2, citus);
+  await indexShadow(pool, indexes, options.concurrency ?? 2, dialect);
   await copyStorageParameters(pool);
   await pool.query(`ANALYZE ${SHADOW_TABLE}`);
   const indexMs = elapsed() - fillMs;
@@ -318,7 +318,7 @@ export async function rebuildBetsView(pool: Pool, options: RebuildOptions = {}):
   const first = await inTransaction(pool, async (client) => {
     await client.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ');
     const xmin = await snapshotXmin(client);
-    return { bets: await catchUp(client, citus ? undefined : beforeFill), xmin };
+    return { bets: await catchUp(client, dialect.comparableXmin ? beforeFill : undefined), xmin };
   });
   let caughtUpBets = first.bets;
   await options.beforeLock?.();
@@ -331,7 +331,7 @@ export async function rebuildBetsView(pool: Pool, options: RebuildOptions = {}):
     // (seen in the live-rebuild test). Readers wait for the locked catch-up and the swap (a few
     // hundred ms at 1M events), then read the new table; they never see it empty.
     await client.query(`LOCK TABLE ${VIEW_TABLE} IN ACCESS EXCLUSIVE MODE`);
-    caughtUpBets += await catchUp(client, citus ? undefined : first.xmin);
+    caughtUpBets += await catchUp(client, dialect.comparableXmin ? first.xmin : undefined);
     await swap(client, indexes);
   });
   const lockedMs = Math.round(performance.now() - lockStarted);

@@ -1,7 +1,7 @@
 /**
- * user_exposure's change from a flush's accepted transitions, computed in exact integers: the same
- * arithmetic as EXPOSURE_CTE (statements.ts), for the platform where the change is sent as a
- * statement of its own (Citus, see TransitionFollower.follow).
+ * user_exposure's change from a flush's accepted transitions, computed in exact integers: its one
+ * statement of what a bet's move does to a user's exposure (the check and repair in statements.ts
+ * state the total it must add up to, and the tests hold the two together).
  */
 import { fromUnits, toUnits } from '../../src/events/decimal.js';
 import type { Transition } from '../projection.js';
@@ -30,8 +30,7 @@ export interface ExposureDelta {
 export function exposureDeltas(transitions: readonly Transition[]): ExposureDelta[] {
   const sums = new Map<string, { t: Transition; bets: number; stake: bigint; payout: bigint }>();
   for (const t of transitions) {
-    const d =
-      (OPEN.has(t.status) ? 1 : 0) - (t.previousStatus !== null && OPEN.has(t.previousStatus) ? 1 : 0);
+    const d = (OPEN.has(t.status) ? 1 : 0) - (t.previous !== null && OPEN.has(t.previous.status) ? 1 : 0);
     if (d === 0 || t.userId === null || t.currency === null) continue;
     const stake = t.amount === null ? 0n : toUnits(t.amount, STAKE_SCALE);
     const odds = t.odds === null ? 0n : toUnits(t.odds, STAKE_SCALE);

@@ -1,23 +1,20 @@
 /**
  * user_exposure — per tenant, user and currency: open bets, open stake, potential payout. A follower
- * of bets_view: written in bets_view's own UPSERT statement from the transitions its version guard
- * accepted (migration 011), so every writer of bets_view keeps it exact. Checked and repaired
- * against the sum over open bets in bets_view.
+ * of bets_view: added to in bets_view's own transaction from the transitions its version guard
+ * accepted, so every writer of bets_view keeps it exact. Checked and repaired against the sum over
+ * open bets in bets_view.
  */
 import { inTransaction, type Pool, type Queryable } from '../../src/db/pool.js';
 import type { TransitionFollower } from '../projection.js';
 import { exposureDeltas } from './deltas.js';
 import {
-  addExposureDeltas,
-  EXPOSURE_CTE,
   EXPOSURE_MISMATCHES,
+  EXPOSURE_SUMS,
   EXPOSURE_TOTALS,
   LOCK_EXPOSURE,
   SET_EXPOSURE_TO_SUM,
   ZERO_EXPOSURE_WITHOUT_OPEN_BETS,
 } from './statements.js';
-
-const EXPOSURE_TABLE = 'user_exposure';
 
 export interface ExposureMismatch {
   readonly tenantId: number;
@@ -95,9 +92,17 @@ export async function repairExposure(pool: Pool): Promise<number> {
 }
 
 export const exposureFollower: TransitionFollower = {
-  name: EXPOSURE_TABLE,
-  cte: EXPOSURE_CTE,
-  follow: (transitions) => addExposureDeltas(exposureDeltas(transitions)),
+  name: EXPOSURE_SUMS.table,
+  adds: EXPOSURE_SUMS,
+  deltas: (transitions) =>
+    exposureDeltas(transitions).map((d) => [
+      d.tenantId,
+      d.userId,
+      d.currency,
+      d.openBets,
+      d.openStake,
+      d.potentialPayout,
+    ]),
   async check(db) {
     const found = await exposureMismatches(db);
     return {

@@ -1,65 +1,30 @@
 /**
- * user_exposure's SQL: the follower CTE that adds each accepted bets_view transition's difference,
- * and the set-based check and repair against the sum over open bets in bets_view.
+ * user_exposure's SQL: the table its deltas are added to, and the set-based check and repair
+ * against the sum over open bets in bets_view.
  */
-
-import { rowMajor, rowsPerStatement, slices, valuesList } from '../../src/db/valuesList.js';
-import type { SqlStatement } from '../projection.js';
-import type { ExposureDelta } from './deltas.js';
+import type { SummedTable } from '../projection.js';
 
 /** A bet counts while it is open: placed or accepted (settled, cancelled, rejected, cashed out leave). */
 const OPEN = `('placed', 'accepted')`;
 
 /**
- * Adds EXCLUDED's counts and sums to the stored row. EXCLUDED.updated_at is the column default,
- * now(): Citus refuses a non-IMMUTABLE function in DO UPDATE SET, not in the row being inserted.
+ * What a flush adds to (deltas.ts). updated_at takes the column default, now(), through EXCLUDED:
+ * Citus refuses a non-IMMUTABLE function in DO UPDATE SET, not in the row being inserted.
  */
-const ADD_TO_EXPOSURE = `  ON CONFLICT (tenant_id, user_id, currency) DO UPDATE SET
-    open_bets = x.open_bets + EXCLUDED.open_bets,
-    open_stake = x.open_stake + EXCLUDED.open_stake,
-    potential_payout = x.potential_payout + EXCLUDED.potential_payout,
-    version = x.version + 1,
-    updated_at = EXCLUDED.updated_at`;
-
-/**
- * Reads `transitions` (see TransitionFollower): +1 for a row that became open, −1 for one that
- * stopped being open, 0 otherwise; stake and odds never change after a bet is placed (version 1),
- * so the row as written also says what the row before it counted. Keys in a fixed order, so two
- * flushes touching the same users lock their rows in the same order.
- */
-export const EXPOSURE_CTE = `exposure_changes AS (
-  SELECT tenant_id, user_id, currency, d AS open_bets, coalesce(amount, 0) * d AS open_stake,
-         coalesce(amount, 0) * coalesce(odds, 0) * d AS potential_payout
-  FROM (SELECT t.*, (t.status IN ${OPEN})::integer - coalesce((t.previous_status IN ${OPEN})::integer, 0) AS d
-        FROM transitions t) moved
-  WHERE d <> 0 AND user_id IS NOT NULL AND currency IS NOT NULL
-),
-user_exposure_written AS (
-  INSERT INTO user_exposure AS x (tenant_id, user_id, currency, open_bets, open_stake, potential_payout)
-  SELECT tenant_id, user_id, currency, sum(open_bets), sum(open_stake), sum(potential_payout)
-  FROM exposure_changes
-  GROUP BY tenant_id, user_id, currency
-  ORDER BY tenant_id, user_id, currency
-${ADD_TO_EXPOSURE}
-)`;
-
-const DELTA_VALUES = ['$::bigint', '$::text', '$::text', '$::integer', '$::numeric', '$::numeric'];
-const DELTAS_PER_STATEMENT = rowsPerStatement(DELTA_VALUES.length);
-
-/**
- * The same change as EXPOSURE_CTE from deltas computed in Node (deltas.ts): multi-row VALUES, which
- * Citus routes to the shards. Unnamed: a list's text varies with its length.
- */
-export function addExposureDeltas(deltas: readonly ExposureDelta[]): SqlStatement[] {
-  return slices(deltas, DELTAS_PER_STATEMENT).map((slice) => ({
-    text: `INSERT INTO user_exposure AS x (tenant_id, user_id, currency, open_bets, open_stake, potential_payout)
-VALUES ${valuesList(DELTA_VALUES, slice.length)}
-${ADD_TO_EXPOSURE}`,
-    values: rowMajor(
-      slice.map((d) => [d.tenantId, d.userId, d.currency, d.openBets, d.openStake, d.potentialPayout]),
-    ),
-  }));
-}
+export const EXPOSURE_SUMS: SummedTable = {
+  table: 'user_exposure',
+  key: [
+    { name: 'tenant_id', bound: 'bigint' },
+    { name: 'user_id', bound: 'text' },
+    { name: 'currency', bound: 'text' },
+  ],
+  sums: [
+    { name: 'open_bets', bound: 'integer' },
+    { name: 'open_stake', bound: 'numeric' },
+    { name: 'potential_payout', bound: 'numeric' },
+  ],
+  alsoSet: ['version = x.version + 1', 'updated_at = EXCLUDED.updated_at'],
+};
 
 /** What user_exposure must hold: the open bets of bets_view, summed (computed by the database). */
 const EXPECTED = `

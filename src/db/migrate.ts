@@ -11,7 +11,8 @@ import { readFile, readdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import type { Pool, PoolClient } from './pool.js';
-import { hasCitusExtension } from './platform.js';
+import type { Dialect } from './dialect.js';
+import { detectDialect } from './platform.js';
 import { splitStatements } from './sqlStatements.js';
 
 /** Any stable number works; this one spells "betp". */
@@ -74,6 +75,7 @@ function resolveMigrationsDir(): string {
 
 export async function migrate(pool: Pool, migrations?: readonly Migration[]): Promise<MigrationResult> {
   const all = migrations ?? (await loadMigrations());
+  const dialect = await detectDialect(pool);
   const client = await pool.connect();
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
@@ -89,7 +91,6 @@ export async function migrate(pool: Pool, migrations?: readonly Migration[]): Pr
         'SELECT version, name, checksum FROM schema_migrations ORDER BY version',
       );
       const done = new Map(rows.map((r) => [r.version, r]));
-      const citus = await hasCitusExtension(client);
       const applied: string[] = [];
       for (const migration of all) {
         const previous = done.get(migration.version);
@@ -103,7 +104,7 @@ export async function migrate(pool: Pool, migrations?: readonly Migration[]): Pr
         }
         try {
           await client.query('BEGIN');
-          await applyStatements(client, migration, citus);
+          await applyStatements(client, migration, dialect);
           await client.query('INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)', [
             migration.version,
             migration.name,
@@ -133,8 +134,8 @@ export async function migrate(pool: Pool, migrations?: readonly Migration[]): Pr
  * parallel multi-shard command in the same transaction ("cannot run type command because there
  * was a parallel operation on a distributed table"), and migrations are small, so nothing is lost.
  */
-async function applyStatements(client: PoolClient, migration: Migration, citus: boolean): Promise<void> {
-  if (citus) await client.query(`SET LOCAL citus.multi_shard_modify_mode TO 'sequential'`);
+async function applyStatements(client: PoolClient, migration: Migration, dialect: Dialect): Promise<void> {
+  for (const setting of dialect.migrationSettings) await client.query(setting);
   for (const [index, statement] of migration.statements.entries()) {
     try {
       await client.query(statement);

@@ -1,6 +1,6 @@
 /**
  * user_exposure on a real database: whatever writes bets_view — worker flushes with duplicates and
- * reordering, immediate mode, re-folds, upsert_bet_view(), racing writers — the table ends equal to
+ * reordering, immediate mode, re-folds, repairs, racing writers — the table ends equal to
  * the sum over open bets folded from the events (the oracle of test/support/oracle.ts, in exact
  * decimals). Then its check and repair, and what the rebuild leaves.
  */
@@ -12,9 +12,14 @@ import { seededRandom, simulateEvents } from '../../src/simulate/generator.js';
 import { createEventStore } from '../../src/store/eventStore.js';
 import { rebuildBetsView } from '../../projections/bets/rebuild.js';
 import { exposureMismatches, repairExposure } from '../../projections/exposure/index.js';
-import { betsProjection, createProjection, inlineProjection } from '../../projections/registry.js';
+import {
+  betsProjection,
+  createProjection,
+  inlineProjection,
+  reconciler,
+} from '../../projections/registry.js';
 import { RowCache } from '../../projections/bets/rowCache.js';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { createTestDatabase, truncateReadModels, type TestDatabase } from '../support/db.js';
 import { viewMismatches } from '../support/oracle.js';
 import { testSeed } from '../support/seed.js';
 
@@ -34,7 +39,7 @@ describe('user_exposure on a real database', () => {
     createEventStore({ pool: db.workerPool, publisher: noPublisher, inline: inlineProjection });
 
   async function reset(events: readonly BetEvent[]): Promise<void> {
-    await db.pool.query('TRUNCATE bet_events, bets_view, user_exposure');
+    await truncateReadModels(db.pool);
     for (let i = 0; i < events.length; i += 500) await store().append(events.slice(i, i + 500));
   }
 
@@ -61,7 +66,7 @@ describe('user_exposure on a real database', () => {
     expect(total.rows[0]!.n).toBe(rows[0]!.open);
   });
 
-  it('property: duplicates, reordering, replays, re-folds, immediate mode and upsert_bet_view() never count a bet twice or miss one', async () => {
+  it('property: duplicates, reordering, replays, re-folds, immediate mode and repairs never count a bet twice or miss one', async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.integer({ min: 1, max: 1_000_000 }),
@@ -88,9 +93,8 @@ describe('user_exposure on a real database', () => {
               const bets = batch.map((e) => ({ tenantId: e.tenantId, betId: e.aggregateId }));
               await inTransaction(db.workerPool, (client) => betsProjection.refold(client, bets));
             } else if (way < 0.15) {
-              for (const e of batch.slice(0, 3)) {
-                await db.workerPool.query('SELECT upsert_bet_view($1, $2)', [e.tenantId, e.aggregateId]);
-              }
+              const bets = batch.slice(0, 3).map((e) => ({ tenantId: e.tenantId, betId: e.aggregateId }));
+              await reconciler.repairBets(db.workerPool, bets, { batchSize: 1 });
             } else {
               await flush(batch, cache);
             }

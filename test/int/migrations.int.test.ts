@@ -1,5 +1,5 @@
 import { loadMigrations, migrate, type Migration } from '../../src/db/migrate.js';
-import { PREVIOUS_STATUS, ROW_COLUMNS, WRITTEN_AT } from '../../projections/bets/columns.js';
+import { PREVIOUS_COLUMNS, ROW_COLUMNS, WRITTEN_AT } from '../../projections/bets/columns.js';
 import { createPool } from '../../src/db/pool.js';
 import { createTestDatabase, onCitus, type TestDatabase } from '../support/db.js';
 
@@ -34,7 +34,11 @@ describe(`migrations on real ${process.env['TEST_PLATFORM'] === 'citus' ? 'Citus
       `SELECT column_name, data_type FROM information_schema.columns
         WHERE table_schema = 'public' AND table_name = 'bets_view' ORDER BY ordinal_position`,
     );
-    const declared = [...ROW_COLUMNS.map((c) => c.name), WRITTEN_AT.name, PREVIOUS_STATUS];
+    const declared = [
+      ...ROW_COLUMNS.map((c) => c.name),
+      WRITTEN_AT.name,
+      ...PREVIOUS_COLUMNS.map((c) => c.name),
+    ];
     expect(rows.map((r) => r.column_name).sort()).toEqual([...declared].sort());
     // Each fold column is bound as its column's type, or converted by its declared write.
     const types = new Map(rows.map((r) => [r.column_name, r.data_type]));

@@ -4,7 +4,7 @@
  * the Citus forms are valid SQL of the same meaning, so the PostgreSQL suite checks them too; under
  * `npm run test:citus` both run on the cluster.
  */
-import { assumePlatform, type Platform } from '../../src/db/platform.js';
+import { assumeDialect, type Platform } from '../../src/db/platform.js';
 import { createPool, type Pool } from '../../src/db/pool.js';
 import { betKey, type BetEvent } from '../../src/events/types.js';
 import { simulateEvents } from '../../src/simulate/generator.js';
@@ -33,7 +33,7 @@ describe.each(FORMS)('the %s form of each statement', (form) => {
   beforeAll(async () => {
     db = await createTestDatabase();
     pool = createPool({ databaseUrl: db.workerUrl, dbPoolMax: 2 }, 'bet-projector:test-forms');
-    assumePlatform(pool, form);
+    assumeDialect(pool, form);
   });
   afterAll(async () => {
     await pool.end();

@@ -4,8 +4,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createClusterDatabase, describeCluster, dropClusterDatabase } from '../../src/db/ensureDatabase.js';
-import { detectPlatform } from '../../src/db/platform.js';
-import { createPool, type Pool } from '../../src/db/pool.js';
+import { detectDialect } from '../../src/db/platform.js';
+import { createPool, type Pool, type Queryable } from '../../src/db/pool.js';
+import { FOLLOWERS } from '../../projections/registry.js';
 
 export interface TestDatabase {
   readonly name: string;
@@ -53,7 +54,7 @@ export async function createTestDatabase(options: { migrated?: boolean } = {}): 
   const pool = createPool({ databaseUrl: url, dbPoolMax: 10 }, 'bet-projector:test');
   const workerPool = createPool({ databaseUrl: workerUrl, dbPoolMax: 10 }, 'bet-projector:test-worker');
   // As every command does at start: the statements' form follows the platform.
-  await Promise.all([detectPlatform(pool), detectPlatform(workerPool)]);
+  await Promise.all([detectDialect(pool), detectDialect(workerPool)]);
   return {
     name,
     url,
@@ -66,4 +67,9 @@ export async function createTestDatabase(options: { migrated?: boolean } = {}): 
       await dropClusterDatabase(settings, name, cluster);
     },
   };
+}
+
+/** Empties the event log and every read model (bets_view and each registered follower). */
+export async function truncateReadModels(db: Queryable): Promise<void> {
+  await db.query(`TRUNCATE bet_events, bets_view, ${FOLLOWERS.map((f) => f.name).join(', ')}`);
 }

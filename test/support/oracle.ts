@@ -1,7 +1,9 @@
 /**
  * The invariants every scenario ends with: each bets_view row equals the fold of its bet's events in
- * bet_events ordered by version, and every bet with events has a row; and each user_exposure row
- * equals the sum over that user's open bets as folded here from the events — in exact decimals.
+ * bet_events ordered by version, and every bet with events has a row; each user_exposure row
+ * equals the sum over that user's open bets as folded here from the events; each
+ * tenant_daily_revenue row equals the stakes placed and the stake − payout closed that day, read
+ * here from the events — in exact decimals.
  *
  * The fold here is written from the event contract (docs/architecture.md, "Event model"), not taken
  * from the production reducer, and both tables are read with this file's own SQL: a bug in the
@@ -159,14 +161,79 @@ export async function viewMismatches(pool: Pool): Promise<string[]> {
     }
   }
   for (const key of view.keys()) problems.push(`${key}: view row without events`);
-  return [...problems, ...(await exposureProblems(pool, folded))];
+  return [...problems, ...(await exposureProblems(pool, folded)), ...(await revenueProblems(pool, events))];
 }
 
-/** A non-negative decimal string as an integer count of 10^-scale units. */
+/** A decimal string as an integer count of 10^-scale units. */
 function scaled(value: string | null, scale: number): bigint {
   if (value === null) return 0n;
-  const [integer = '0', fraction = ''] = value.split('.');
-  return BigInt(integer + fraction.padEnd(scale, '0').slice(0, scale));
+  const negative = value.startsWith('-');
+  const [integer = '0', fraction = ''] = value.replace(/^-/, '').split('.');
+  const units = BigInt(integer + fraction.padEnd(scale, '0').slice(0, scale));
+  return negative ? -units : units;
+}
+
+/** The UTC date of a time in milliseconds, as the database prints a date. */
+const dayOf = (ms: string): string => new Date(Number(ms)).toISOString().slice(0, 10);
+
+/** Outcomes a bet's gross gaming revenue counts in (void, cancelled and rejected add nothing). */
+const REVENUE_OUTCOMES = new Set(['won', 'lost', 'partially_won']);
+
+/**
+ * Turnover: each bet's stake on the day of its placing event. GGR: stake − payout of each bet whose
+ * latest settlement or cash-out still stands (no later event moved it elsewhere), on that event's day.
+ */
+async function revenueProblems(pool: Pool, events: ReadonlyMap<string, StoredEvent[]>): Promise<string[]> {
+  type Sum = { turnover: bigint; ggr: bigint };
+  const expected = new Map<string, Sum>();
+  const add = (key: string, turnover: bigint, ggr: bigint) => {
+    const sum = expected.get(key) ?? { turnover: 0n, ggr: 0n };
+    sum.turnover += turnover;
+    sum.ggr += ggr;
+    expected.set(key, sum);
+  };
+  for (const [bet, betEvents] of events) {
+    const tenant = bet.split(':')[0]!;
+    const placed = betEvents.find((e) => e.event_type === 'V1_BET_PLACED');
+    if (!placed) continue;
+    const stake = scaled(text(placed.event_data['amount']), 4);
+    const currency = text(placed.event_data['currency']);
+    add(`${tenant}:${currency}:${dayOf(placed.timestamp)}`, stake, 0n);
+    let closing: { at: string; payout: bigint } | undefined;
+    for (const e of betEvents) {
+      const closes =
+        (e.event_type === 'V1_BET_SETTLED' && REVENUE_OUTCOMES.has(String(e.event_data['result']))) ||
+        e.event_type === 'V1_BET_CASHED_OUT';
+      // Every event sets the status: one that does not close the bet takes back an earlier close.
+      closing = closes ? { at: e.timestamp, payout: scaled(text(e.event_data['payout']), 4) } : undefined;
+    }
+    if (closing) add(`${tenant}:${currency}:${dayOf(closing.at)}`, 0n, stake - closing.payout);
+  }
+  const { rows } = await pool.query<{
+    tenant_id: number;
+    currency: string;
+    day: string;
+    turnover: string;
+    ggr: string;
+  }>('SELECT tenant_id, currency, day::text AS day, turnover::text, ggr::text FROM tenant_daily_revenue');
+  const stored = new Map<string, Sum>(
+    rows.map((r) => [
+      `${r.tenant_id}:${r.currency}:${r.day}`,
+      { turnover: scaled(r.turnover, 4), ggr: scaled(r.ggr, 4) },
+    ]),
+  );
+  const problems: string[] = [];
+  for (const key of new Set([...expected.keys(), ...stored.keys()])) {
+    const want = expected.get(key) ?? { turnover: 0n, ggr: 0n };
+    const have = stored.get(key) ?? { turnover: 0n, ggr: 0n };
+    if (want.turnover !== have.turnover || want.ggr !== have.ggr) {
+      problems.push(
+        `revenue ${key}: turnover ${have.turnover}e-4, ggr ${have.ggr}e-4; ` +
+          `the events say ${want.turnover}e-4, ${want.ggr}e-4`,
+      );
+    }
+  }
+  return problems;
 }
 
 async function exposureProblems(pool: Pool, folded: ReadonlyMap<string, Expected>): Promise<string[]> {

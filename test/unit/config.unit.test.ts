@@ -1,4 +1,5 @@
 import { backlogFlushSize, ConfigError, describeConfig, loadConfig } from '../../src/config.js';
+import { DIALECTS } from '../../src/db/dialect.js';
 
 describe('loadConfig', () => {
   it('has documented defaults and freezes the result', () => {
@@ -6,12 +7,16 @@ describe('loadConfig', () => {
     expect(config.flushMaxEvents).toBe(100);
     // Unset, the backlog flush size is the platform's: a Citus flush pays a task per shard.
     expect(config.flushBacklogMaxEvents).toBeUndefined();
-    expect(backlogFlushSize(config, 'postgres')).toBe(1_000);
-    expect(backlogFlushSize(config, 'citus')).toBe(3_000);
+    expect(backlogFlushSize(config, DIALECTS.postgres.backlogFlushEvents)).toBe(1_000);
+    expect(backlogFlushSize(config, DIALECTS.citus.backlogFlushEvents)).toBe(3_000);
     // A FLUSH_MAX_EVENTS above the backlog default raises the backlog size with it.
-    expect(backlogFlushSize(loadConfig({ FLUSH_MAX_EVENTS: '5000' }), 'postgres')).toBe(5_000);
+    expect(
+      backlogFlushSize(loadConfig({ FLUSH_MAX_EVENTS: '5000' }), DIALECTS.postgres.backlogFlushEvents),
+    ).toBe(5_000);
     // Set, it holds on both platforms.
-    expect(backlogFlushSize(loadConfig({ FLUSH_BACKLOG_MAX_EVENTS: '1500' }), 'citus')).toBe(1_500);
+    expect(
+      backlogFlushSize(loadConfig({ FLUSH_BACKLOG_MAX_EVENTS: '1500' }), DIALECTS.citus.backlogFlushEvents),
+    ).toBe(1_500);
     expect(config.flushIntervalMs).toBe(100);
     expect(config.flushLingerMs).toBe(5);
     expect(config.kafkaBrokers).toEqual(['127.0.0.1:9092']);

@@ -3,7 +3,11 @@ import { fromUnits, toUnits } from '../../src/events/decimal.js';
 import { exposureDeltas } from '../../projections/exposure/deltas.js';
 import type { Transition } from '../../projections/projection.js';
 
-const bet = (over: Partial<Transition>): Transition => ({
+/** A transition; `previousStatus` stands for a row that was there before, with that status. */
+const bet = ({
+  previousStatus = null,
+  ...over
+}: Partial<Transition> & { previousStatus?: string | null }): Transition => ({
   tenantId: 1,
   betId: 'b',
   userId: 'u1',
@@ -11,7 +15,11 @@ const bet = (over: Partial<Transition>): Transition => ({
   amount: '10.5000',
   odds: '2.1000',
   status: 'placed',
-  previousStatus: null,
+  payout: null,
+  placedAt: 1_790_000_000_000,
+  eventAt: 1_790_000_000_000,
+  previous:
+    previousStatus === null ? null : { status: previousStatus, payout: null, eventAt: 1_789_999_000_000 },
   ...over,
 });
 
@@ -37,7 +45,7 @@ describe('exact decimal units', () => {
   });
 });
 
-describe('user_exposure deltas from accepted transitions (the Citus form of its CTE)', () => {
+describe('user_exposure deltas from accepted transitions', () => {
   it('adds a bet that became open and removes one that stopped being open, exactly', () => {
     const deltas = exposureDeltas([
       bet({ betId: 'new' }),

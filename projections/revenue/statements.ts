@@ -1,0 +1,78 @@
+/**
+ * tenant_daily_revenue's SQL: the table its deltas are added to, and the set-based check and repair
+ * against what bets_view says each tenant, currency and day must hold.
+ */
+import type { SummedTable } from '../projection.js';
+
+/** What a flush adds to (deltas.ts). updated_at goes through EXCLUDED, as user_exposure's does. */
+export const REVENUE_SUMS: SummedTable = {
+  table: 'tenant_daily_revenue',
+  key: [
+    { name: 'tenant_id', bound: 'bigint' },
+    { name: 'currency', bound: 'text' },
+    { name: 'day', bound: 'date' },
+  ],
+  sums: [
+    { name: 'turnover', bound: 'numeric' },
+    { name: 'ggr', bound: 'numeric' },
+  ],
+  alsoSet: ['version = x.version + 1', 'updated_at = EXCLUDED.updated_at'],
+};
+
+/**
+ * What tenant_daily_revenue must hold, summed by the database from bets_view: each bet's stake on
+ * the day it was placed, and stake − payout of each bet closed as won, lost, cashed out or
+ * partially won on the day of its last event (the one that closed it).
+ */
+const EXPECTED = `
+SELECT tenant_id, currency, day, sum(turnover) AS turnover, sum(ggr) AS ggr
+FROM (
+  SELECT tenant_id, currency, (placed_at AT TIME ZONE 'UTC')::date AS day, amount AS turnover, 0 AS ggr
+  FROM bets_view
+  WHERE placed_at IS NOT NULL AND amount IS NOT NULL AND currency IS NOT NULL
+  UNION ALL
+  SELECT tenant_id, currency,
+         (('epoch'::timestamptz + last_updated_timestamp * interval '1 millisecond') AT TIME ZONE 'UTC')::date,
+         0, amount - coalesce(payout, 0)
+  FROM bets_view
+  WHERE status IN ('won', 'lost', 'cashed_out', 'partially_won') AND amount IS NOT NULL AND currency IS NOT NULL
+) contributions
+GROUP BY tenant_id, currency, day`;
+
+/**
+ * Every (tenant, currency, day) whose stored revenue differs from what bets_view says; a row at
+ * zero and no row are the same. Joined on tenant_id, so Citus runs it on colocated shards.
+ */
+export const REVENUE_MISMATCHES = `
+SELECT coalesce(e.tenant_id, x.tenant_id) AS tenant_id, coalesce(e.currency, x.currency) AS currency,
+       coalesce(e.day, x.day)::text AS day,
+       coalesce(e.turnover, 0)::text AS expected_turnover, coalesce(x.turnover, 0)::text AS turnover,
+       coalesce(e.ggr, 0)::text AS expected_ggr, coalesce(x.ggr, 0)::text AS ggr
+FROM (${EXPECTED}) e
+FULL JOIN tenant_daily_revenue x ON x.tenant_id = e.tenant_id AND x.currency = e.currency AND x.day = e.day
+WHERE coalesce(e.turnover, 0) <> coalesce(x.turnover, 0) OR coalesce(e.ggr, 0) <> coalesce(x.ggr, 0)
+ORDER BY 1, 2, 3`;
+
+/**
+ * Repair, set-based, while workers run: the caller holds SHARE ROW EXCLUSIVE on the table (no flush
+ * adds between the sum and the write; readers are never blocked). Rows bets_view no longer backs go
+ * to zero, every other row takes the sum.
+ */
+export const LOCK_REVENUE = 'LOCK TABLE tenant_daily_revenue IN SHARE ROW EXCLUSIVE MODE';
+
+export const ZERO_REVENUE_WITHOUT_BETS = `
+UPDATE tenant_daily_revenue x
+SET turnover = 0, ggr = 0, version = x.version + 1, updated_at = now()
+WHERE (x.turnover <> 0 OR x.ggr <> 0)
+  AND NOT EXISTS (
+    SELECT 1 FROM (${EXPECTED}) e
+    WHERE e.tenant_id = x.tenant_id AND e.currency = x.currency AND e.day = x.day)
+RETURNING 1`;
+
+export const SET_REVENUE_TO_SUM = `
+INSERT INTO tenant_daily_revenue AS x (tenant_id, currency, day, turnover, ggr)
+${EXPECTED}
+ON CONFLICT (tenant_id, currency, day) DO UPDATE SET
+  turnover = EXCLUDED.turnover, ggr = EXCLUDED.ggr, version = x.version + 1, updated_at = EXCLUDED.updated_at
+WHERE (x.turnover, x.ggr) IS DISTINCT FROM (EXCLUDED.turnover, EXCLUDED.ggr)
+RETURNING 1`;

@@ -1,0 +1,211 @@
+/**
+ * The one place where PostgreSQL and Citus differ. A dialect is chosen once, from what the database
+ * reports at start (platform.ts, `detectDialect`), and every statement whose shape depends on the
+ * platform is built by it from a declaration of what the statement means: a bulk insert of rows, a
+ * read of rows by their keys, the settings of a transaction over every shard, the DDL that makes a
+ * table a sibling of another. No other module asks which platform it is on.
+ *
+ * - PostgreSQL: a batch binds one array per column and expands it with unnest — one statement of
+ *   fixed text, prepared once per connection.
+ * - Citus: a multi-row VALUES list, which Citus splits into one task per shard (it plans
+ *   `INSERT … SELECT FROM unnest(…)` through the coordinator: computed there, then redistributed);
+ *   reads by plain array filters it pushes down to the tenants' shards, a superset the dialect
+ *   filters back to the keys asked for.
+ */
+import type { Platform } from '../config.js';
+import { rowMajor, rowsPerStatement, slices, valuesList } from './valuesList.js';
+
+/** A statement and its bound values. */
+export interface SqlStatement {
+  readonly name?: string;
+  readonly text: string;
+  readonly values: unknown[];
+}
+
+/** A column a statement binds. */
+export interface BoundColumn {
+  readonly name: string;
+  /** The type its value is bound as (and unnest()'s array element type). */
+  readonly bound: string;
+  /** The column's value from a bound parameter `p`, where not the parameter itself. */
+  readonly write?: (p: string) => string;
+}
+
+/** `INSERT INTO <into> (<columns>, <computed>) <rows> <tail>`, declared once for both forms. */
+export interface BulkInsert {
+  /** The table, with its alias if the tail names one: `bets_view AS v`. */
+  readonly into: string;
+  readonly columns: readonly BoundColumn[];
+  /** Columns written by the database, not bound: `{ name: 'projected_at', value: 'clock_timestamp()' }`. */
+  readonly computed?: ReadonlyArray<{ readonly name: string; readonly value: string }>;
+  /** ON CONFLICT … RETURNING …, after the rows. */
+  readonly tail: string;
+  /**
+   * Prepared under this name: PostgreSQL's fixed text, and on Citus each padded size (unpadded
+   * lists go unnamed). Leave it out where a plan cached per connection could go stale as the table
+   * grows.
+   */
+  readonly name?: string;
+  /**
+   * Citus only: the rows a VALUES list is padded to, by repeating the last row, so a connection
+   * holds few prepared sizes. Only for a tail that skips a row it meets twice (DO NOTHING).
+   */
+  readonly padTo?: (rows: number) => number;
+  /** At most this many rows per VALUES list (default: as many as the parameter limit allows, ≤ 1,000). */
+  readonly maxRowsPerStatement?: number;
+}
+
+/** `<select> WHERE (<keys>) IN <the keys asked for> <orderBy>`, declared once for both forms. */
+export interface KeyedRead {
+  /** `SELECT … FROM <table>`, without WHERE. */
+  readonly select: string;
+  readonly keys: readonly BoundColumn[];
+  /** `ORDER BY …`, if any. */
+  readonly orderBy?: string;
+}
+
+/** A read by keys: the statement, and the filter that leaves exactly the keys asked for. */
+export interface KeyedQuery {
+  readonly statement: SqlStatement;
+  /** The rows of the answer whose key (`keyOf`, in the declaration's key order) was asked for. */
+  keep<R>(rows: readonly R[], keyOf: (row: R) => readonly unknown[]): R[];
+}
+
+export interface Dialect {
+  readonly platform: Platform;
+  /** The insert, as one statement (PostgreSQL) or as routed slices (Citus). `rows` in column order. */
+  insertRows(insert: BulkInsert, rows: ReadonlyArray<readonly unknown[]>): SqlStatement[];
+  /** A read of the rows with these keys (`keys` in the declaration's key order). */
+  readByKeys(read: KeyedRead, keys: ReadonlyArray<readonly unknown[]>): KeyedQuery;
+  /** Settings every new connection takes before anything else (none on PostgreSQL). */
+  readonly sessionSettings: readonly string[];
+  /** Settings of a transaction that runs one statement over every shard (the rebuild's fill). */
+  readonly allShardsInParallel: readonly string[];
+  /** Settings of a migration's transaction. */
+  readonly migrationSettings: readonly string[];
+  /**
+   * Whether a row's xmin compares with a snapshot taken through the pool: on Citus a row lives in a
+   * shard, whose transaction ids are the worker node's own.
+   */
+  readonly comparableXmin: boolean;
+  /** Makes a new table a sibling of `like`: distributed as it is (Citus), nothing on PostgreSQL. */
+  colocate(table: string, like: string): SqlStatement[];
+  /**
+   * The default flush size while a partition has a backlog (consumers/flushSize.ts): each flush pays
+   * a transaction and, on Citus, a task per shard it touches and a two-phase commit, whatever its
+   * size (docs/benchmarks.md has the figures that chose it).
+   */
+  readonly backlogFlushEvents: number;
+}
+
+const ALL_KEPT: KeyedQuery['keep'] = (rows) => [...rows];
+
+const postgres: Dialect = {
+  platform: 'postgres',
+  insertRows(insert, rows) {
+    if (rows.length === 0) return [];
+    const arrays = insert.columns.map((c, i) => `$${i + 1}::${c.bound}[]`).join(', ');
+    const names = insert.columns.map((c) => c.name);
+    const values = insert.columns.map((c) => (c.write ? c.write(`u.${c.name}`) : `u.${c.name}`));
+    const computed = insert.computed ?? [];
+    const columns: unknown[][] = insert.columns.map(() => new Array<unknown>(rows.length));
+    rows.forEach((row, r) => row.forEach((value, c) => ((columns[c] as unknown[])[r] = value)));
+    return [
+      {
+        ...(insert.name && { name: insert.name }),
+        text: `
+INSERT INTO ${insert.into} (${[...names, ...computed.map((c) => c.name)].join(', ')})
+SELECT ${[...values, ...computed.map((c) => c.value)].join(', ')}
+FROM unnest(${arrays}) AS u(${names.join(', ')})
+${insert.tail}`,
+        values: columns,
+      },
+    ];
+  },
+  readByKeys(read, keys) {
+    const names = read.keys.map((k) => k.name).join(', ');
+    const arrays = read.keys.map((k, i) => `$${i + 1}::${k.bound}[]`).join(', ');
+    // Unnamed: planned for these keys each time (cheap). A named statement switches to a generic
+    // plan cached per connection, and one made while the table was small stays a sequential scan
+    // as the table grows (the bench saw a back-fill's reads soon cost more than its UPSERT).
+    return {
+      statement: {
+        text: `${read.select}
+WHERE (${names}) IN (SELECT * FROM unnest(${arrays}))${read.orderBy ? `\n${read.orderBy}` : ''}`,
+        values: read.keys.map((_, i) => keys.map((k) => k[i])),
+      },
+      keep: ALL_KEPT,
+    };
+  },
+  sessionSettings: [],
+  allShardsInParallel: [],
+  migrationSettings: [],
+  comparableXmin: true,
+  colocate: () => [],
+  backlogFlushEvents: 1_000,
+};
+
+function keyOfValues(values: readonly unknown[]): string {
+  return values.map((v) => String(v)).join('\u0000');
+}
+
+const citus: Dialect = {
+  platform: 'citus',
+  insertRows(insert, rows) {
+    const computed = insert.computed ?? [];
+    const perRow = [
+      ...insert.columns.map((c) => (c.write ? c.write(`$::${c.bound}`) : `$::${c.bound}`)),
+      ...computed.map((c) => c.value),
+    ];
+    const names = [...insert.columns.map((c) => c.name), ...computed.map((c) => c.name)].join(', ');
+    const size = insert.maxRowsPerStatement ?? rowsPerStatement(insert.columns.length);
+    return slices(rows, size).map((slice) => {
+      const padded = insert.padTo ? Math.max(slice.length, insert.padTo(slice.length)) : slice.length;
+      const values = rowMajor(slice);
+      const last = slice[slice.length - 1]!;
+      for (let i = slice.length; i < padded; i++) values.push(...last);
+      return {
+        // Named only where padding keeps the sizes few: a connection would hold one per size.
+        ...(insert.name && insert.padTo && { name: `${insert.name}_values_${padded}` }),
+        text: `
+INSERT INTO ${insert.into} (${names})
+VALUES ${valuesList(perRow, padded)}
+${insert.tail}`,
+        values,
+      };
+    });
+  },
+  readByKeys(read, keys) {
+    const filters = read.keys.map((k, i) => `${k.name} = ANY($${i + 1}::${k.bound}[])`).join(' AND ');
+    const wanted = new Set(keys.map(keyOfValues));
+    // Citus pushes plain filters down to the tenants' shards; a join with unnest plans through the
+    // coordinator and ships the unnest to every shard. The filters read every tenant crossed with
+    // every bet asked for: a superset, cut back to the keys here.
+    return {
+      statement: {
+        text: `${read.select}
+WHERE ${filters}${read.orderBy ? `\n${read.orderBy}` : ''}`,
+        values: read.keys.map((_, i) => [...new Set(keys.map((k) => k[i]))]),
+      },
+      keep: (rows, keyOf) => rows.filter((row) => wanted.has(keyOfValues(keyOf(row)))),
+    };
+  },
+  // One connection per worker node for a statement's shard tasks (Citus's default opens up to 16
+  // and closes all but one at the end of each transaction): the projector's concurrency is its own
+  // — a flush per partition, a producer per request — and more connections per node only queue on
+  // its cores (docs/citus.md).
+  sessionSettings: ['SET citus.max_adaptive_executor_pool_size = 1'],
+  allShardsInParallel: ['SET LOCAL citus.max_adaptive_executor_pool_size TO DEFAULT'],
+  // Migrations alter distributed tables: one shard after another in the migration's transaction.
+  migrationSettings: [`SET LOCAL citus.multi_shard_modify_mode TO 'sequential'`],
+  comparableXmin: false,
+  colocate: (table, like) => [
+    {
+      text: `SELECT create_distributed_table($1, 'tenant_id', colocate_with => $2)`,
+      values: [table, like],
+    },
+  ],
+  backlogFlushEvents: 3_000,
+};
+
+export const DIALECTS: Readonly<Record<Platform, Dialect>> = { postgres, citus };
