@@ -100,8 +100,8 @@ describe('tenant_daily_revenue on a real database', () => {
   });
   afterAll(async () => db.drop());
 
-  async function table() {
-    const { rows } = await db.pool.query(
+  async function table(): Promise<Array<(typeof BY_HAND)[number]>> {
+    const { rows } = await db.pool.query<(typeof BY_HAND)[number]>(
       `SELECT tenant_id::int AS tenant_id, currency, day::text AS day, turnover::text AS turnover, ggr::text AS ggr
          FROM tenant_daily_revenue ORDER BY 1, 2, 3`,
     );
