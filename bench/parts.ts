@@ -8,7 +8,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Partitioners, type Kafka } from 'kafkajs';
 import { createBetsProjection as bareBetsProjection } from '../projections/bets/index.js';
-import { createProjection as createBetsProjection, inlineProjection } from '../projections/registry.js';
+import {
+  createProjection as createBetsProjection,
+  FOLLOWERS,
+  inlineProjection,
+} from '../projections/registry.js';
 import { rebuildBetsView, type RebuildReport } from '../projections/bets/rebuild.js';
 import { isCaughtUp } from '../consumers/lag.js';
 import { createFlusher } from '../consumers/flush.js';
@@ -47,8 +51,16 @@ function events(count: number, seed: number): BetEvent[] {
   return [...simulateEvents({ seed, events: count, tenants: 50, openBets: 5_000, now: Date.now })];
 }
 
+/** Every read model's table, and the worker's bookkeeping: what a run starts without. */
+export const PROJECTED_TABLES = [
+  'bets_view',
+  ...FOLLOWERS.map((f) => f.name),
+  'projection_checkpoints',
+  'dead_letters',
+].join(', ');
+
 async function resetTables(pool: Pool): Promise<void> {
-  await pool.query('TRUNCATE bet_events, bets_view, user_exposure, projection_checkpoints, dead_letters');
+  await pool.query(`TRUNCATE bet_events, ${PROJECTED_TABLES}`);
 }
 
 export async function benchAppend(ctx: BenchContext, count: number): Promise<Record<string, Figure>> {
@@ -195,7 +207,7 @@ export async function benchEndToEnd(
   let stageMicrosPerEvent: Partial<Record<Stage, number>> = {};
   const rss: number[] = [];
   const f = await repeat(ctx.runs, async (run) => {
-    await ctx.pool.query('TRUNCATE bets_view, user_exposure, projection_checkpoints, dead_letters');
+    await ctx.pool.query(`TRUNCATE ${PROJECTED_TABLES}`);
     const group = `bench-${Date.now()}-${run}`;
     const env = {
       PATH: process.env['PATH'] ?? '',

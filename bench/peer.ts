@@ -15,7 +15,15 @@ import { betKey, type BetEvent } from '../src/events/types.js';
 import { encodeEvent } from '../src/kafka/publisher.js';
 import { simulateEvents } from '../src/simulate/generator.js';
 import { connectPaths, rowMessages, startConnect, type Reader } from './kafkaConnect.js';
-import { CLI, cpuMs, fillTopicWith, peakRssMb, WORKER_NODE_FLAGS, type BenchContext } from './parts.js';
+import {
+  CLI,
+  cpuMs,
+  fillTopicWith,
+  peakRssMb,
+  PROJECTED_TABLES,
+  WORKER_NODE_FLAGS,
+  type BenchContext,
+} from './parts.js';
 import { figure, spread, type Figure } from './stats.js';
 
 const PEER_TABLE = 'bench_peer_bets_view';
@@ -82,7 +90,7 @@ export async function benchPeer(ctx: BenchContext, count: number): Promise<PeerF
   const peer: Run[] = [];
   const differingRows: number[] = [];
   for (let run = 0; run < ctx.runs; run++) {
-    await ctx.pool.query('TRUNCATE bets_view, user_exposure, projection_checkpoints, dead_letters');
+    await ctx.pool.query(`TRUNCATE ${PROJECTED_TABLES}`);
     worker.push(
       await measure(ctx, 'bets_view', target, () => startWorker(ctx, eventsTopic, `${eventsTopic}-${run}`)),
     );

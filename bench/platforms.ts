@@ -3,13 +3,19 @@
  * batches of 100 over 20 tenants, one worker end to end at the default buffer, and a rebuild with
  * its locked swap. What docs/benchmarks.md reports for Citus, each as a ratio to PostgreSQL.
  */
-import { FOLLOWERS, inlineProjection } from '../projections/registry.js';
+import { inlineProjection } from '../projections/registry.js';
 import { rebuildBetsView, type RebuildReport } from '../projections/bets/rebuild.js';
 import { noPublisher } from '../src/kafka/publisher.js';
 import { simulateEvents } from '../src/simulate/generator.js';
 import { createEventStore } from '../src/store/eventStore.js';
 import type { BetEvent } from '../src/events/types.js';
-import { benchEndToEnd, fillEvents, type BenchContext, type EndToEndResult } from './parts.js';
+import {
+  benchEndToEnd,
+  fillEvents,
+  PROJECTED_TABLES,
+  type BenchContext,
+  type EndToEndResult,
+} from './parts.js';
 import { figure, repeat, spread, type Figure } from './stats.js';
 
 export interface PlatformFigures {
@@ -38,9 +44,7 @@ const perSecond = (count: number, ms: number) => Math.round((count / ms) * 1000)
 async function appendRate(ctx: BenchContext, count: number, producers: number): Promise<Figure> {
   const store = createEventStore({ pool: ctx.pool, publisher: noPublisher, inline: inlineProjection });
   return repeat(ctx.runs, async (run) => {
-    await ctx.pool.query(
-      `TRUNCATE bet_events, bets_view, ${FOLLOWERS.map((f) => f.name).join(', ')}, projection_checkpoints, dead_letters`,
-    );
+    await ctx.pool.query(`TRUNCATE bet_events, ${PROJECTED_TABLES}`);
     const lanes: BetEvent[][] = Array.from({ length: producers }, () => []);
     for (const e of stream(count, 700 + run)) {
       lanes[Math.abs(hash(`${e.tenantId}:${e.aggregateId}`)) % producers]!.push(e);
