@@ -57,7 +57,10 @@ export const PREVIOUS_COLUMNS: ReadonlyArray<{ readonly name: string; readonly o
   { name: 'previous_event_at', of: 'last_updated_timestamp' },
 ];
 
-/** What a written row tells the read models that follow bets_view, as RETURNING reads it. */
+/**
+ * What a written row tells the read models that follow bets_view, as RETURNING reads it. Only
+ * immutable expressions (Citus refuses others in RETURNING): placed_at comes back as the timestamp.
+ */
 export const TRANSITION_COLUMNS = [
   'tenant_id',
   'bet_id',
@@ -67,7 +70,7 @@ export const TRANSITION_COLUMNS = [
   'odds::text AS odds',
   'status',
   'payout::text AS payout',
-  '(extract(epoch FROM placed_at) * 1000)::bigint AS placed_at',
+  'placed_at',
   'last_updated_timestamp',
   'previous_status',
   'previous_payout::text AS previous_payout',

@@ -13,7 +13,7 @@ import { eventFromRow } from '../../src/store/statements.js';
 import type { BetEvent, EventType } from '../../src/events/types.js';
 import { foldBet } from './reducer.js';
 import type { BetRow } from './row.js';
-import { chunkFilter, type Chunk } from './chunks.js';
+import { chunkFilter, type Chunk } from '../chunks.js';
 
 const ESCAPES: Record<string, string> = { b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v', '\\': '\\' };
 

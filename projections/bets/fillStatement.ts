@@ -14,7 +14,7 @@
  * projected_at is the fill transaction's now(): a volatile clock_timestamp() made Citus repartition
  * every row through the coordinator instead of inserting on each shard.
  */
-import { chunkFilter, type Chunk } from './chunks.js';
+import { chunkFilter, type Chunk } from '../chunks.js';
 import { WRITTEN_COLUMNS } from './columns.js';
 
 /** The row's columns as every writer names them (columns.ts); the SELECT below gives them in order. */

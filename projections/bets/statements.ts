@@ -60,7 +60,7 @@ interface TransitionRow {
   odds: string | null;
   status: string;
   payout: string | null;
-  placed_at: number | string | null;
+  placed_at: Date | null;
   last_updated_timestamp: number | string;
   previous_status: string | null;
   previous_payout: string | null;
@@ -77,7 +77,7 @@ function transitionOf(r: TransitionRow): Transition {
     odds: r.odds,
     status: r.status,
     payout: r.payout,
-    placedAt: r.placed_at === null ? null : Number(r.placed_at),
+    placedAt: r.placed_at === null ? null : r.placed_at.getTime(),
     eventAt: Number(r.last_updated_timestamp),
     previous:
       r.previous_status === null

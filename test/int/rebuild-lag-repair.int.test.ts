@@ -176,8 +176,10 @@ describe('rebuild without downtime', () => {
     let written = 0;
     const report = await rebuildBetsView(db.pool, {
       chunks: 2,
-      // New bets and new versions, committed after the first catch-up's snapshot, before the lock.
-      beforeLock: async () => {
+      // New bets and new versions, committed after the first catch-up's snapshot, as the swap
+      // phase begins: before its lock.
+      onProgress: async ({ phase, done }) => {
+        if (phase !== 'swap' || done !== 0) return;
         for (let i = 0; i < late.length; i += 50) {
           written += (await store.append(late.slice(i, i + 50), { projection: 'immediate' })).appended.length;
         }
