@@ -40,6 +40,9 @@ export function recordFlush(
   metrics.events.inc({ result: 'stale' }, result.staleEvents);
   metrics.events.inc({ result: 'dead_lettered' }, result.deadLettered);
   metrics.refolds.inc(result.refoldedBets);
+  for (const [eventType, bets] of Object.entries(result.held ?? {})) {
+    metrics.heldBets.inc({ event_type: eventType }, bets);
+  }
   for (const item of items) {
     if (item.kind === 'event') metrics.eventToView.observe((now - item.event.timestamp) / 1000);
   }

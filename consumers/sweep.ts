@@ -36,10 +36,14 @@ export async function sweepOnce(
     ]);
     if (!rows[0]?.ok) return { ran: false, lagging: 0, repaired: 0 };
     try {
-      const bets = await reconciler.laggingBets(pool, {
-        sinceMs: now - config.sweepWindowMs,
-        untilMs: now - config.sweepGraceMs,
-      });
+      // A held bet (its next event of a type this version does not know) would re-fold to the same
+      // row every time: projector lag lists it, an upgraded worker or projector repair brings it on.
+      const bets = (
+        await reconciler.laggingBets(pool, {
+          sinceMs: now - config.sweepWindowMs,
+          untilMs: now - config.sweepGraceMs,
+        })
+      ).filter((b) => b.heldBy === null);
       if (bets.length === 0) return { ran: true, lagging: 0, repaired: 0 };
       const { rowsWritten } = await reconciler.repairBets(pool, bets);
       return { ran: true, lagging: bets.length, repaired: rowsWritten };

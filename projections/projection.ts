@@ -11,6 +11,11 @@ export interface ProjectionResult {
   /** Bets re-folded from the event store because the delivery left a version gap. */
   readonly refoldedBets: number;
   /**
+   * Bets held at a stored event of a type this version does not know (a newer producer's), by
+   * that type: folded up to it and no further until a version that knows it re-folds them.
+   */
+  readonly held?: Readonly<Record<string, number>>;
+  /**
    * For the caller to run once its transaction has committed (never after a rollback): lets a
    * projection remember what is now in the table.
    */
@@ -137,6 +142,11 @@ export interface LaggingBet extends BetRef {
   readonly viewVersion: number;
   /** How long its oldest unprojected event has waited. */
   readonly lagMs: number;
+  /**
+   * The type of its next unprojected event when this version does not know it: the bet is held
+   * there until a version that knows it re-folds the bet (`projector repair`); null otherwise.
+   */
+  readonly heldBy: string | null;
 }
 
 export interface RepairOptions {

@@ -248,7 +248,9 @@ export async function rebuildByShadow(
   await Promise.all(
     parts.map((chunk) =>
       limit(async () => {
-        rows += await fill.fill(pool, shadow, chunk, dialect);
+        // Awaited first: `rows += await …` would read `rows` before the other chunks add to it.
+        const written = await fill.fill(pool, shadow, chunk, dialect);
+        rows += written;
         filled += fillTotal / parts.length;
         await progress('fill', Math.round(filled), fillTotal);
       }),

@@ -98,6 +98,12 @@ Exits 1 when the topic does not exist (after printing the database part).`,
         const out: string[] = [
           `view: ${summary.laggingBets} lagging bets, max lag ${summary.maxLagMs} ms, p99 ${summary.p99LagMs} ms`,
         ];
+        for (const [eventType, bets] of Object.entries(summary.held)) {
+          out.push(
+            `held: ${bets} bets at an event of type ${eventType}, which this version does not know ` +
+              '(upgrade the workers, then projector repair)',
+          );
+        }
         if (summary.topTenants.length > 0) {
           out.push(
             table([

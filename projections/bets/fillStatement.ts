@@ -13,7 +13,11 @@
  *
  * projected_at is the fill transaction's now(): a volatile clock_timestamp() made Citus repartition
  * every row through the coordinator instead of inserting on each shard.
+ *
+ * A bet with an event of a type this version does not know is left out (HAVING): the reducer holds
+ * it at the last version it can read, and the rebuild folds those few through it (HELD_BETS_SQL).
  */
+import { EVENT_TYPES } from '../../src/events/types.js';
 import { chunkFilter, type Chunk } from '../chunks.js';
 import { WRITTEN_COLUMNS } from './columns.js';
 
@@ -31,7 +35,7 @@ const FIRST = 'FILTER (WHERE version = 1)';
 const VERSION_KEY = `lpad(version::text, 10, '0')`;
 
 export function fillSql(table: string, chunk: Chunk): { text: string; values: unknown[] } {
-  const filter = chunkFilter(chunk, 'aggregate_id', 1);
+  const filter = chunkFilter(chunk, 'aggregate_id', 2);
   return {
     text: `INSERT INTO ${table} (${FILL_COLUMNS})
 SELECT tenant_id, aggregate_id, idempotency_key, user_id, amount, odds, selection, currency,
@@ -60,7 +64,18 @@ FROM (
   FROM bet_events
   WHERE ${filter.sql}
   GROUP BY tenant_id, aggregate_id
+  HAVING bool_and(event_type = ANY($1::text[]))
 ) folded`,
-    values: filter.values,
+    values: [EVENT_TYPES, ...filter.values],
+  };
+}
+
+/** The bets of a chunk with an event of a type this version does not know: held, not filled. */
+export function heldBetsSql(chunk: Chunk): { text: string; values: unknown[] } {
+  const filter = chunkFilter(chunk, 'aggregate_id', 2);
+  return {
+    text: `SELECT DISTINCT tenant_id, aggregate_id AS bet_id FROM bet_events
+WHERE event_type <> ALL($1::text[]) AND ${filter.sql}`,
+    values: [EVENT_TYPES, ...filter.values],
   };
 }

@@ -10,16 +10,21 @@ import { selectEventsOfBets } from '../../src/store/statements.js';
 import { noClock, type StageClock } from '../../src/observability/stages.js';
 import type { PreparedWrite, Projection, ProjectionResult, TransitionFollower } from '../projection.js';
 import { deliveredBets, groupByBet, needsStoredRow, planBatch, type BetRef } from './plan.js';
-import { foldBet } from './reducer.js';
+import { foldBet, heldAt } from './reducer.js';
 import type { RowCache } from './rowCache.js';
 import type { BetRow } from './row.js';
 import { readBetRows, sendBetRows, writeBetRows } from './statements.js';
 
-/** Folds each bet from all its stored events; bets with no stored events are left out. */
+/**
+ * Folds each bet from all its stored events; bets with no stored events are left out. A bet with
+ * a stored event of a type this version does not know is folded up to it (held), and `onHeld` is
+ * told of that event.
+ */
 export async function foldFromStore(
   client: Queryable,
   bets: readonly BetRef[],
   clock: StageClock = noClock,
+  onHeld?: (at: BetEvent) => void,
 ): Promise<BetRow[]> {
   if (bets.length === 0) return [];
   const stored = await clock.time('read', () => selectEventsOfBets(client, bets));
@@ -27,10 +32,18 @@ export async function foldFromStore(
     const rows: BetRow[] = [];
     for (const events of groupByBet(stored).values()) {
       const row = foldBet(events);
+      const held = onHeld && heldAt(events);
+      if (held) onHeld(held);
       if (row) rows.push(row);
     }
     return rows;
   });
+}
+
+/** Counts held bets by the event type that holds them. */
+function heldCounter(): { held: Record<string, number>; onHeld: (at: BetEvent) => void } {
+  const held: Record<string, number> = {};
+  return { held, onHeld: (at) => void (held[at.eventType] = (held[at.eventType] ?? 0) + 1) };
 }
 
 const NOTHING = { rowsWritten: 0, staleEvents: 0, refoldedBets: 0 } as const;
@@ -68,7 +81,8 @@ export function createBetsProjection(options: BetsProjectionOptions = {}): Proje
     const read = unknown.length > 0 ? await clock.time('read', () => readBetRows(db, unknown)) : undefined;
     for (const [key, row] of read ?? []) known.set(key, row);
     const plan = clock.timeSync('fold', () => planBatch(events, known));
-    const healed = await foldFromStore(db, plan.refold, clock);
+    const { held, onHeld } = heldCounter();
+    const healed = await foldFromStore(db, plan.refold, clock, onHeld);
     // A bet is either applied or re-folded, never both, so the statement touches each row once.
     const rows = [...plan.rows, ...healed];
     return {
@@ -84,6 +98,7 @@ export function createBetsProjection(options: BetsProjectionOptions = {}): Proje
           rowsWritten: written.size,
           staleEvents,
           refoldedBets: plan.refold.length,
+          held,
           inFlight: followed,
           ...(cache && { afterCommit: () => rememberCommitted(cache, read, rows, written) }),
         };

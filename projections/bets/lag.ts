@@ -4,7 +4,7 @@
  * unprojected event has waited.
  */
 import type { Queryable } from '../../src/db/pool.js';
-import { betKey } from '../../src/events/types.js';
+import { betKey, isKnownEventType } from '../../src/events/types.js';
 import type { LaggingBet, ReconcileScope } from '../projection.js';
 
 /**
@@ -14,7 +14,8 @@ import type { LaggingBet, ReconcileScope } from '../projection.js';
 const LAGGING_BETS = `
 SELECT e.tenant_id, e.aggregate_id AS bet_id, max(e.version) AS latest_version,
        coalesce(max(v.version), 0) AS view_version,
-       ($4::bigint - min(e."timestamp"))::bigint AS lag_ms
+       ($4::bigint - min(e."timestamp"))::bigint AS lag_ms,
+       (array_agg(e.event_type ORDER BY e.version))[1] AS next_type
 FROM bet_events e
 LEFT JOIN bets_view v ON v.tenant_id = e.tenant_id AND v.bet_id = e.aggregate_id
 WHERE e.version > coalesce(v.version, 0)
@@ -35,6 +36,7 @@ export async function laggingBets(db: Queryable, scope: ReconcileScope = {}): Pr
     latest_version: number;
     view_version: number;
     lag_ms: number;
+    next_type: string;
   }>(LAGGING_BETS, [
     scope.sinceMs ?? null,
     tenants ? [...tenants] : null,
@@ -49,11 +51,14 @@ export async function laggingBets(db: Queryable, scope: ReconcileScope = {}): Pr
       latestVersion: r.latest_version,
       viewVersion: r.view_version,
       lagMs: r.lag_ms,
+      heldBy: isKnownEventType(r.next_type) ? null : r.next_type,
     }));
 }
 
 export interface LagSummary {
   readonly laggingBets: number;
+  /** Of those, the bets held at an event type this version does not know, by that type. */
+  readonly held: Readonly<Record<string, number>>;
   readonly maxLagMs: number;
   readonly p99LagMs: number;
   readonly topTenants: ReadonlyArray<{ tenantId: number; laggingBets: number; maxLagMs: number }>;
@@ -63,6 +68,8 @@ export interface LagSummary {
 export function summarizeLag(bets: readonly LaggingBet[], topN = 5): LagSummary {
   const lags = bets.map((b) => b.lagMs).sort((a, b) => a - b);
   const p99 = lags.length === 0 ? 0 : lags[Math.min(lags.length - 1, Math.ceil(lags.length * 0.99) - 1)]!;
+  const held: Record<string, number> = {};
+  for (const b of bets) if (b.heldBy !== null) held[b.heldBy] = (held[b.heldBy] ?? 0) + 1;
   const tenants = new Map<number, { tenantId: number; laggingBets: number; maxLagMs: number }>();
   for (const b of bets) {
     const t = tenants.get(b.tenantId) ?? { tenantId: b.tenantId, laggingBets: 0, maxLagMs: 0 };
@@ -72,6 +79,7 @@ export function summarizeLag(bets: readonly LaggingBet[], topN = 5): LagSummary 
   }
   return {
     laggingBets: bets.length,
+    held,
     maxLagMs: lags[lags.length - 1] ?? 0,
     p99LagMs: p99,
     topTenants: [...tenants.values()]

@@ -2,7 +2,7 @@
  * The bets projection's pure core: what a bet looks like after its events. The worker, immediate
  * mode, rebuild and repair all write rows made here, so they cannot disagree.
  */
-import type { BetEvent } from '../../src/events/types.js';
+import { isKnownEventType, type BetEvent } from '../../src/events/types.js';
 import type { BetRow } from './row.js';
 
 /**
@@ -61,7 +61,21 @@ export function applyEvent(state: BetRow | undefined, event: BetEvent): BetRow {
   return row;
 }
 
-/** Folds events, which must be one bet's, in version order, onto `state`. */
+/**
+ * Folds events, which must be one bet's, in version order, onto `state` — up to the first event of
+ * a type this version does not know (heldAt): the row stays at the last version it can read, and
+ * never claims to be the fold of events it skipped.
+ */
 export function foldBet(events: readonly BetEvent[], state?: BetRow): BetRow | undefined {
-  return events.reduce<BetRow | undefined>(applyEvent, state);
+  let row = state;
+  for (const event of events) {
+    if (!isKnownEventType(event.eventType)) break;
+    row = applyEvent(row, event);
+  }
+  return row;
+}
+
+/** The first of these events whose type this version does not know, where its bet is held. */
+export function heldAt(events: readonly BetEvent[]): BetEvent | undefined {
+  return events.find((e) => !isKnownEventType(e.eventType));
 }

@@ -137,6 +137,19 @@ export async function sendBetRows(
 }
 
 /**
+ * Inserts rows of bets the table does not hold yet into a table shaped like bets_view — the
+ * rebuild's shadow while it is filled, before it has a primary key to meet a conflict on.
+ */
+export async function insertBetRows(db: Queryable, rows: readonly BetRow[], table: string): Promise<number> {
+  const insert: BulkInsert = { into: table, columns: ROW_COLUMNS, computed: [WRITTEN_AT], tail: '' };
+  let written = 0;
+  for (const statement of dialectOf(db).insertRows(insert, rows.map(rowValues))) {
+    written += (await db.query(statement)).rowCount ?? 0;
+  }
+  return written;
+}
+
+/**
  * Writes rows (at most one per bet) to a table shaped like bets_view — the rebuild's shadow — and
  * returns how many passed the version guard. The live table goes through writeBetRows.
  */

@@ -11,6 +11,14 @@ export const EVENT_TYPES = [
 
 export type EventType = (typeof EVENT_TYPES)[number];
 
+/**
+ * Whether this version knows how an event of `type` folds. A newer producer may store types this
+ * version does not know yet (a rolling upgrade): their bets are held, never folded past them.
+ */
+export function isKnownEventType(type: string): type is EventType {
+  return (EVENT_TYPES as readonly string[]).includes(type);
+}
+
 export type Decimal = string;
 export type SettlementResult = 'won' | 'lost' | 'void';
 

@@ -12,6 +12,7 @@ export const METRIC = {
   errors: 'projector_errors_total',
   retries: 'projector_retries_total',
   refolds: 'projector_refolded_bets_total',
+  heldBets: 'projector_held_bets_total',
   rebalances: 'projector_rebalances_total',
   groupJoins: 'projector_group_joins_total',
   rebuildProgress: 'projector_rebuild_progress_ratio',
@@ -34,6 +35,7 @@ export interface Metrics {
   readonly errors: Counter<'kind'>;
   readonly retries: Counter<'operation'>;
   readonly refolds: Counter;
+  readonly heldBets: Counter<'event_type'>;
   readonly rebalances: Counter;
   readonly groupJoins: Counter;
   readonly rebuildProgress: Gauge;
@@ -95,6 +97,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     refolds: new Counter({
       name: METRIC.refolds,
       help: 'Bets re-folded from the event store (gap healing)',
+      registers,
+    }),
+    heldBets: new Counter({
+      name: METRIC.heldBets,
+      help: 'Bets a flush re-folded only up to a stored event of a type this version does not know, by that type (each time it met them)',
+      labelNames: ['event_type'],
       registers,
     }),
     rebalances: new Counter({ name: METRIC.rebalances, help: 'Consumer group rebalances seen', registers }),

@@ -153,11 +153,14 @@ describe('rebuild without downtime', () => {
       `SELECT create_distributed_table('bets_view_rebuild', 'tenant_id', colocate_with => 'bet_events')`,
     );
     const fill = shadowFillSql({ index: 1, of: 4 });
-    // Citus plans no EXPLAIN of a parameterised INSERT … SELECT: the chunk's two integers inlined.
-    const inlined = fill.text.replace(
-      /\$(\d+)::integer/g,
-      (_, n: string) => `${Number(fill.values[Number(n) - 1])}`,
-    );
+    // Citus plans no EXPLAIN of a parameterised INSERT … SELECT: the chunk's two integers and the
+    // known event types inlined.
+    const inlined = fill.text
+      .replace(/\$(\d+)::integer/g, (_, n: string) => `${Number(fill.values[Number(n) - 1])}`)
+      .replace(/\$(\d+)::text\[\]/g, (_, n: string) => {
+        const types = fill.values[Number(n) - 1] as readonly string[];
+        return `ARRAY[${types.map((t) => `'${t.replace(/\W/g, '')}'`).join(', ')}]::text[]`;
+      });
     const { rows: plan } = await db.pool.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${inlined}`);
     await db.pool.query(`DROP TABLE ${SHADOW_TABLE}`);
     const text = plan.map((r) => r['QUERY PLAN']).join('\n');
