@@ -4,7 +4,13 @@
  * and folded. Kafka offsets are committed by the caller only after this returns, so a crash in
  * between replays events the view already has — a no-op.
  */
-import { inTransaction, inTwoStepTransaction, type Pool, type PoolClient } from '../src/db/pool.js';
+import {
+  inPipelinedTransaction,
+  inTransaction,
+  inTwoStepTransaction,
+  type Pool,
+  type PoolClient,
+} from '../src/db/pool.js';
 import { classifyError, withRetry, type RetryPolicy } from '../src/errors.js';
 import type { Logger } from '../src/observability/logger.js';
 import type { Metrics } from '../src/observability/metrics.js';
@@ -87,9 +93,8 @@ export function createFlusher(deps: {
   const clock = deps.clock ?? noClock;
 
   /**
-   * The usual flush: read and fold first, then the transaction in two round trips — BEGIN and the
-   * rows; then the followers' additions built from the rows accepted, dead letters, checkpoints
-   * and COMMIT.
+   * The usual flush: read and fold first, then the whole transaction in one round trip — two where
+   * the write must see its first answer before it sends the rest (PreparedWrite.awaitsAnswer).
    */
   async function flushBatch(items: readonly ConsumedItem[]): Promise<FlushResult> {
     const events = items.filter((i): i is EventItem => i.kind === 'event');
@@ -102,12 +107,22 @@ export function createFlusher(deps: {
     );
     const rest = (client: PoolClient) =>
       [insertDeadLetters(client, dead), saveCheckpoints(client, checkpointName, progress)] as const;
-    const [result, [, deadLettered, checkpoints]] = await inTwoStepTransaction(
-      pool,
-      (client) => prepared.write(client),
-      (client, first) => [first.inFlight, ...rest(client)] as const,
-      clock,
-    );
+    let written: [ProjectionResult, readonly [number, Map<number, CheckpointResult>]];
+    if (prepared.awaitsAnswer) {
+      const [r, [, ...others]] = await inTwoStepTransaction(
+        pool,
+        (client) => prepared.write(client),
+        (client, first) => [first.inFlight, ...rest(client)] as const,
+        clock,
+      );
+      written = [r, others];
+    } else {
+      const [r, ...others] = await inPipelinedTransaction<
+        [ProjectionResult, number, Map<number, CheckpointResult>]
+      >(pool, (client) => [prepared.write(client), ...rest(client)], clock);
+      written = [r, others];
+    }
+    const [result, [deadLettered, checkpoints]] = written;
     result.afterCommit?.();
     return { ...result, events: events.length, deadLettered, progress, checkpoints };
   }

@@ -21,7 +21,7 @@ export interface ProjectionResult {
    */
   readonly afterCommit?: () => void;
   /**
-   * The statements write() sent once its first statements were answered (the followers' changes),
+   * The statements write() sent once its first statements were answered (see awaitsAnswer),
    * settling when they are answered: the caller sends COMMIT behind them and waits for this too.
    */
   readonly inFlight: Promise<unknown>;
@@ -30,37 +30,44 @@ export interface ProjectionResult {
 /** A batch read and folded, not yet written. */
 export interface PreparedWrite {
   /**
-   * Sends the batch's rows on `client` — synchronously, before the first await — and resolves once
-   * the database has answered them and the followers' changes, built from that answer, are sent
-   * (their answer is the result's `inFlight`). A caller keeps a transaction to two round trips:
-   * BEGIN with this, then the rest of its statements and COMMIT behind `inFlight`.
+   * Sends the batch's writes on `client` — synchronously, before the first await, so a caller can
+   * send the rest of its transaction behind them in the same round trip — and resolves once the
+   * database has answered.
    */
   write(client: PoolClient): Promise<ProjectionResult>;
+  /**
+   * True when write() sends more once its first statements are answered (followers where the
+   * dialect does not chain writes in one statement): the caller sends nothing behind it — no
+   * COMMIT — until it resolves, then awaits the result's `inFlight` with the rest of its
+   * transaction.
+   */
+  readonly awaitsAnswer: boolean;
 }
 
-/** A row bets_view's UPSERT accepted, as its followers read it. */
-export interface Transition {
-  readonly tenantId: number;
-  readonly betId: string;
-  readonly userId: string | null;
-  readonly currency: string | null;
-  /** NUMERIC as PostgreSQL returns it: an exact decimal string. Fixed by version 1, like odds. */
-  readonly amount: string | null;
-  readonly odds: string | null;
-  readonly status: string;
-  readonly payout: string | null;
-  /** The placing event's time (ms since the epoch); null while the bet's version 1 is unknown. */
-  readonly placedAt: number | null;
-  /** The time of the row's last event (ms since the epoch). */
-  readonly eventAt: number;
-  /** What the row was before this write; null when the row is new. */
-  readonly previous: {
-    readonly status: string;
-    readonly payout: string | null;
-    /** Null for a row last written before migration 012. */
-    readonly eventAt: number | null;
-  } | null;
-}
+/**
+ * The rows bets_view's UPSERT accepted, as its followers read them: the relation `transitions`,
+ * one row per accepted write — the row as written, and what it was before the write (previous_*:
+ * NULL when the row is new; previous_event_at also for a row last written before migration 012).
+ * Stake, odds, currency, user and placing time are fixed by version 1, so the row as written says
+ * what they were before too.
+ */
+export const TRANSITION_RELATION: readonly BoundColumn[] = [
+  { name: 'tenant_id', bound: 'bigint' },
+  { name: 'bet_id', bound: 'text' },
+  { name: 'user_id', bound: 'text' },
+  { name: 'currency', bound: 'text' },
+  { name: 'amount', bound: 'numeric' },
+  { name: 'odds', bound: 'numeric' },
+  { name: 'status', bound: 'text' },
+  { name: 'payout', bound: 'numeric' },
+  /** The placing event's time. */
+  { name: 'placed_at', bound: 'timestamptz' },
+  /** The time of the row's last event, in milliseconds since the epoch. */
+  { name: 'event_at', bound: 'bigint' },
+  { name: 'previous_status', bound: 'text' },
+  { name: 'previous_payout', bound: 'numeric' },
+  { name: 'previous_event_at', bound: 'bigint' },
+];
 
 /**
  * A table a follower adds to: rows keyed by `key`, each column of `sums` added to what is stored
@@ -77,19 +84,19 @@ export interface SummedTable {
 /**
  * A read model derived from bets_view's accepted row transitions rather than from events: written
  * in bets_view's own transaction, from exactly the rows the version guard accepted, so it can never
- * count a bet twice or miss one, whichever path wrote the row. It states its change once, as a pure
- * function of the transitions; the dialect decides the form of the statement that adds it.
+ * count a bet twice or miss one, whichever path wrote the row. It states its change once, in SQL
+ * over `transitions`; the dialect decides how that travels (in the UPSERT's own statement on
+ * PostgreSQL; on Citus, a statement of its own over the transitions the UPSERT returned).
  */
 export interface TransitionFollower {
   /** The read model's name (its table). */
   readonly name: string;
   readonly adds: SummedTable;
   /**
-   * What the transitions add: one row per key they moved (key values, then sums, in the
-   * declaration's order; decimals as exact strings), in key order, so two flushes touching the
-   * same keys lock their rows in the same order. Pure.
+   * Its change: a SELECT over `transitions` (TRANSITION_RELATION) giving `adds`' key columns then
+   * its sums, one row per contribution; the statement sums them per key and adds them.
    */
-  deltas(transitions: readonly Transition[]): Array<readonly unknown[]>;
+  readonly change: string;
   /** What bets_view says it must hold, against what it holds: its check (`projector lag`). */
   check(db: Queryable): Promise<FollowerCheck>;
   /**

@@ -1,38 +1,28 @@
 /**
- * The statement that adds a follower's deltas to its table (TransitionFollower.adds), built from the
- * table's declaration in the dialect's form: one unnest statement on PostgreSQL, routed VALUES
- * slices on Citus.
+ * The SQL that adds a follower's change to its table (TransitionFollower), from its declaration:
+ * the change summed per key, in key order (two flushes touching the same keys lock their rows in
+ * the same order), then added ON CONFLICT to what is stored.
  */
-import type { BulkInsert, Dialect, SqlStatement } from '../src/db/dialect.js';
-import type { SummedTable } from './projection.js';
+import type { SummedTable, TransitionFollower } from './projection.js';
 
-const built = new WeakMap<SummedTable, BulkInsert>();
-
-/** The addition as a bulk insert: ON CONFLICT on the key, each sum added to the stored one. */
-function additionOf(adds: SummedTable): BulkInsert {
-  let insert = built.get(adds);
-  if (!insert) {
-    const assignments = [
-      ...adds.sums.map((c) => `${c.name} = x.${c.name} + EXCLUDED.${c.name}`),
-      ...(adds.alsoSet ?? []),
-    ];
-    insert = {
-      name: `${adds.table}_add`,
-      into: `${adds.table} AS x`,
-      columns: [...adds.key, ...adds.sums],
-      tail: `ON CONFLICT (${adds.key.map((c) => c.name).join(', ')}) DO UPDATE SET
-  ${assignments.join(',\n  ')}`,
-    };
-    built.set(adds, insert);
-  }
-  return insert;
+/** `INSERT … SELECT` of the follower's change, summed per key, read from the relation `change`. */
+export function additionSql(adds: SummedTable, change: string): string {
+  const key = adds.key.map((c) => c.name);
+  const sums = adds.sums.map((c) => c.name);
+  const assignments = [...sums.map((c) => `${c} = x.${c} + EXCLUDED.${c}`), ...(adds.alsoSet ?? [])];
+  return `INSERT INTO ${adds.table} AS x (${[...key, ...sums].join(', ')})
+SELECT ${[...key, ...sums.map((c) => `sum(${c})`)].join(', ')}
+FROM ${change}
+GROUP BY ${key.join(', ')}
+HAVING ${sums.map((c) => `sum(${c}) <> 0`).join(' OR ')}
+ORDER BY ${key.join(', ')}
+ON CONFLICT (${key.join(', ')}) DO UPDATE SET
+  ${assignments.join(',\n  ')}`;
 }
 
-/** `rows` (key values, then sums) added to `adds`' table. */
-export function addToSums(
-  dialect: Dialect,
-  adds: SummedTable,
-  rows: ReadonlyArray<readonly unknown[]>,
-): SqlStatement[] {
-  return dialect.insertRows(additionOf(adds), rows);
+/** The follower's change and its addition as common table expressions, after `transitions`. */
+export function followerCtes(follower: TransitionFollower): string {
+  const change = `${follower.name}_change`;
+  return `${change} AS (${follower.change}),
+${follower.name}_added AS (${additionSql(follower.adds, change)})`;
 }

@@ -49,7 +49,7 @@ export const WRITTEN_AT = { name: 'projected_at', value: 'clock_timestamp()' } a
 
 /**
  * Kept by the UPSERT itself, not the fold: what the row was before the write that last changed it —
- * a transition's `previous` (projections/projection.ts), NULL on insert.
+ * the `previous_*` columns of a transition (projections/projection.ts), NULL on insert.
  */
 export const PREVIOUS_COLUMNS: ReadonlyArray<{ readonly name: string; readonly of: string }> = [
   { name: 'previous_status', of: 'status' },
@@ -58,23 +58,21 @@ export const PREVIOUS_COLUMNS: ReadonlyArray<{ readonly name: string; readonly o
 ];
 
 /**
- * What a written row tells the read models that follow bets_view, as RETURNING reads it. Only
- * immutable expressions (Citus refuses others in RETURNING): placed_at comes back as the timestamp.
+ * What the UPSERT returns of each row it accepted: the relation `transitions` its followers read
+ * (TRANSITION_RELATION). Plain columns only: Citus refuses non-immutable expressions in RETURNING.
  */
-export const TRANSITION_COLUMNS = [
+export const TRANSITION_RETURNING = [
   'tenant_id',
   'bet_id',
   'user_id',
   'currency',
-  'amount::text AS amount',
-  'odds::text AS odds',
+  'amount',
+  'odds',
   'status',
-  'payout::text AS payout',
+  'payout',
   'placed_at',
-  'last_updated_timestamp',
-  'previous_status',
-  'previous_payout::text AS previous_payout',
-  'previous_event_at',
+  'last_updated_timestamp AS event_at',
+  ...PREVIOUS_COLUMNS.map((c) => c.name),
 ].join(', ');
 
 /** Every column a writer of the row names, in order. */

@@ -4,6 +4,7 @@
  * the bet is re-folded from its stored events instead). `prepare` reads and folds — committed rows
  * and immutable events, so the worker does it before its transaction; `write` sends the UPSERT.
  */
+import { dialectOf } from '../../src/db/platform.js';
 import type { PoolClient, Queryable } from '../../src/db/pool.js';
 import { betKey, type BetEvent } from '../../src/events/types.js';
 import { selectEventsOfBets } from '../../src/store/statements.js';
@@ -69,8 +70,12 @@ export function createBetsProjection(options: BetsProjectionOptions = {}): Proje
     events: readonly BetEvent[],
     clock = noClock,
   ): Promise<PreparedWrite> {
-    if (events.length === 0)
-      return { write: () => Promise.resolve({ ...NOTHING, inFlight: Promise.resolve() }) };
+    if (events.length === 0) {
+      return {
+        awaitsAnswer: false,
+        write: () => Promise.resolve({ ...NOTHING, inFlight: Promise.resolve() }),
+      };
+    }
     const known = new Map<string, BetRow>();
     const unknown: BetRef[] = [];
     for (const [key, bet] of deliveredBets(events)) {
@@ -86,6 +91,7 @@ export function createBetsProjection(options: BetsProjectionOptions = {}): Proje
     // A bet is either applied or re-folded, never both, so the statement touches each row once.
     const rows = [...plan.rows, ...healed];
     return {
+      awaitsAnswer: followers.length > 0 && !dialectOf(db).chainedWrites,
       async write(client) {
         const { written, followed } = await sendBetRows(client, rows, followers);
         // A refused row's events were already in the view (folded here from a row that was behind).

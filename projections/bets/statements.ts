@@ -3,19 +3,19 @@
  * every write path uses, each declared once; the dialect (src/db/dialect.ts) gives it PostgreSQL's
  * form (arrays and unnest) or Citus's (VALUES lists routed to the shards, array filters).
  */
-import type { BulkInsert, KeyedRead } from '../../src/db/dialect.js';
+import type { BulkInsert, KeyedRead, SqlStatement } from '../../src/db/dialect.js';
 import { dialectOf } from '../../src/db/platform.js';
 import type { Queryable } from '../../src/db/pool.js';
 import { betKey } from '../../src/events/types.js';
-import type { Transition, TransitionFollower } from '../projection.js';
-import { addToSums } from '../sums.js';
+import { TRANSITION_RELATION, type TransitionFollower } from '../projection.js';
+import { additionSql, followerCtes } from '../sums.js';
 import type { BetRef } from './plan.js';
 import type { BetRow } from './row.js';
 import {
   PREVIOUS_COLUMNS,
   ROW_COLUMNS,
   SELECT_ROW_COLUMNS,
-  TRANSITION_COLUMNS,
+  TRANSITION_RETURNING,
   WRITTEN_AT,
   rowFromRead,
   rowValues,
@@ -48,45 +48,45 @@ RETURNING ${returning}`,
   };
 }
 
-/** The live table's UPSERT, returning each accepted row as a transition for the followers. */
-const UPSERT_BETS = upsertInto(VIEW_TABLE, TRANSITION_COLUMNS, 'bets_view_upsert');
+/** The live table's UPSERT, returning each accepted row as a transition. */
+const UPSERT_BETS = upsertInto(VIEW_TABLE, TRANSITION_RETURNING);
+/** The same, returning only the accepted rows' keys (no followers). */
+const UPSERT_BETS_KEYS = upsertInto(VIEW_TABLE, 'tenant_id, bet_id', 'bets_view_upsert');
 
-interface TransitionRow {
-  tenant_id: number | string;
-  bet_id: string;
-  user_id: string | null;
-  currency: string | null;
-  amount: string | null;
-  odds: string | null;
-  status: string;
-  payout: string | null;
-  placed_at: Date | null;
-  last_updated_timestamp: number | string;
-  previous_status: string | null;
-  previous_payout: string | null;
-  previous_event_at: number | string | null;
+type Key = { tenant_id: number; bet_id: string };
+type TransitionRow = Key & Record<string, unknown>;
+
+/**
+ * The UPSERT and every follower's addition in one statement, where the dialect runs a
+ * data-modifying CTE in place (PostgreSQL): the followers read the accepted rows as `transitions`,
+ * and the statement returns their keys. Prepared under a name per set of followers.
+ */
+function chained(upsert: SqlStatement, followers: readonly TransitionFollower[]): SqlStatement {
+  return {
+    name: `bets_view_upsert_then_${followers.map((f) => f.name).join('_')}`,
+    text: `WITH transitions AS (${upsert.text}),
+${followers.map(followerCtes).join(',\n')}
+SELECT tenant_id, bet_id FROM transitions`,
+    values: upsert.values,
+  };
 }
 
-function transitionOf(r: TransitionRow): Transition {
+/**
+ * A follower's addition as a statement of its own, over the transitions an UPSERT returned (bound
+ * as arrays): where the dialect runs data-modifying CTEs through a coordinator (Citus).
+ */
+function followerStatement(
+  follower: TransitionFollower,
+  transitions: readonly TransitionRow[],
+): SqlStatement {
+  const arrays = TRANSITION_RELATION.map((c, i) => `$${i + 1}::${c.bound}[]`).join(', ');
+  const names = TRANSITION_RELATION.map((c) => c.name).join(', ');
+  const change = `${follower.name}_change`;
   return {
-    tenantId: Number(r.tenant_id),
-    betId: r.bet_id,
-    userId: r.user_id,
-    currency: r.currency,
-    amount: r.amount,
-    odds: r.odds,
-    status: r.status,
-    payout: r.payout,
-    placedAt: r.placed_at === null ? null : r.placed_at.getTime(),
-    eventAt: Number(r.last_updated_timestamp),
-    previous:
-      r.previous_status === null
-        ? null
-        : {
-            status: r.previous_status,
-            payout: r.previous_payout,
-            eventAt: r.previous_event_at === null ? null : Number(r.previous_event_at),
-          },
+    text: `WITH transitions AS (SELECT * FROM unnest(${arrays}) AS t(${names})),
+${change} AS (${follower.change})
+${additionSql(follower.adds, change)}`,
+    values: TRANSITION_RELATION.map((c) => transitions.map((t) => t[c.name] ?? null)),
   };
 }
 
@@ -107,10 +107,11 @@ export async function writeBetRows(
 const NOTHING_IN_FLIGHT = Promise.resolve();
 
 /**
- * writeBetRows for a pipelined caller: the UPSERT is sent before the first await; this resolves
- * once it has answered and the followers' additions, built from the rows it accepted, are sent, and
- * `followed` settles when they are answered (the caller's COMMIT goes behind them). Matched by key:
- * on Citus RETURNING comes back in no fixed order.
+ * writeBetRows for a pipelined caller: the rows are sent before the first await. Where writes
+ * chain (PostgreSQL) the followers are in the same statement; elsewhere this resolves once the
+ * UPSERT has answered and the followers' statements, built from the rows it accepted, are sent,
+ * and `followed` settles when they are answered (the caller's COMMIT goes behind them). Matched by
+ * key: on Citus RETURNING comes back in no fixed order.
  */
 export async function sendBetRows(
   db: Queryable,
@@ -119,18 +120,24 @@ export async function sendBetRows(
 ): Promise<{ written: Set<string>; followed: Promise<unknown> }> {
   if (rows.length === 0) return { written: new Set(), followed: NOTHING_IN_FLIGHT };
   const dialect = dialectOf(db);
+  const values = rows.map(rowValues);
+  const keysOf = (answers: ReadonlyArray<{ rows: Key[] }>) =>
+    new Set(answers.flatMap((a) => a.rows.map((r) => betKey(Number(r.tenant_id), r.bet_id))));
+  if (followers.length === 0 || dialect.chainedWrites) {
+    const statements =
+      followers.length === 0
+        ? dialect.insertRows(UPSERT_BETS_KEYS, values)
+        : dialect.insertRows(UPSERT_BETS, values).map((upsert) => chained(upsert, followers));
+    const answers = await Promise.all(statements.map((s) => db.query<Key>(s)));
+    return { written: keysOf(answers), followed: NOTHING_IN_FLIGHT };
+  }
   const answers = await Promise.all(
-    dialect.insertRows(UPSERT_BETS, rows.map(rowValues)).map((s) => db.query<TransitionRow>(s)),
+    dialect.insertRows(UPSERT_BETS, values).map((s) => db.query<TransitionRow>(s)),
   );
+  const written = keysOf(answers);
   const accepted = answers.flatMap((a) => a.rows);
-  const written = new Set(accepted.map((r) => betKey(Number(r.tenant_id), r.bet_id)));
-  if (followers.length === 0 || accepted.length === 0) return { written, followed: NOTHING_IN_FLIGHT };
-  const transitions = accepted.map(transitionOf);
-  const followed = Promise.all(
-    followers
-      .flatMap((f) => addToSums(dialect, f.adds, f.deltas(transitions)))
-      .map((statement) => db.query(statement)),
-  );
+  if (accepted.length === 0) return { written, followed: NOTHING_IN_FLIGHT };
+  const followed = Promise.all(followers.map((f) => db.query(followerStatement(f, accepted))));
   // Awaited by the caller after it has sent more; until then a failure must not go unhandled.
   followed.catch(() => undefined);
   return { written, followed };

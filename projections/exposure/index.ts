@@ -6,8 +6,8 @@
  */
 import { inTransaction, type Pool, type Queryable } from '../../src/db/pool.js';
 import type { TransitionFollower } from '../projection.js';
-import { exposureDeltas } from './deltas.js';
 import {
+  EXPOSURE_CHANGE,
   EXPOSURE_MISMATCHES,
   EXPOSURE_SUMS,
   EXPOSURE_TOTALS,
@@ -94,15 +94,7 @@ export async function repairExposure(pool: Pool): Promise<number> {
 export const exposureFollower: TransitionFollower = {
   name: EXPOSURE_SUMS.table,
   adds: EXPOSURE_SUMS,
-  deltas: (transitions) =>
-    exposureDeltas(transitions).map((d) => [
-      d.tenantId,
-      d.userId,
-      d.currency,
-      d.openBets,
-      d.openStake,
-      d.potentialPayout,
-    ]),
+  change: EXPOSURE_CHANGE,
   async check(db) {
     const found = await exposureMismatches(db);
     return {

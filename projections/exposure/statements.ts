@@ -8,8 +8,8 @@ import type { SummedTable } from '../projection.js';
 const OPEN = `('placed', 'accepted')`;
 
 /**
- * What a flush adds to (deltas.ts). updated_at takes the column default, now(), through EXCLUDED:
- * Citus refuses a non-IMMUTABLE function in DO UPDATE SET, not in the row being inserted.
+ * What a flush adds to. updated_at takes the column default, now(), through EXCLUDED: Citus
+ * refuses a non-IMMUTABLE function in DO UPDATE SET, not in the row being inserted.
  */
 export const EXPOSURE_SUMS: SummedTable = {
   table: 'user_exposure',
@@ -25,6 +25,19 @@ export const EXPOSURE_SUMS: SummedTable = {
   ],
   alsoSet: ['version = x.version + 1', 'updated_at = EXCLUDED.updated_at'],
 };
+
+/**
+ * The change, over `transitions` (TransitionFollower): +1 for a row that became open, −1 for one
+ * that stopped being open, 0 otherwise, with its stake and stake × odds; stake and odds never
+ * change after a bet is placed (version 1), so the row as written also says what the row before
+ * it counted. Exact: NUMERIC throughout.
+ */
+export const EXPOSURE_CHANGE = `
+SELECT tenant_id, user_id, currency, d AS open_bets, coalesce(amount, 0) * d AS open_stake,
+       coalesce(amount, 0) * coalesce(odds, 0) * d AS potential_payout
+FROM (SELECT t.*, (t.status IN ${OPEN})::integer - coalesce((t.previous_status IN ${OPEN})::integer, 0) AS d
+      FROM transitions t) moved
+WHERE d <> 0 AND user_id IS NOT NULL AND currency IS NOT NULL`;
 
 /** What user_exposure must hold: the open bets of bets_view, summed (computed by the database). */
 const EXPECTED = `

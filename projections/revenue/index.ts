@@ -1,13 +1,13 @@
 /**
  * tenant_daily_revenue — per tenant, currency and UTC day: turnover and gross gaming revenue. A
  * follower of bets_view: added to in bets_view's own transaction from the transitions its version
- * guard accepted (deltas.ts), checked and repaired against what bets_view says (statements.ts).
+ * guard accepted, checked and repaired against what bets_view says (statements.ts).
  */
 import { inTransaction, type Queryable } from '../../src/db/pool.js';
 import type { TransitionFollower } from '../projection.js';
-import { revenueDeltas } from './deltas.js';
 import {
   LOCK_REVENUE,
+  REVENUE_CHANGE,
   REVENUE_MISMATCHES,
   REVENUE_SUMS,
   SET_REVENUE_TO_SUM,
@@ -45,8 +45,7 @@ export async function revenueMismatches(db: Queryable): Promise<RevenueMismatch[
 export const revenueFollower: TransitionFollower = {
   name: REVENUE_SUMS.table,
   adds: REVENUE_SUMS,
-  deltas: (transitions) =>
-    revenueDeltas(transitions).map((d) => [d.tenantId, d.currency, d.day, d.turnover, d.ggr]),
+  change: REVENUE_CHANGE,
   async check(db) {
     const found = await revenueMismatches(db);
     return {

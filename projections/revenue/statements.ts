@@ -4,7 +4,14 @@
  */
 import type { SummedTable } from '../projection.js';
 
-/** What a flush adds to (deltas.ts). updated_at goes through EXCLUDED, as user_exposure's does. */
+/** The statuses a bet's gross gaming revenue counts in. */
+const CLOSED = `('won', 'lost', 'cashed_out', 'partially_won')`;
+
+/** The UTC day of a time in milliseconds since the epoch (`bigint` column or expression). */
+const utcDay = (ms: string) =>
+  `(('epoch'::timestamptz + ${ms} * interval '1 millisecond') AT TIME ZONE 'UTC')::date`;
+
+/** What a flush adds to. updated_at goes through EXCLUDED, as user_exposure's does. */
 export const REVENUE_SUMS: SummedTable = {
   table: 'tenant_daily_revenue',
   key: [
@@ -20,6 +27,30 @@ export const REVENUE_SUMS: SummedTable = {
 };
 
 /**
+ * The change, over `transitions` (TransitionFollower): what a bet adds where it stands now, less
+ * what it added where it stood before the write —
+ * - turnover: its stake, on the UTC day it was placed, once, when its row is new (stake, currency
+ *   and placing time are fixed by version 1);
+ * - ggr: stake − payout while it is closed as won, lost, cashed out or partially won, on the UTC
+ *   day of the event that closed it (every event sets a bet's status, so while it is closed its
+ *   last event is the one that closed it); taken back from its earlier closing day when a later
+ *   event moves it. A row last written before migration 012 has no time of that event: its own is
+ *   the best guess, and `projector repair` sets the table exactly after the upgrade.
+ */
+export const REVENUE_CHANGE = `
+SELECT tenant_id, currency, (placed_at AT TIME ZONE 'UTC')::date AS day, amount AS turnover, 0 AS ggr
+FROM transitions
+WHERE previous_status IS NULL AND placed_at IS NOT NULL AND amount IS NOT NULL AND currency IS NOT NULL
+UNION ALL
+SELECT tenant_id, currency, ${utcDay('event_at')}, 0, amount - coalesce(payout, 0)
+FROM transitions
+WHERE status IN ${CLOSED} AND amount IS NOT NULL AND currency IS NOT NULL
+UNION ALL
+SELECT tenant_id, currency, ${utcDay('coalesce(previous_event_at, event_at)')}, 0, coalesce(previous_payout, 0) - amount
+FROM transitions
+WHERE previous_status IN ${CLOSED} AND amount IS NOT NULL AND currency IS NOT NULL`;
+
+/**
  * What tenant_daily_revenue must hold, summed by the database from bets_view: each bet's stake on
  * the day it was placed, and stake − payout of each bet closed as won, lost, cashed out or
  * partially won on the day of its last event (the one that closed it).
@@ -31,11 +62,9 @@ FROM (
   FROM bets_view
   WHERE placed_at IS NOT NULL AND amount IS NOT NULL AND currency IS NOT NULL
   UNION ALL
-  SELECT tenant_id, currency,
-         (('epoch'::timestamptz + last_updated_timestamp * interval '1 millisecond') AT TIME ZONE 'UTC')::date,
-         0, amount - coalesce(payout, 0)
+  SELECT tenant_id, currency, ${utcDay('last_updated_timestamp')}, 0, amount - coalesce(payout, 0)
   FROM bets_view
-  WHERE status IN ('won', 'lost', 'cashed_out', 'partially_won') AND amount IS NOT NULL AND currency IS NOT NULL
+  WHERE status IN ${CLOSED} AND amount IS NOT NULL AND currency IS NOT NULL
 ) contributions
 GROUP BY tenant_id, currency, day`;
 

@@ -84,6 +84,13 @@ export interface Dialect {
   /** Settings of a migration's transaction. */
   readonly migrationSettings: readonly string[];
   /**
+   * Whether a data-modifying common table expression runs where its rows are (PostgreSQL), so a
+   * write and the writes that follow from its RETURNING can be one statement. Citus runs one
+   * through the coordinator (every row pulled there and pushed back): there they are separate
+   * statements, the later ones sent with the rows the first returned.
+   */
+  readonly chainedWrites: boolean;
+  /**
    * Whether a row's xmin compares with a snapshot taken through the pool: on Citus a row lives in a
    * shard, whose transaction ids are the worker node's own.
    */
@@ -140,6 +147,7 @@ WHERE (${names}) IN (SELECT * FROM unnest(${arrays}))${read.orderBy ? `\n${read.
   sessionSettings: [],
   allShardsInParallel: [],
   migrationSettings: [],
+  chainedWrites: true,
   comparableXmin: true,
   colocate: () => [],
   backlogFlushEvents: 1_000,
@@ -198,6 +206,7 @@ WHERE ${filters}${read.orderBy ? `\n${read.orderBy}` : ''}`,
   allShardsInParallel: ['SET LOCAL citus.max_adaptive_executor_pool_size TO DEFAULT'],
   // Migrations alter distributed tables: one shard after another in the migration's transaction.
   migrationSettings: [`SET LOCAL citus.multi_shard_modify_mode TO 'sequential'`],
+  chainedWrites: false,
   comparableXmin: false,
   colocate: (table, like) => [
     {
