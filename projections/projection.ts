@@ -47,7 +47,9 @@ export interface PreparedWrite {
 /**
  * The rows bets_view's UPSERT accepted, as its followers read them: the relation `transitions`,
  * one row per accepted write — the row as written, and what it was before the write (previous_*:
- * NULL when the row is new; previous_event_at also for a row last written before migration 012).
+ * NULL when the row is new). previous_payout and previous_event_at are there where the row before
+ * had a payout (settled or cashed out), NULL otherwise and for a row last written before
+ * migration 012.
  * Stake, odds, currency, user and placing time are fixed by version 1, so the row as written says
  * what they were before too.
  */

@@ -27,7 +27,7 @@ const UPDATED = [
   ...[...ROW_COLUMNS.map((c) => c.name), WRITTEN_AT.name]
     .filter((name) => name !== 'tenant_id' && name !== 'bet_id')
     .map((name) => `${name} = EXCLUDED.${name}`),
-  ...PREVIOUS_COLUMNS.map((c) => `${c.name} = v.${c.of}`),
+  ...PREVIOUS_COLUMNS.map((c) => `${c.name} = ${c.value}`),
 ].join(', ');
 
 /**
