@@ -225,6 +225,19 @@ describe('figures', () => {
     'bench/results/2026-11-27T08-32-15-688Z.json',
     'bench/results/2026-11-27T08-31-22-806Z-citus.json',
   ];
+  /** The before/after comparison of the read-model contract: three runs of each build, alternating. */
+  const COMPARISON = [
+    '2026-12-04T04-27-48-089Z-before-209e9d1',
+    '2026-12-04T04-29-13-936Z-after-5e57c43',
+    '2026-12-04T04-30-23-356Z-before-209e9d1',
+    '2026-12-04T04-31-23-243Z-after-5e57c43',
+    '2026-12-04T04-32-25-550Z-before-209e9d1',
+    '2026-12-04T04-33-30-789Z-after-5e57c43',
+  ].map((run) => `bench/results/${run}.json`);
+
+  it('the before/after comparison is there, run for run', () => {
+    for (const run of COMPARISON) expect(existsSync(path.join(ROOT, run))).toBe(true);
+  });
 
   it('docs/benchmarks.md quotes the dated runs it names', () => {
     const benchmarks = read(BENCHMARKS);
@@ -263,7 +276,7 @@ describe('figures', () => {
         for (const [k, v] of Object.entries(node)) walk(v, [...keys, k]);
       }
     };
-    for (const run of RUNS) walk(JSON.parse(read(run)) as unknown, []);
+    for (const run of [...RUNS, ...COMPARISON]) walk(JSON.parse(read(run)) as unknown, []);
     return figures;
   }
 
