@@ -3,6 +3,8 @@
  * latest stored version is above its view row's. Lag in milliseconds is how long its oldest
  * unprojected event has waited.
  */
+import type { KeyedRead } from '../../src/db/dialect.js';
+import { dialectOf } from '../../src/db/platform.js';
 import type { Queryable } from '../../src/db/pool.js';
 import { betKey, isKnownEventType } from '../../src/events/types.js';
 import type { LaggingBet, ReconcileScope } from '../projection.js';
@@ -14,8 +16,7 @@ import type { LaggingBet, ReconcileScope } from '../projection.js';
 const LAGGING_BETS = `
 SELECT e.tenant_id, e.aggregate_id AS bet_id, max(e.version) AS latest_version,
        coalesce(max(v.version), 0) AS view_version,
-       ($4::bigint - min(e."timestamp"))::bigint AS lag_ms,
-       (array_agg(e.event_type ORDER BY e.version))[1] AS next_type
+       ($4::bigint - min(e."timestamp"))::bigint AS lag_ms
 FROM bet_events e
 LEFT JOIN bets_view v ON v.tenant_id = e.tenant_id AND v.bet_id = e.aggregate_id
 WHERE e.version > coalesce(v.version, 0)
@@ -36,23 +37,62 @@ export async function laggingBets(db: Queryable, scope: ReconcileScope = {}): Pr
     latest_version: number;
     view_version: number;
     lag_ms: number;
-    next_type: string;
   }>(LAGGING_BETS, [
     scope.sinceMs ?? null,
     tenants ? [...tenants] : null,
     scope.bets ? [...new Set(scope.bets.map((b) => b.betId))] : null,
     scope.untilMs ?? Date.now(),
   ]);
-  return rows
-    .filter((r) => !wanted || wanted.has(betKey(r.tenant_id, r.bet_id)))
-    .map((r) => ({
+  const lagging = rows.filter((r) => !wanted || wanted.has(betKey(r.tenant_id, r.bet_id)));
+  const next = await nextEventTypes(
+    db,
+    lagging.map((r) => [r.tenant_id, r.bet_id, r.view_version + 1]),
+  );
+  return lagging.map((r) => {
+    const type = next.get(betKey(r.tenant_id, r.bet_id));
+    return {
       tenantId: r.tenant_id,
       betId: r.bet_id,
       latestVersion: r.latest_version,
       viewVersion: r.view_version,
       lagMs: r.lag_ms,
-      heldBy: isKnownEventType(r.next_type) ? null : r.next_type,
-    }));
+      heldBy: type === undefined || isKnownEventType(type) ? null : type,
+    };
+  });
+}
+
+/** The type of each bet's event at a version: here, the first one its view row has not folded. */
+const EVENT_TYPE_AT: KeyedRead = {
+  select: 'SELECT tenant_id, aggregate_id, version, event_type FROM bet_events',
+  keys: [
+    { name: 'tenant_id', bound: 'bigint' },
+    { name: 'aggregate_id', bound: 'text' },
+    { name: 'version', bound: 'integer' },
+  ],
+};
+
+/**
+ * Whatever the window of the lag asked: a bet held at version 3 by an old event of an unknown type
+ * may lag by a recent event at version 4.
+ */
+async function nextEventTypes(
+  db: Queryable,
+  positions: ReadonlyArray<readonly [number, string, number]>,
+): Promise<Map<string, string>> {
+  const types = new Map<string, string>();
+  for (let i = 0; i < positions.length; i += 10_000) {
+    const read = dialectOf(db).readByKeys(EVENT_TYPE_AT, positions.slice(i, i + 10_000));
+    const { rows } = await db.query<{
+      tenant_id: number;
+      aggregate_id: string;
+      version: number;
+      event_type: string;
+    }>(read.statement);
+    for (const r of read.keep(rows, (row) => [row.tenant_id, row.aggregate_id, row.version])) {
+      types.set(betKey(r.tenant_id, r.aggregate_id), r.event_type);
+    }
+  }
+  return types;
 }
 
 export interface LagSummary {

@@ -133,6 +133,9 @@ function betsShadow(strategy: FillStrategy): ShadowFill {
       strategy === 'copy'
         ? fillByCopy(pool, shadow, chunk)
         : inTransaction(pool, async (client) => {
+            // One snapshot for the fill and the held bets: a bet that a newer producer's event
+            // holds while the fill runs is either filled or held here, never both.
+            await client.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ');
             await client.query(`SET LOCAL work_mem = '${FILL_WORK_MEM}'`);
             await client.query(FILL_PLANNER_SETTINGS);
             for (const setting of dialect.allShardsInParallel) await client.query(setting);

@@ -18,6 +18,13 @@ import { splitStatements } from './sqlStatements.js';
 /** Any stable number works; this one spells "betp". */
 const MIGRATION_LOCK_ID = 0x62657470;
 
+/**
+ * How long a migration waits for a table lock before it fails (and the migrate Job retries): while
+ * it waits for ACCESS EXCLUSIVE behind a long reader (a rebuild's fill, a wide lag report), every
+ * append and flush would queue behind it.
+ */
+const MIGRATION_LOCK_TIMEOUT = '10s';
+
 export interface Migration {
   readonly version: number;
   readonly name: string;
@@ -135,6 +142,7 @@ export async function migrate(pool: Pool, migrations?: readonly Migration[]): Pr
  * was a parallel operation on a distributed table"), and migrations are small, so nothing is lost.
  */
 async function applyStatements(client: PoolClient, migration: Migration, dialect: Dialect): Promise<void> {
+  await client.query(`SET LOCAL lock_timeout = '${MIGRATION_LOCK_TIMEOUT}'`);
   for (const setting of dialect.migrationSettings) await client.query(setting);
   for (const [index, statement] of migration.statements.entries()) {
     try {

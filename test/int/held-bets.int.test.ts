@@ -75,6 +75,10 @@ describe('a bet held at an event type this version does not know', () => {
       expect.objectContaining({ betId: 'held', viewVersion: 2, heldBy: 'V2_BET_SETTLED' }),
     ]);
     expect(summarizeLag(lagging).held).toEqual({ V2_BET_SETTLED: 1 });
+    // A window that holds only the later, known event still names what holds the bet.
+    expect(await reconciler.laggingBets(db.pool, { sinceMs: T0 + 4 })).toEqual([
+      expect.objectContaining({ betId: 'held', heldBy: 'V2_BET_SETTLED' }),
+    ]);
     // The sweep leaves it alone (a re-fold would change nothing); repair re-folds it to the same row.
     const sweep = { sweepIntervalMs: 1, sweepWindowMs: Date.now() - T0 + 3_600_000, sweepGraceMs: 0 };
     expect(await sweepOnce(db.pool, sweep, reconciler, Date.now())).toEqual({
