@@ -5,6 +5,7 @@
  */
 import type { KeyedRead } from '../../src/db/dialect.js';
 import { dialectOf } from '../../src/db/platform.js';
+import { EVENT_POSITION } from '../../src/store/statements.js';
 import type { Queryable } from '../../src/db/pool.js';
 import { betKey, isKnownEventType } from '../../src/events/types.js';
 import type { LaggingBet, ReconcileScope } from '../projection.js';
@@ -64,11 +65,7 @@ export async function laggingBets(db: Queryable, scope: ReconcileScope = {}): Pr
 /** The type of each bet's event at a version: here, the first one its view row has not folded. */
 const EVENT_TYPE_AT: KeyedRead = {
   select: 'SELECT tenant_id, aggregate_id, version, event_type FROM bet_events',
-  keys: [
-    { name: 'tenant_id', bound: 'bigint' },
-    { name: 'aggregate_id', bound: 'text' },
-    { name: 'version', bound: 'integer' },
-  ],
+  keys: EVENT_POSITION,
 };
 
 /**

@@ -70,14 +70,17 @@ export function insertEvents(db: Queryable, events: readonly BetEvent[]): Promis
   return Promise.all(sent).then((results) => results.flatMap((r) => r.rows));
 }
 
+/** An event's position, as a keyed read of bet_events names it: (tenant, bet, version). */
+export const EVENT_POSITION: KeyedRead['keys'] = [
+  { name: 'tenant_id', bound: 'bigint' },
+  { name: 'aggregate_id', bound: 'text' },
+  { name: 'version', bound: 'integer' },
+];
+
 /** Which of these (bet, version) positions are taken, and by which idempotency key. */
 const SELECT_POSITIONS: KeyedRead = {
   select: 'SELECT tenant_id, aggregate_id, version, idempotency_key FROM bet_events',
-  keys: [
-    { name: 'tenant_id', bound: 'bigint' },
-    { name: 'aggregate_id', bound: 'text' },
-    { name: 'version', bound: 'integer' },
-  ],
+  keys: EVENT_POSITION,
 };
 
 export interface TakenPosition {
