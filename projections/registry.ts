@@ -1,8 +1,9 @@
 /**
- * Every read model, registered in one place. bets_view is fed by the events; user_exposure follows
- * bets_view's accepted row transitions inside the same statement. The worker therefore runs all of
- * them in every flush, in one transaction, under one checkpoint: a per-user sum is only exact if it
- * moves with the very row writes it sums (a second consumer group would fold the bets again and
+ * Every read model, registered in one place. bets_view is fed by the events; user_exposure and
+ * tenant_daily_revenue follow bets_view's accepted row transitions in the same transaction (on
+ * PostgreSQL, the same statement). The worker therefore runs all of them in every flush, in one
+ * transaction, under one checkpoint: a per-user or per-day sum is only exact if it moves with the
+ * very row writes it sums (a second consumer group would fold the bets again and
  * could see another order of writes than bets_view did).
  *
  * consumers/ and the core of src/ see only the contract (projections/projection.ts); the commands

@@ -1,6 +1,6 @@
 /**
- * user_exposure's SQL: the table its deltas are added to, and the set-based check and repair
- * against the sum over open bets in bets_view.
+ * user_exposure's SQL: its change, the table that change is added to, and the set-based check and
+ * repair against the sum over open bets in bets_view.
  */
 import type { SummedTable } from '../projection.js';
 

@@ -1,6 +1,6 @@
 /**
- * tenant_daily_revenue's SQL: the table its deltas are added to, and the set-based check and repair
- * against what bets_view says each tenant, currency and day must hold.
+ * tenant_daily_revenue's SQL: its change, the table that change is added to, and the set-based
+ * check and repair against what bets_view says each tenant, currency and day must hold.
  */
 import type { SummedTable } from '../projection.js';
 
