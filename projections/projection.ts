@@ -50,7 +50,7 @@ export interface PreparedWrite {
  * NULL when the row is new). previous_payout and previous_event_at are there where the row before
  * had a payout (settled or cashed out), NULL otherwise and for a row last written before
  * migration 012.
- * Stake, odds, currency, user and placing time are fixed by version 1, so the row as written says
+ * Stake, legs, odds, currency, user and placing time are fixed by version 1, so the row as written says
  * what they were before too.
  */
 export const TRANSITION_RELATION: readonly BoundColumn[] = [
@@ -59,6 +59,8 @@ export const TRANSITION_RELATION: readonly BoundColumn[] = [
   { name: 'user_id', bound: 'text' },
   { name: 'currency', bound: 'text' },
   { name: 'amount', bound: 'numeric' },
+  /** The product of the legs' odds; NULL on a row last written before migration 015 (use odds). */
+  { name: 'combined_odds', bound: 'numeric' },
   { name: 'odds', bound: 'numeric' },
   { name: 'status', bound: 'text' },
   { name: 'payout', bound: 'numeric' },

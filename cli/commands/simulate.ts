@@ -12,6 +12,8 @@ export function simulationFlags(values: Values) {
     duplicateRate: fractionOption(values, 'duplicate-rate', 0.01),
     seed: intOption(values, 'seed', Date.now() % 2_147_483_647, 0, 2_147_483_647),
     openBets: intOption(values, 'open-bets', 1_000, 1, 10_000_000),
+    v2Share: fractionOption(values, 'v2-share', 0.5),
+    accumulatorShare: fractionOption(values, 'accumulator-share', 0.3),
   };
 }
 
@@ -23,6 +25,8 @@ export const SIMULATION_OPTIONS = {
   'duplicate-rate': { type: 'string' },
   seed: { type: 'string' },
   'open-bets': { type: 'string' },
+  'v2-share': { type: 'string' },
+  'accumulator-share': { type: 'string' },
 } as const;
 
 export const SIMULATION_HELP = `  --events N           events to append (default 10000)
@@ -31,15 +35,18 @@ export const SIMULATION_HELP = `  --events N           events to append (default
   --batch-size N       events per append statement (default 100)
   --duplicate-rate F   fraction of batches retried, 0..1 (default 0.01)
   --seed N             random seed (default: from the clock)
-  --open-bets N        bets in flight at once (default 1000)`;
+  --open-bets N        bets in flight at once (default 1000)
+  --v2-share F         fraction of bets placed and settled by V2 events, 0..1 (default 0.5)
+  --accumulator-share F  fraction of V2 bets with 2 to 6 legs, 0..1 (default 0.3)`;
 
 export const simulateCommand: Command = {
   name: 'simulate',
   summary: 'append a realistic multi-tenant stream through the real append path',
   usage: `projector simulate [options]
 
-Bets are placed, then accepted or rejected, then settled (won/lost/void), cashed out or cancelled,
-interleaved across tenants; appended in batches and published to Kafka like any producer.
+Bets are placed, then accepted or rejected, then settled (won/lost/void, partially won for
+accumulators), cashed out or cancelled, interleaved across tenants; V1 and V2 events mixed;
+appended in batches and published to Kafka like any producer.
 
 ${SIMULATION_HELP}`,
   options: SIMULATION_OPTIONS,

@@ -16,6 +16,10 @@ export interface RowColumn {
   readonly write?: (p: string) => string;
   /** The expression a read selects (as the column's name), where not the column itself. */
   readonly read?: string;
+  /** The bound value from the field's, where not the field itself. */
+  readonly bind?: (value: never) => unknown;
+  /** The column's COPY text from the bound value, where the column's type differs from the bound one. */
+  readonly copy?: (bound: never) => string;
 }
 
 const MS_TO_TIMESTAMPTZ = (p: string) => `'epoch'::timestamptz + ${p} * interval '1 millisecond'`;
@@ -30,6 +34,16 @@ export const ROW_COLUMNS: readonly RowColumn[] = [
   { name: 'odds', bound: 'numeric', field: 'odds', read: 'odds::text' },
   { name: 'selection', bound: 'text', field: 'selection' },
   { name: 'currency', bound: 'text', field: 'currency' },
+  // A JavaScript array bound as is would become a PostgreSQL array literal: jsonb goes as its text.
+  {
+    name: 'legs',
+    bound: 'jsonb',
+    field: 'legs',
+    bind: (legs: object | null) => legs && JSON.stringify(legs),
+  },
+  { name: 'legs_count', bound: 'integer', field: 'legsCount' },
+  { name: 'combined_odds', bound: 'numeric', field: 'combinedOdds', read: 'combined_odds::text' },
+  { name: 'channel', bound: 'text', field: 'channel' },
   { name: 'status', bound: 'text', field: 'status' },
   { name: 'payout', bound: 'numeric', field: 'payout', read: 'payout::text' },
   { name: 'version', bound: 'integer', field: 'version' },
@@ -39,6 +53,7 @@ export const ROW_COLUMNS: readonly RowColumn[] = [
     bound: 'bigint',
     field: 'placedAt',
     write: MS_TO_TIMESTAMPTZ,
+    copy: (ms: number) => new Date(ms).toISOString(),
     read: '(extract(epoch FROM placed_at) * 1000)::bigint',
   },
   { name: 'last_updated_timestamp', bound: 'bigint', field: 'lastUpdatedTimestamp' },
@@ -71,6 +86,7 @@ export const TRANSITION_RETURNING = [
   'user_id',
   'currency',
   'amount',
+  'combined_odds',
   'odds',
   'status',
   'payout',
@@ -85,7 +101,11 @@ export const WRITTEN_COLUMNS = [...ROW_COLUMNS.map((c) => c.name), WRITTEN_AT.na
 /** The bound values of one row, in ROW_COLUMNS' order. */
 export function rowValues(row: BetRow): unknown[] {
   const values = new Array<unknown>(ROW_COLUMNS.length);
-  for (let i = 0; i < ROW_COLUMNS.length; i++) values[i] = row[ROW_COLUMNS[i]!.field];
+  for (let i = 0; i < ROW_COLUMNS.length; i++) {
+    const column = ROW_COLUMNS[i]!;
+    const value = row[column.field];
+    values[i] = column.bind ? column.bind(value as never) : value;
+  }
   return values;
 }
 

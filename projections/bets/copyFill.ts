@@ -13,6 +13,7 @@ import { eventFromRow } from '../../src/store/statements.js';
 import type { BetEvent, EventType } from '../../src/events/types.js';
 import { foldBet } from './reducer.js';
 import type { BetRow } from './row.js';
+import { ROW_COLUMNS, WRITTEN_COLUMNS, rowValues } from './columns.js';
 import { chunkFilter, type Chunk } from '../chunks.js';
 
 const ESCAPES: Record<string, string> = { b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v', '\\': '\\' };
@@ -32,25 +33,14 @@ function escapeCopyField(value: string | number | null): string {
 }
 
 function rowLine(row: BetRow, projectedAt: string): string {
-  return `${[
-    row.tenantId,
-    row.betId,
-    row.idempotencyKey,
-    row.userId,
-    row.amount,
-    row.odds,
-    row.selection,
-    row.currency,
-    row.status,
-    row.payout,
-    row.version,
-    row.lastEventType,
-    row.placedAt === null ? null : new Date(row.placedAt).toISOString(),
-    row.lastUpdatedTimestamp,
-    projectedAt,
-  ]
-    .map(escapeCopyField)
-    .join('\t')}\n`;
+  const values = rowValues(row);
+  const fields = values.map((value, i) => {
+    const copy = ROW_COLUMNS[i]!.copy;
+    return escapeCopyField(
+      value === null || !copy ? (value as string | number | null) : copy(value as never),
+    );
+  });
+  return `${fields.join('\t')}\t${escapeCopyField(projectedAt)}\n`;
 }
 
 async function* foldedRows(lines: AsyncIterable<string>, count: { bets: number }): AsyncGenerator<string> {
@@ -95,10 +85,7 @@ export async function fillByCopy(pool: Pool, table: string, chunk: Chunk): Promi
       copyTo(`COPY (SELECT tenant_id, aggregate_id, version, idempotency_key, event_type, event_data::text, "timestamp"
                     FROM bet_events WHERE ${where} ORDER BY tenant_id, aggregate_id, version) TO STDOUT`),
     );
-    const sink = writer.query(
-      copyFrom(`COPY ${table} (tenant_id, bet_id, idempotency_key, user_id, amount, odds, selection, currency, status,
-                 payout, version, last_event_type, placed_at, last_updated_timestamp, projected_at) FROM STDIN`),
-    );
+    const sink = writer.query(copyFrom(`COPY ${table} (${WRITTEN_COLUMNS}) FROM STDIN`));
     const count = { bets: 0 };
     await pipeline(
       Readable.from(foldedRows(createInterface({ input: source, crlfDelay: Infinity }), count)),

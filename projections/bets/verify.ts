@@ -3,13 +3,19 @@
  * database independently of the reducer, to compare against what the projector wrote.
  */
 import type { Queryable } from '../../src/db/pool.js';
+import { foldSql } from './fillStatement.js';
 
 const STATUS_COUNTS_FROM_VIEW = `
 SELECT status, count(*)::bigint AS bets FROM bets_view GROUP BY status ORDER BY status`;
 
-/** The status of every bet folded by the database from bet_events (the bets_fold view), not by the reducer. */
-const STATUS_COUNTS_FROM_EVENTS = `
-SELECT status, count(*)::bigint AS bets FROM bets_fold GROUP BY status ORDER BY status`;
+/** The status of every bet folded by the database from bet_events (foldSql), not by the reducer. */
+function statusCountsFromEvents(): { text: string; values: unknown[] } {
+  const fold = foldSql({ index: 0, of: 1 });
+  return {
+    text: `SELECT status, count(*)::bigint AS bets FROM (${fold.text}) folded GROUP BY status ORDER BY status`,
+    values: fold.values,
+  };
+}
 
 /** Bets whose view row is missing or not at the latest stored version. */
 const BETS_BEHIND = `
@@ -20,7 +26,7 @@ WHERE v.version IS DISTINCT FROM e.version`;
 
 export async function statusCounts(db: Queryable, source: 'view' | 'events'): Promise<Map<string, number>> {
   const { rows } = await db.query<{ status: string; bets: number }>(
-    source === 'view' ? STATUS_COUNTS_FROM_VIEW : STATUS_COUNTS_FROM_EVENTS,
+    source === 'view' ? STATUS_COUNTS_FROM_VIEW : statusCountsFromEvents(),
   );
   return new Map(rows.map((r) => [r.status, r.bets]));
 }

@@ -8,6 +8,13 @@ import type { SummedTable } from '../projection.js';
 const OPEN = `('placed', 'accepted')`;
 
 /**
+ * What a bet could pay out: its stake × the product of its legs' odds, rounded once per bet to the
+ * column's 8 places (an accumulator's product has up to 80), so that sums of it stay exact. A row
+ * last written before migration 015 has no combined odds: its one leg's odds are the same.
+ */
+const POTENTIAL_PAYOUT = `round(coalesce(amount, 0) * coalesce(combined_odds, odds, 0), 8)`;
+
+/**
  * What a flush adds to. updated_at takes the column default, now(), through EXCLUDED: Citus
  * refuses a non-IMMUTABLE function in DO UPDATE SET, not in the row being inserted.
  */
@@ -28,13 +35,13 @@ export const EXPOSURE_SUMS: SummedTable = {
 
 /**
  * The change, over `transitions` (TransitionFollower): +1 for a row that became open, −1 for one
- * that stopped being open, 0 otherwise, with its stake and stake × odds; stake and odds never
+ * that stopped being open, 0 otherwise, with its stake and potential payout; stake and odds never
  * change after a bet is placed (version 1), so the row as written also says what the row before
  * it counted. Exact: NUMERIC throughout.
  */
 export const EXPOSURE_CHANGE = `
 SELECT tenant_id, user_id, currency, d AS open_bets, coalesce(amount, 0) * d AS open_stake,
-       coalesce(amount, 0) * coalesce(odds, 0) * d AS potential_payout
+       ${POTENTIAL_PAYOUT} * d AS potential_payout
 FROM (SELECT t.*, (t.status IN ${OPEN})::integer - coalesce((t.previous_status IN ${OPEN})::integer, 0) AS d
       FROM transitions t) moved
 WHERE d <> 0 AND user_id IS NOT NULL AND currency IS NOT NULL`;
@@ -42,7 +49,7 @@ WHERE d <> 0 AND user_id IS NOT NULL AND currency IS NOT NULL`;
 /** What user_exposure must hold: the open bets of bets_view, summed (computed by the database). */
 const EXPECTED = `
 SELECT tenant_id, user_id, currency, count(*)::bigint AS open_bets,
-       sum(coalesce(amount, 0)) AS open_stake, sum(coalesce(amount, 0) * coalesce(odds, 0)) AS potential_payout
+       sum(coalesce(amount, 0)) AS open_stake, sum(${POTENTIAL_PAYOUT}) AS potential_payout
 FROM bets_view
 WHERE status IN ${OPEN} AND user_id IS NOT NULL AND currency IS NOT NULL
 GROUP BY tenant_id, user_id, currency`;

@@ -70,3 +70,19 @@ export function fromUnits(units: bigint, scale: number): string {
   const digits = (units < 0n ? -units : units).toString().padStart(scale + 1, '0');
   return scale === 0 ? `${sign}${digits}` : `${sign}${digits.slice(0, -scale)}.${digits.slice(-scale)}`;
 }
+
+/**
+ * The exact product of non-negative decimal strings, as PostgreSQL's NUMERIC multiplies: the
+ * product's digits after the point are the sum of the factors' (1.85 × 2.1000 = 3.885000), never
+ * rounded. The product of no factors is "1".
+ */
+export function multiplyDecimals(factors: readonly string[]): string {
+  let units = 1n;
+  let scale = 0;
+  for (const factor of factors) {
+    const fraction = factor.indexOf('.') < 0 ? '' : factor.slice(factor.indexOf('.') + 1);
+    units *= toUnits(factor, fraction.length);
+    scale += fraction.length;
+  }
+  return fromUnits(units, scale);
+}

@@ -1,11 +1,17 @@
-/** The event model (docs/architecture.md): one envelope, six V1 event types. Money is always a decimal string. */
+/**
+ * The event model (docs/architecture.md): one envelope, the event types this version reads (V1 and
+ * their V2 successors, which stored V1 events are read as: src/events/upcast.ts). Money and odds
+ * are always decimal strings.
+ */
 
 export const EVENT_TYPES = [
   'V1_BET_PLACED',
+  'V2_BET_PLACED',
   'V1_BET_ACCEPTED',
   'V1_BET_REJECTED',
   'V1_BET_CANCELLED',
   'V1_BET_SETTLED',
+  'V2_BET_SETTLED',
   'V1_BET_CASHED_OUT',
 ] as const;
 
@@ -21,6 +27,8 @@ export function isKnownEventType(type: string): type is EventType {
 
 export type Decimal = string;
 export type SettlementResult = 'won' | 'lost' | 'void';
+export const SETTLEMENT_OUTCOMES = ['won', 'lost', 'void', 'partially_won'] as const;
+export type SettlementOutcome = (typeof SETTLEMENT_OUTCOMES)[number];
 
 export interface BetPlacedData {
   user_id: string;
@@ -28,6 +36,22 @@ export interface BetPlacedData {
   odds: Decimal;
   selection: string;
   currency: string;
+}
+/** One selection of a bet: an accumulator has 2 to 20, a single bet one. */
+export interface Leg {
+  selection: string;
+  odds: Decimal;
+  market?: string;
+}
+export interface BetPlacedV2Data {
+  user_id: string;
+  stake: { amount: Decimal; currency: string };
+  legs: Leg[];
+  channel?: string;
+}
+export interface BetSettledV2Data {
+  outcome: SettlementOutcome;
+  payout: Decimal;
 }
 export interface ReasonData {
   reason: string;
@@ -42,10 +66,12 @@ export interface BetCashedOutData {
 
 export interface EventDataByType {
   V1_BET_PLACED: BetPlacedData;
+  V2_BET_PLACED: BetPlacedV2Data;
   V1_BET_ACCEPTED: Record<string, never>;
   V1_BET_REJECTED: ReasonData;
   V1_BET_CANCELLED: ReasonData;
   V1_BET_SETTLED: BetSettledData;
+  V2_BET_SETTLED: BetSettledV2Data;
   V1_BET_CASHED_OUT: BetCashedOutData;
 }
 

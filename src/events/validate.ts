@@ -4,7 +4,7 @@
  * string belongs is an error, because it has already lost exactness in JSON.parse.
  */
 import { MONEY, ODDS, decimalProblem, isAboveOne, isZero } from './decimal.js';
-import { EVENT_TYPES, type BetEvent, type EventType } from './types.js';
+import { EVENT_TYPES, SETTLEMENT_OUTCOMES, type BetEvent, type EventType, type Leg } from './types.js';
 
 const MAX_ID_LENGTH = 200;
 const MAX_TEXT_LENGTH = 1_000;
@@ -13,6 +13,13 @@ const MIN_TIMESTAMP_MS = 946_684_800_000;
 const MAX_TIMESTAMP_MS = 7_258_118_400_000;
 const MAX_TENANT_ID = 2 ** 53 - 1;
 const MAX_VERSION = 2_147_483_647;
+/** An accumulator's legs: one (a single bet) to twenty. */
+const MAX_LEGS = 20;
+
+/** Every version of the placing event (V1_BET_PLACED, V2_BET_PLACED, ...) is version 1 of its bet. */
+export function isPlacingType(type: string): boolean {
+  return /^V[0-9]+_BET_PLACED$/.test(type);
+}
 
 export class ValidationError extends Error {
   override readonly name = 'ValidationError';
@@ -68,35 +75,100 @@ function wholeNumber(fields: Fields, key: string, min: number, max: number): num
   return value;
 }
 
-function money(fields: Fields, key: string): string {
+function money(fields: Fields, key: string, path = 'event_data.'): string {
   const value = fields[key];
   const problem = decimalProblem(value, MONEY);
-  if (problem) throw new ValidationError(`event_data.${key}`, value, problem);
+  if (problem) throw new ValidationError(`${path}${key}`, value, problem);
   return value as string;
+}
+
+function stakeAmount(fields: Fields, path: string): string {
+  const amount = money(fields, 'amount', path);
+  if (isZero(amount)) throw new ValidationError(`${path}amount`, amount, 'must be above zero');
+  return amount;
+}
+
+function odds(fields: Fields, path: string): string {
+  const value = fields['odds'];
+  const problem = decimalProblem(value, ODDS);
+  if (problem) throw new ValidationError(`${path}odds`, value, problem);
+  if (!isAboveOne(value as string)) {
+    throw new ValidationError(`${path}odds`, value, 'must be above 1 (decimal odds)');
+  }
+  return value as string;
+}
+
+function currency(fields: Fields, path: string): string {
+  const value = fields['currency'];
+  if (typeof value !== 'string' || !/^[A-Z]{3}$/.test(value)) {
+    throw new ValidationError(`${path}currency`, value, 'is not an ISO 4217 code such as "EUR"');
+  }
+  return value;
+}
+
+function object(fields: Fields, key: string, path: string): Fields {
+  const value = fields[key];
+  if (!isObject(value)) throw new ValidationError(path + key, value, 'must be a JSON object');
+  return value;
+}
+
+/** An optional text field: absent (or null) stays absent. */
+function optionalText(fields: Fields, path: string, key: string): string | undefined {
+  return fields[key] === undefined || fields[key] === null
+    ? undefined
+    : text(fields, path, key, MAX_TEXT_LENGTH);
+}
+
+function legs(data: Fields): Leg[] {
+  const value = data['legs'];
+  if (!Array.isArray(value))
+    throw new ValidationError('event_data.legs', value, 'must be a JSON array of legs');
+  if (value.length < 1 || value.length > MAX_LEGS) {
+    throw new ValidationError(
+      'event_data.legs',
+      value,
+      `must hold 1 to ${MAX_LEGS} legs, not ${value.length}`,
+    );
+  }
+  return value.map((leg: unknown, i) => {
+    const path = `event_data.legs[${i}].`;
+    if (!isObject(leg)) throw new ValidationError(path.slice(0, -1), leg, 'must be a JSON object');
+    const market = optionalText(leg, path, 'market');
+    return {
+      selection: text(leg, path, 'selection', MAX_TEXT_LENGTH),
+      odds: odds(leg, path),
+      ...(market !== undefined && { market }),
+    };
+  });
 }
 
 function eventData(type: EventType, data: Fields): BetEvent['eventData'] {
   const p = 'event_data.';
   switch (type) {
     case 'V1_BET_PLACED': {
-      const amount = money(data, 'amount');
-      if (isZero(amount)) throw new ValidationError('event_data.amount', amount, 'must be above zero');
-      const odds = data['odds'];
-      const oddsProblem = decimalProblem(odds, ODDS);
-      if (oddsProblem) throw new ValidationError('event_data.odds', odds, oddsProblem);
-      if (!isAboveOne(odds as string)) {
-        throw new ValidationError('event_data.odds', odds, 'must be above 1 (decimal odds)');
-      }
-      const currency = data['currency'];
-      if (typeof currency !== 'string' || !/^[A-Z]{3}$/.test(currency)) {
-        throw new ValidationError('event_data.currency', currency, 'is not an ISO 4217 code such as "EUR"');
-      }
+      // Money first: its errors are the ones a producer most needs to see.
+      const amount = stakeAmount(data, p);
+      const price = odds(data, p);
+      const code = currency(data, p);
       return {
         user_id: text(data, p, 'user_id', MAX_ID_LENGTH),
         amount,
-        odds: odds as string,
+        odds: price,
         selection: text(data, p, 'selection', MAX_TEXT_LENGTH),
-        currency,
+        currency: code,
+      };
+    }
+    case 'V2_BET_PLACED': {
+      const stake = object(data, 'stake', p);
+      const channel = optionalText(data, p, 'channel');
+      return {
+        user_id: text(data, p, 'user_id', MAX_ID_LENGTH),
+        stake: {
+          amount: stakeAmount(stake, 'event_data.stake.'),
+          currency: currency(stake, 'event_data.stake.'),
+        },
+        legs: legs(data),
+        ...(channel !== undefined && { channel }),
       };
     }
     case 'V1_BET_ACCEPTED':
@@ -110,6 +182,17 @@ function eventData(type: EventType, data: Fields): BetEvent['eventData'] {
         throw new ValidationError('event_data.result', result, 'is not one of won, lost, void');
       }
       return { result, payout: money(data, 'payout') };
+    }
+    case 'V2_BET_SETTLED': {
+      const outcome = data['outcome'];
+      if (!(SETTLEMENT_OUTCOMES as readonly unknown[]).includes(outcome)) {
+        throw new ValidationError(
+          'event_data.outcome',
+          outcome,
+          `is not one of ${SETTLEMENT_OUTCOMES.join(', ')}`,
+        );
+      }
+      return { outcome: outcome as (typeof SETTLEMENT_OUTCOMES)[number], payout: money(data, 'payout') };
     }
     case 'V1_BET_CASHED_OUT':
       return { payout: money(data, 'payout') };
@@ -128,11 +211,11 @@ export function parseEvent(input: unknown): BetEvent {
     throw new ValidationError('event_type', eventType, `is not one of ${EVENT_TYPES.join(', ')}`);
   }
   const type = eventType as EventType;
-  if ((type === 'V1_BET_PLACED') !== (version === 1)) {
+  if (isPlacingType(type) !== (version === 1)) {
     throw new ValidationError(
       'version',
       version,
-      type === 'V1_BET_PLACED' ? 'of V1_BET_PLACED must be 1' : `of ${type} must be above 1`,
+      isPlacingType(type) ? `of ${type} must be 1` : `of ${type} must be above 1`,
     );
   }
   const data = input['event_data'] ?? {};

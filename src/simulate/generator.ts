@@ -1,7 +1,9 @@
 /**
  * A realistic multi-tenant betting stream, deterministic for a seed: bets are placed, then accepted
- * or rejected, then settled (won/lost/void), cashed out or cancelled, interleaved across many open
- * bets and tenants of uneven size. Money is computed in integer minor units, never floats.
+ * or rejected, then settled (won/lost/void, and partially won for accumulators), cashed out or
+ * cancelled, interleaved across many open bets and tenants of uneven size. A share of the bets is
+ * placed and settled by V2 events, some of them accumulators. Money is computed in integer minor
+ * units, never floats.
  */
 import type { BetEvent } from '../events/types.js';
 
@@ -17,6 +19,10 @@ export interface SimulationOptions {
    * cut through a live stream, bets still open at the end (per-user exposure has something to sum).
    */
   readonly settleAtEnd?: boolean;
+  /** The share of bets placed and settled by V2 events (0..1, default 0: V1 only). */
+  readonly v2Share?: number;
+  /** The share of V2 bets that are accumulators of 2 to 6 legs (0..1, default 0.3). */
+  readonly accumulatorShare?: number;
 }
 
 /** mulberry32: small, fast, good enough for test data, and reproducible. */
@@ -43,11 +49,25 @@ interface OpenBet {
   version: number;
   stage: 'placed' | 'accepted';
   amountCents: bigint;
-  oddsHundredths: bigint;
+  /** Each leg's odds, in hundredths; V1 bets have one leg. */
+  legOdds: bigint[];
+  v2: boolean;
+}
+
+/** Stake (2 places) × each leg's odds (2 places): exact, in 10^-(2 + 2 × legs) units. */
+function winnings(bet: OpenBet): { units: bigint; scale: number } {
+  return { units: bet.legOdds.reduce((p, o) => p * o, bet.amountCents), scale: 2 + 2 * bet.legOdds.length };
+}
+
+/** A payout in 4 places (what the money columns hold), rounded down from a finer exact amount. */
+function payoutOf(units: bigint, scale: number): string {
+  return formatScaled(scale <= 4 ? units * 10n ** BigInt(4 - scale) : units / 10n ** BigInt(scale - 4), 4);
 }
 
 const SELECTIONS = ['home', 'draw', 'away', 'over 2.5', 'under 2.5', 'both teams score'];
 const CURRENCIES = ['EUR', 'GBP', 'USD'];
+const MARKETS = ['1X2', 'totals', 'handicap', null];
+const CHANNELS = ['mobile', 'web', 'retail', null];
 
 export function* simulateEvents(options: SimulationOptions): Generator<BetEvent> {
   const random = seededRandom(options.seed);
@@ -56,6 +76,8 @@ export function* simulateEvents(options: SimulationOptions): Generator<BetEvent>
   const open: OpenBet[] = [];
   const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)] as T;
   const runId = options.seed.toString(36);
+  const v2Share = options.v2Share ?? 0;
+  const accumulatorShare = options.accumulatorShare ?? 0.3;
   let betCounter = 0;
 
   for (let emitted = 0; emitted < options.events; emitted++) {
@@ -68,30 +90,59 @@ export function* simulateEvents(options: SimulationOptions): Generator<BetEvent>
     if (mustPlace || (mayPlace && random() < 0.4)) {
       // Tenants of uneven size: low ids are the big operators.
       const tenantId = 1 + Math.floor(options.tenants * random() ** 2);
+      const amountCents = BigInt(100 + Math.floor(random() * 49_900));
+      const v2 = v2Share > 0 && random() < v2Share;
+      const legs = v2 && random() < accumulatorShare ? 2 + Math.floor(random() * 5) : 1;
+      const legOdds = Array.from({ length: legs }, () =>
+        BigInt(legs === 1 ? 110 + Math.floor(random() * 900) : 110 + Math.floor(random() * 290)),
+      );
       const bet: OpenBet = {
         tenantId,
         betId: `bet-${runId}-${++betCounter}`,
         version: 1,
         stage: 'placed',
-        amountCents: BigInt(100 + Math.floor(random() * 49_900)),
-        oddsHundredths: BigInt(110 + Math.floor(random() * 900)),
+        amountCents,
+        legOdds,
+        v2,
       };
       open.push(bet);
-      yield {
-        tenantId,
-        aggregateId: bet.betId,
-        version: 1,
-        idempotencyKey: `${bet.betId}-v1`,
-        eventType: 'V1_BET_PLACED',
-        eventData: {
-          user_id: `user-${tenantId}-${Math.floor(random() * 5_000)}`,
-          amount: formatScaled(bet.amountCents, 2),
-          odds: formatScaled(bet.oddsHundredths, 2),
-          selection: pick(SELECTIONS),
-          currency: pick(CURRENCIES),
-        },
-        timestamp: now(),
-      };
+      const userId = `user-${tenantId}-${Math.floor(random() * 5_000)}`;
+      const envelope = { tenantId, aggregateId: bet.betId, version: 1, idempotencyKey: `${bet.betId}-v1` };
+      if (!v2) {
+        yield {
+          ...envelope,
+          eventType: 'V1_BET_PLACED',
+          eventData: {
+            user_id: userId,
+            amount: formatScaled(amountCents, 2),
+            odds: formatScaled(legOdds[0]!, 2),
+            selection: pick(SELECTIONS),
+            currency: pick(CURRENCIES),
+          },
+          timestamp: now(),
+        };
+      } else {
+        const currency = pick(CURRENCIES);
+        const channel = pick(CHANNELS);
+        yield {
+          ...envelope,
+          eventType: 'V2_BET_PLACED',
+          eventData: {
+            user_id: userId,
+            stake: { amount: formatScaled(amountCents, 2), currency },
+            legs: legOdds.map((odds) => {
+              const market = pick(MARKETS);
+              return {
+                selection: pick(SELECTIONS),
+                odds: formatScaled(odds, 2),
+                ...(market !== null && { market }),
+              };
+            }),
+            ...(channel !== null && { channel }),
+          },
+          timestamp: now(),
+        };
+      }
       continue;
     }
     const index = Math.floor(random() * open.length);
@@ -122,19 +173,24 @@ export function* simulateEvents(options: SimulationOptions): Generator<BetEvent>
     close();
     if (r < 0.8) {
       const outcome = random();
-      const result = outcome < 0.4 ? 'won' : outcome < 0.9 ? 'lost' : 'void';
-      // amount (2 dp) × odds (2 dp) = payout in 4 dp, exactly.
+      const partly = bet.legOdds.length > 1 && outcome >= 0.3 && outcome < 0.4;
+      const result = partly ? 'partially_won' : outcome < 0.4 ? 'won' : outcome < 0.9 ? 'lost' : 'void';
+      const won = winnings(bet);
       const payout =
         result === 'won'
-          ? bet.amountCents * bet.oddsHundredths
-          : result === 'void'
-            ? bet.amountCents * 100n
-            : 0n;
-      yield {
-        ...envelope,
-        eventType: 'V1_BET_SETTLED',
-        eventData: { result, payout: formatScaled(payout, 4) },
-      };
+          ? payoutOf(won.units, won.scale)
+          : result === 'partially_won'
+            ? payoutOf(won.units / 3n, won.scale)
+            : result === 'void'
+              ? formatScaled(bet.amountCents * 100n, 4)
+              : formatScaled(0n, 4);
+      yield bet.v2
+        ? { ...envelope, eventType: 'V2_BET_SETTLED', eventData: { outcome: result, payout } }
+        : {
+            ...envelope,
+            eventType: 'V1_BET_SETTLED',
+            eventData: { result: result as 'won' | 'lost' | 'void', payout },
+          };
     } else if (r < 0.9) {
       const percent = BigInt(20 + Math.floor(random() * 90));
       yield {

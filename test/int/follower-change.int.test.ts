@@ -56,7 +56,9 @@ describe("the followers' change over a bet's successive writes", () => {
         user_id: 'u-1',
         currency: 'EUR',
         amount: '10.0000',
-        odds: '2.5000',
+        // An accumulator of 1.85 and 2.1000: no odds of its own, the exact product of its legs'.
+        combined_odds: '3.885000',
+        odds: null,
         status: s.status,
         payout: s.payout,
         placed_at: new Date(D1).toISOString(),
@@ -80,7 +82,8 @@ describe("the followers' change over a bet's successive writes", () => {
     const { rows: out } = await db.pool.query<Record<string, unknown>>(
       `WITH transitions AS (
          SELECT * FROM jsonb_to_recordset($1::jsonb) AS t(
-           tenant_id bigint, bet_id text, user_id text, currency text, amount numeric, odds numeric,
+           tenant_id bigint, bet_id text, user_id text, currency text, amount numeric, combined_odds numeric,
+           odds numeric,
            status text, payout numeric, placed_at timestamptz, event_at bigint, previous_status text,
            previous_payout numeric, previous_event_at bigint)),
        change AS (${f.change})
@@ -125,9 +128,10 @@ describe("the followers' change over a bet's successive writes", () => {
           const rows = transitions(states);
           const last = states[states.length - 1]!;
 
-          // user_exposure: the bet counts while it is open: 1 bet, its stake, stake × odds (8 places).
+          // user_exposure: the bet counts while it is open: 1 bet, its stake, stake × combined odds
+          // (10 × 3.885 = 38.85, in 8 places).
           const exposure = new Map<string, bigint[]>();
-          if (OPEN.has(last.status)) exposure.set('1|u-1|EUR', [1n, 100_000n, 2_500_000_000n]);
+          if (OPEN.has(last.status)) exposure.set('1|u-1|EUR', [1n, 100_000n, 3_885_000_000n]);
           expect(await summedChange('user_exposure', rows, [0, 4, 8])).toEqual(exposure);
 
           // tenant_daily_revenue: the stake on the placing day; stake − payout on the closing day.

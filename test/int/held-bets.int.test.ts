@@ -54,7 +54,7 @@ describe('a bet held at an event type this version does not know', () => {
     await db.pool.query(
       `INSERT INTO bet_events (tenant_id, aggregate_id, version, idempotency_key, event_type, event_data,
                                "timestamp", previous_version)
-       VALUES (1, 'held', 3, 'held-v3', 'V2_BET_SETTLED', '{"outcome": "won", "payout": "10.00"}', $1, 2),
+       VALUES (1, 'held', 3, 'held-v3', 'V3_BET_SETTLED', '{"outcome": "won", "payout": "10.00"}', $1, 2),
               (1, 'held', 4, 'held-v4', 'V1_BET_CANCELLED', '{"reason": "late"}', $2, 3)`,
       [T0 + 3, T0 + 4],
     );
@@ -66,18 +66,18 @@ describe('a bet held at an event type this version does not know', () => {
     const result = await inTransaction(db.workerPool, (client) =>
       projection.project(client, [v1('held', 4, 'V1_BET_CANCELLED', { reason: 'late' }), cancelOther]),
     );
-    expect(result.held).toEqual({ V2_BET_SETTLED: 1 });
+    expect(result.held).toEqual({ V3_BET_SETTLED: 1 });
     expect(await row('held')).toEqual({ version: 2, status: 'accepted' });
     expect(await row('other')).toEqual({ version: 3, status: 'cancelled' });
 
     const lagging = await reconciler.laggingBets(db.pool);
     expect(lagging).toEqual([
-      expect.objectContaining({ betId: 'held', viewVersion: 2, heldBy: 'V2_BET_SETTLED' }),
+      expect.objectContaining({ betId: 'held', viewVersion: 2, heldBy: 'V3_BET_SETTLED' }),
     ]);
-    expect(summarizeLag(lagging).held).toEqual({ V2_BET_SETTLED: 1 });
+    expect(summarizeLag(lagging).held).toEqual({ V3_BET_SETTLED: 1 });
     // A window that holds only the later, known event still names what holds the bet.
     expect(await reconciler.laggingBets(db.pool, { sinceMs: T0 + 4 })).toEqual([
-      expect.objectContaining({ betId: 'held', heldBy: 'V2_BET_SETTLED' }),
+      expect.objectContaining({ betId: 'held', heldBy: 'V3_BET_SETTLED' }),
     ]);
     // The sweep leaves it alone (a re-fold would change nothing); repair re-folds it to the same row.
     const sweep = { sweepIntervalMs: 1, sweepWindowMs: Date.now() - T0 + 3_600_000, sweepGraceMs: 0 };

@@ -39,9 +39,54 @@ const text = (value: unknown): string | null => {
   return JSON.stringify(value);
 };
 
+/** A decimal string as an exact fraction: units and scale. */
+function fraction(value: string): { units: bigint; scale: number } {
+  const [integer = '0', part = ''] = value.split('.');
+  return { units: BigInt(integer + part), scale: part.length };
+}
+
+/** The exact product of decimal strings, normalized (no trailing zeros). */
+export function exactProduct(values: readonly string[]): string {
+  let units = 1n;
+  let scale = 0;
+  for (const v of values) {
+    const f = fraction(v);
+    units *= f.units;
+    scale += f.scale;
+  }
+  const digits = units.toString().padStart(scale + 1, '0');
+  return normalizeDecimal(scale === 0 ? digits : `${digits.slice(0, -scale)}.${digits.slice(-scale)}`)!;
+}
+
+/** JSON with every object's keys sorted: jsonb and a JavaScript object compared by content. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+type Leg = { selection: string; odds: string; market: string | null };
+
+/** What placing a bet with these legs sets: the legs, and a single bet's odds and selection. */
+function placedLegs(legs: readonly Leg[]): Expected {
+  const single = legs.length === 1 ? legs[0]! : undefined;
+  return {
+    legs: canonicalJson(legs),
+    legs_count: String(legs.length),
+    combined_odds: exactProduct(legs.map((l) => l.odds)),
+    odds: single ? normalizeDecimal(single.odds) : null,
+    selection: single ? single.selection : null,
+  };
+}
+
 /**
- * The contract's fold: the placing event sets who, what and at which odds; acceptance, rejection
- * and cancellation set the status; a settlement its result and payout; a cash-out its payout. Every
+ * The contract's fold (issue 22, docs/architecture.md "Event model"): the placing event sets who,
+ * what, the legs and the channel — V1_BET_PLACED is one leg with no market and no channel, a bet of
+ * more than one leg has no odds or selection of its own; acceptance, rejection and cancellation set
+ * the status; a settlement its result (V1) or outcome (V2) and payout; a cash-out its payout. Every
  * event sets the version, the last event type and timestamp; whatever an event does not carry
  * survives from the events before it.
  */
@@ -55,12 +100,35 @@ export function contractFold(events: readonly StoredEvent[]): Expected {
           idempotency_key: e.idempotency_key,
           user_id: text(d['user_id']),
           amount: normalizeDecimal(text(d['amount'])),
-          odds: normalizeDecimal(text(d['odds'])),
-          selection: text(d['selection']),
           currency: text(d['currency']),
+          ...placedLegs([{ selection: String(d['selection']), odds: String(d['odds']), market: null }]),
+          channel: null,
           status: 'placed',
           placed_at: e.timestamp,
         });
+        break;
+      case 'V2_BET_PLACED': {
+        const stake = d['stake'] as Record<string, string>;
+        const legs = (d['legs'] as Array<Record<string, string>>).map((l) => ({
+          selection: l['selection']!,
+          odds: l['odds']!,
+          market: l['market'] ?? null,
+        }));
+        Object.assign(row, {
+          idempotency_key: e.idempotency_key,
+          user_id: text(d['user_id']),
+          amount: normalizeDecimal(stake['amount']!),
+          currency: stake['currency'],
+          ...placedLegs(legs),
+          channel: text(d['channel']),
+          status: 'placed',
+          placed_at: e.timestamp,
+        });
+        break;
+      }
+      case 'V2_BET_SETTLED':
+        row['status'] = text(d['outcome']);
+        row['payout'] = normalizeDecimal(text(d['payout']));
         break;
       case 'V1_BET_ACCEPTED':
         row['status'] = 'accepted';
@@ -94,6 +162,10 @@ export function contractFold(events: readonly StoredEvent[]): Expected {
     'odds',
     'selection',
     'currency',
+    'legs',
+    'legs_count',
+    'combined_odds',
+    'channel',
     'payout',
     'placed_at',
   ])
@@ -121,7 +193,8 @@ async function storedEvents(pool: Pool): Promise<Map<string, StoredEvent[]>> {
 async function storedRows(pool: Pool): Promise<Map<string, Expected>> {
   const { rows } = await pool.query<Expected & { key: string }>(
     `SELECT tenant_id || ':' || bet_id AS key, idempotency_key, user_id, amount::text, odds::text, selection,
-            currency, status, payout::text, version::text, last_event_type,
+            currency, legs::text, legs_count::text, combined_odds::text, channel,
+            status, payout::text, version::text, last_event_type,
             (extract(epoch FROM placed_at) * 1000)::bigint::text AS placed_at, last_updated_timestamp::text
        FROM bets_view`,
   );
@@ -132,6 +205,8 @@ async function storedRows(pool: Pool): Promise<Map<string, Expected>> {
         ...row,
         amount: normalizeDecimal(row['amount'] ?? null),
         odds: normalizeDecimal(row['odds'] ?? null),
+        combined_odds: normalizeDecimal(row['combined_odds'] ?? null),
+        legs: row['legs'] ? canonicalJson(JSON.parse(row['legs'])) : null,
         payout: normalizeDecimal(row['payout'] ?? null),
       },
     ]),
@@ -194,15 +269,18 @@ async function revenueProblems(pool: Pool, events: ReadonlyMap<string, StoredEve
   };
   for (const [bet, betEvents] of events) {
     const tenant = bet.split(':')[0]!;
-    const placed = betEvents.find((e) => e.event_type === 'V1_BET_PLACED');
+    const placed = betEvents.find((e) => e.version === 1);
     if (!placed) continue;
-    const stake = scaled(text(placed.event_data['amount']), 4);
-    const currency = text(placed.event_data['currency']);
+    const data = placed.event_data;
+    const money = (data['stake'] as Record<string, unknown> | undefined) ?? data;
+    const stake = scaled(text(money['amount']), 4);
+    const currency = text(money['currency']);
     add(`${tenant}:${currency}:${dayOf(placed.timestamp)}`, stake, 0n);
     let closing: { at: string; payout: bigint } | undefined;
     for (const e of betEvents) {
       const closes =
         (e.event_type === 'V1_BET_SETTLED' && REVENUE_OUTCOMES.has(String(e.event_data['result']))) ||
+        (e.event_type === 'V2_BET_SETTLED' && REVENUE_OUTCOMES.has(String(e.event_data['outcome']))) ||
         e.event_type === 'V1_BET_CASHED_OUT';
       // Every event sets the status: one that does not close the bet takes back an earlier close.
       closing = closes ? { at: e.timestamp, payout: scaled(text(e.event_data['payout']), 4) } : undefined;
@@ -236,6 +314,19 @@ async function revenueProblems(pool: Pool, events: ReadonlyMap<string, StoredEve
   return problems;
 }
 
+/**
+ * A bet's potential payout in 10^-8 units: stake × combined odds, rounded half away from zero to 8
+ * places (the contract: exact to user_exposure's 8 decimal places).
+ */
+function roundedTo8(stakeUnits4: bigint, combinedOdds: string): bigint {
+  const odds = fraction(combinedOdds);
+  const product = stakeUnits4 * odds.units; // scale 4 + odds.scale
+  const scale = 4 + odds.scale;
+  if (scale <= 8) return product * 10n ** BigInt(8 - scale);
+  const divisor = 10n ** BigInt(scale - 8);
+  return (product + divisor / 2n) / divisor;
+}
+
 async function exposureProblems(pool: Pool, folded: ReadonlyMap<string, Expected>): Promise<string[]> {
   type Sum = { openBets: number; stake: bigint; payout: bigint };
   const expected = new Map<string, Sum>();
@@ -246,7 +337,7 @@ async function exposureProblems(pool: Pool, folded: ReadonlyMap<string, Expected
     const sum = expected.get(key) ?? { openBets: 0, stake: 0n, payout: 0n };
     sum.openBets += 1;
     sum.stake += scaled(row['amount'] ?? null, 4);
-    sum.payout += scaled(row['amount'] ?? null, 4) * scaled(row['odds'] ?? null, 4);
+    sum.payout += roundedTo8(scaled(row['amount'] ?? null, 4), row['combined_odds'] ?? '0');
     expected.set(key, sum);
   }
   const { rows } = await pool.query<{

@@ -26,7 +26,7 @@ const stream = [
     currency: 'EUR',
   }),
   event(2, 'V1_BET_ACCEPTED'),
-  event(3, 'V2_BET_SETTLED', { outcome: 'won', payout: '10.00' }),
+  event(3, 'V3_BET_SETTLED', { outcome: 'won', payout: '10.00' }),
   event(4, 'V1_BET_CANCELLED', { reason: 'late' }),
 ];
 
@@ -55,12 +55,12 @@ describe('a bet held at an event type this version does not know', () => {
       heldBy,
     });
     const summary = summarizeLag([
-      lagging('a', 'V2_BET_SETTLED'),
-      lagging('b', 'V2_BET_SETTLED'),
+      lagging('a', 'V3_BET_SETTLED'),
+      lagging('b', 'V3_BET_SETTLED'),
       lagging('c', 'V3_BET_BOOSTED'),
       lagging('d', null),
     ]);
     expect(summary.laggingBets).toBe(4);
-    expect(summary.held).toEqual({ V2_BET_SETTLED: 2, V3_BET_BOOSTED: 1 });
+    expect(summary.held).toEqual({ V3_BET_SETTLED: 2, V3_BET_BOOSTED: 1 });
   });
 });

@@ -49,7 +49,7 @@ describe('parseEvent', () => {
     [{ tenant_id: undefined }, 'tenant_id (missing) must be a whole number'],
     [{ tenant_id: '7' }, 'tenant_id "7" must be a whole number'],
     [{ tenant_id: 0 }, 'tenant_id 0 is out of range'],
-    [{ event_type: 'V2_BET_PLACED' }, 'event_type "V2_BET_PLACED" is not one of'],
+    [{ event_type: 'V3_BET_PLACED' }, 'event_type "V3_BET_PLACED" is not one of'],
     [{ version: 2 }, 'version 2 of V1_BET_PLACED must be 1'],
     [{ timestamp: 1_790_000_000 }, 'timestamp 1790000000 is out of range'],
     [{ aggregate_id: 42 }, 'aggregate_id 42 must be a string'],
@@ -68,6 +68,75 @@ describe('parseEvent', () => {
     expect(parseEvent({ ...settle, event_data: { result: 'won', payout: '23.1250' } }).eventData).toEqual({
       result: 'won',
       payout: '23.1250',
+    });
+  });
+
+  describe('V2 events', () => {
+    const placedV2 = {
+      ...placed,
+      event_type: 'V2_BET_PLACED',
+      event_data: {
+        user_id: 'u-1',
+        stake: { amount: '12.50', currency: 'EUR' },
+        legs: [
+          { selection: 'home', odds: '1.85', market: '1X2' },
+          { selection: 'over 2.5', odds: '2.1000' },
+        ],
+        channel: 'mobile',
+      },
+    };
+    const leg = { selection: 'home', odds: '1.85' };
+    const withData = (patch: object) => ({ ...placedV2, event_data: { ...placedV2.event_data, ...patch } });
+
+    it("accepts the issue's example as given (odds as strings, market and channel optional)", () => {
+      const event = parseEvent(placedV2);
+      expect(event.eventType).toBe('V2_BET_PLACED');
+      expect(event.eventData).toEqual(placedV2.event_data);
+      const withoutChannel: Partial<typeof placedV2.event_data> = { ...placedV2.event_data };
+      delete withoutChannel.channel;
+      expect(parseEvent({ ...placedV2, event_data: withoutChannel }).eventData).toEqual(withoutChannel);
+    });
+
+    it.each([
+      [{ legs: [] }, 'event_data.legs [] must hold 1 to 20 legs, not 0'],
+      [{ legs: undefined }, 'event_data.legs (missing) must be a JSON array of legs'],
+      [{ legs: Array.from({ length: 21 }, () => leg) }, 'must hold 1 to 20 legs, not 21'],
+      [{ legs: [leg, { ...leg, odds: '1' }] }, 'event_data.legs[1].odds "1" must be above 1'],
+      [{ legs: [{ ...leg, odds: '0.95' }] }, 'event_data.legs[0].odds "0.95" must be above 1'],
+      [
+        { legs: [{ ...leg, odds: '1.85001' }] },
+        'event_data.legs[0].odds "1.85001" has more than 4 digits after the point',
+      ],
+      [{ legs: [{ ...leg, odds: 1.85 }] }, 'event_data.legs[0].odds 1.85 must be a decimal string'],
+      [{ legs: [{ odds: '1.85' }] }, 'event_data.legs[0].selection (missing) must be a string'],
+      [{ legs: [{ ...leg, market: 7 }] }, 'event_data.legs[0].market 7 must be a string'],
+      [{ stake: { amount: '12.50' } }, 'event_data.stake.currency (missing) is not an ISO 4217 code'],
+      [{ stake: { amount: '0', currency: 'EUR' } }, 'event_data.stake.amount "0" must be above zero'],
+      [{ stake: '12.50' }, 'event_data.stake "12.50" must be a JSON object'],
+      [{ channel: '' }, 'event_data.channel "" must not be empty'],
+    ])('rejects V2_BET_PLACED data %j naming the field and the value', (patch, message) => {
+      expect(errorOf(withData(patch))).toContain(message);
+    });
+
+    it('keeps V2_BET_PLACED at version 1', () => {
+      expect(errorOf({ ...placedV2, version: 2 })).toContain('version 2 of V2_BET_PLACED must be 1');
+    });
+
+    it('reads V2_BET_SETTLED outcomes, partially_won among them', () => {
+      const settled = { ...placed, version: 3, event_type: 'V2_BET_SETTLED' };
+      expect(
+        parseEvent({ ...settled, event_data: { outcome: 'partially_won', payout: '4.20' } }).eventData,
+      ).toEqual({
+        outcome: 'partially_won',
+        payout: '4.20',
+      });
+      expect(errorOf({ ...settled, event_data: { outcome: 'half_won', payout: '1' } })).toContain(
+        'event_data.outcome "half_won" is not one of won, lost, void, partially_won',
+      );
+      expect(errorOf({ ...settled, event_data: { result: 'won', payout: '1' } })).toContain(
+        'event_data.outcome (missing) is not one of',
+      );
+      expect(errorOf({ ...settled, version: 1 })).toContain('version 1 of V2_BET_SETTLED must be above 1');
     });
   });
 
