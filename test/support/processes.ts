@@ -33,8 +33,17 @@ export interface ProjectorProcess {
   logField(msg: string, field: string): unknown;
 }
 
-export function startProjector(args: string[], env: Record<string, string>): ProjectorProcess {
-  const child = spawn(process.execPath, [CLI, ...args], {
+/** Which build to run: this checkout's (default), or another release's (a rolling upgrade). */
+export interface ProjectorBuild {
+  readonly cli?: string;
+}
+
+export function startProjector(
+  args: string[],
+  env: Record<string, string>,
+  build: ProjectorBuild = {},
+): ProjectorProcess {
+  const child = spawn(process.execPath, [build.cli ?? CLI, ...args], {
     env: { PATH: process.env['PATH'] ?? '', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -72,9 +81,10 @@ export function runProjector(
   args: string[],
   env: Record<string, string> = {},
   stdin?: string,
+  build: ProjectorBuild = {},
 ): Promise<ProjectorRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
+    const child = spawn(process.execPath, [build.cli ?? CLI, ...args], {
       env: { PATH: process.env['PATH'] ?? '', LOG_LEVEL: 'warn', ...env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
