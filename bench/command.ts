@@ -25,7 +25,14 @@ import { ensureDatabase } from '../src/db/ensureDatabase.js';
 import { migrate } from '../src/db/migrate.js';
 import { detectDialect } from '../src/db/platform.js';
 import { ensureTopic } from '../src/kafka/topics.js';
-import { intOption, stringOption, UsageError, type Command, type Values } from '../cli/command.js';
+import {
+  fractionOption,
+  intOption,
+  stringOption,
+  UsageError,
+  type Command,
+  type Values,
+} from '../cli/command.js';
 import { createRuntime, type Runtime } from '../cli/runtime.js';
 
 const PARTS = [
@@ -63,7 +70,10 @@ and @platformatic/kafka draining the same 2 × --codec-events events, and a memb
 --citus measures append (batches of 100 over 20 tenants), one worker end to end at the default
 buffer and the rebuild on DATABASE_URL's PostgreSQL and on the Citus coordinator of CITUS_URL
 (default postgres://postgres@127.0.0.1:9700/postgres, the cluster of scripts/citus.sh), one after
-the other in the same run, and writes <out>/<timestamp>-citus.json and .md with the ratios.`,
+the other in the same run, and writes <out>/<timestamp>-citus.json and .md with the ratios.
+
+--v2-share F: the share of bets the generated streams place and settle by V2 events, a third of
+them accumulators (default 0: V1 only, as every earlier run recorded).`,
   options: {
     only: { type: 'string' },
     runs: { type: 'string' },
@@ -74,6 +84,7 @@ the other in the same run, and writes <out>/<timestamp>-citus.json and .md with 
     'append-events': { type: 'string' },
     'codec-events': { type: 'string' },
     'peer-events': { type: 'string' },
+    'v2-share': { type: 'string' },
   },
   async run(values) {
     if (values['citus'] === true) {
@@ -91,6 +102,7 @@ the other in the same run, and writes <out>/<timestamp>-citus.json and .md with 
     const rebuildEvents = intOption(values, 'rebuild-events', 1_000_000, 1_000, 100_000_000);
     const codecEvents = intOption(values, 'codec-events', 100_000, 1_000, 100_000_000);
     const peerEvents = intOption(values, 'peer-events', 200_000, 1_000, 100_000_000);
+    const v2Share = fractionOption(values, 'v2-share', 0);
     const out = stringOption(values, 'out') ?? 'bench/results';
     const bench = withDatabase(loadConfig(), 'bet_projector_bench');
     await ensureDatabase(bench);
@@ -103,10 +115,11 @@ the other in the same run, and writes <out>/<timestamp>-citus.json and .md with 
     try {
       await migrate(runtime.pool);
       await detectDialect(runtime.pool);
-      const ctx = benchContext(runtime, bench.databaseUrl, runs, log);
+      const ctx = benchContext(runtime, bench.databaseUrl, runs, v2Share, log);
       const results: Record<string, unknown> = {
         startedAt: new Date().toISOString(),
         runs,
+        v2Share,
         machine: machine(),
       };
       const stamp = new Date().toISOString().replace(/[:.]/g, '-');
@@ -224,7 +237,7 @@ async function comparePlatforms(values: Values): Promise<void> {
           `${maskUrl(url)} is not ${platform}${platform === 'citus' ? ' (set CITUS_URL to a Citus coordinator)' : ''}`,
         );
       }
-      const ctx = benchContext(runtime, bench.databaseUrl, runs, log);
+      const ctx = benchContext(runtime, bench.databaseUrl, runs, fractionOption(values, 'v2-share', 0), log);
       if (figures.length === 0) {
         log(`filling ${topic} with ${options.e2eEvents} events (both platforms read it)...`);
         await fillTopic(ctx, topic, options.e2eEvents);
@@ -257,6 +270,7 @@ function benchContext(
   runtime: Runtime,
   databaseUrl: string,
   runs: number,
+  v2Share: number,
   log: (line: string) => void,
 ): BenchContext {
   return {
@@ -265,6 +279,7 @@ function benchContext(
     databaseUrl,
     brokers: runtime.config.kafkaBrokers.join(','),
     runs,
+    v2Share,
     log,
   };
 }

@@ -36,6 +36,8 @@ export interface BenchContext {
   readonly databaseUrl: string;
   readonly brokers: string;
   readonly runs: number;
+  /** The share of bets placed and settled by V2 events in the generated stream (--v2-share). */
+  readonly v2Share: number;
   readonly log: (line: string) => void;
 }
 
@@ -47,8 +49,17 @@ export const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 export const WORKER_NODE_FLAGS = ['--max-semi-space-size=4'];
 const perSecond = (count: number, ms: number) => Math.round((count / ms) * 1000);
 
-function events(count: number, seed: number): BetEvent[] {
-  return [...simulateEvents({ seed, events: count, tenants: 50, openBets: 5_000, now: Date.now })];
+function events(ctx: BenchContext, count: number, seed: number): BetEvent[] {
+  return [
+    ...simulateEvents({
+      seed,
+      events: count,
+      tenants: 50,
+      openBets: 5_000,
+      v2Share: ctx.v2Share,
+      now: Date.now,
+    }),
+  ];
 }
 
 /** Every read model's table, and the worker's bookkeeping: what a run starts without. */
@@ -68,7 +79,7 @@ export async function benchAppend(ctx: BenchContext, count: number): Promise<Rec
   const result: Record<string, Figure> = {};
   result['row per statement'] = await repeat(ctx.runs, async (run) => {
     await resetTables(ctx.pool);
-    const batch = events(count, 100 + run);
+    const batch = events(ctx, count, 100 + run);
     const started = performance.now();
     for (const e of batch) {
       await ctx.pool.query(
@@ -83,7 +94,7 @@ export async function benchAppend(ctx: BenchContext, count: number): Promise<Rec
   for (const size of [100, 1_000]) {
     result[`UNNEST batch of ${size}`] = await repeat(ctx.runs, async (run) => {
       await resetTables(ctx.pool);
-      const all = events(count, 200 + run);
+      const all = events(ctx, count, 200 + run);
       const started = performance.now();
       for (let i = 0; i < all.length; i += size) await store.append(all.slice(i, i + size));
       return perSecond(count, performance.now() - started);
@@ -107,7 +118,7 @@ export async function benchCeiling(
 ): Promise<Figure> {
   const f = await repeat(ctx.runs, async (run) => {
     await resetTables(ctx.pool);
-    const items: EventItem[] = events(count, 300 + run).map((event, offset) => ({
+    const items: EventItem[] = events(ctx, count, 300 + run).map((event, offset) => ({
       kind: 'event',
       topic: 'ceiling',
       partition: 0,
@@ -136,7 +147,7 @@ export async function benchImmediate(ctx: BenchContext, count: number): Promise<
   const store = createEventStore({ pool: ctx.pool, publisher: noPublisher, inline: inlineProjection });
   const f = await repeat(ctx.runs, async (run) => {
     await resetTables(ctx.pool);
-    const all = events(count, 400 + run);
+    const all = events(ctx, count, 400 + run);
     const started = performance.now();
     for (const e of all) await store.append([e], { projection: 'immediate' });
     return perSecond(count, performance.now() - started);
@@ -146,7 +157,7 @@ export async function benchImmediate(ctx: BenchContext, count: number): Promise<
 }
 
 export async function fillTopic(ctx: BenchContext, topic: string, count: number): Promise<void> {
-  await fillTopicWith(ctx, topic, events(count, 500).map(encodeEvent));
+  await fillTopicWith(ctx, topic, events(ctx, count, 500).map(encodeEvent));
 }
 
 /** Creates `topic` (6 partitions) and publishes `messages` to it, 2,000 a request, acks=all. */
@@ -416,13 +427,16 @@ export async function fillEvents(ctx: BenchContext, count: number): Promise<void
     duplicateRate: 0,
     seed: 1,
     openBets: 20_000,
+    v2Share: ctx.v2Share,
   });
 }
 
 /** Ours (shadow + swap) against the reference document's TRUNCATE + INSERT … SELECT DISTINCT ON. */
 export async function benchRebuild(ctx: BenchContext, count: number) {
-  const { rows } = await ctx.pool.query<{ n: number }>('SELECT count(*)::bigint AS n FROM bet_events');
-  if (rows[0]!.n !== count) await fillEvents(ctx, count);
+  const { rows } = await ctx.pool.query<{ n: number; v2: boolean }>(
+    `SELECT count(*)::bigint AS n, bool_or(event_type LIKE 'V2_%') AS v2 FROM bet_events`,
+  );
+  if (rows[0]!.n !== count || Boolean(rows[0]!.v2) !== ctx.v2Share > 0) await fillEvents(ctx, count);
   const { rows: bets } = await ctx.pool.query<{ n: number }>('SELECT count(*)::bigint AS n FROM bets_view');
   if (bets[0]!.n === 0) await rebuildBetsView(ctx.pool);
   await ctx.pool.query('DROP TABLE IF EXISTS bench_reference_view');
