@@ -33,9 +33,8 @@ const FIRST = 'FILTER (WHERE version = 1)';
 /** Sorts by version: ten digits hold any integer version. */
 const VERSION_KEY = `lpad(version::text, 10, '0')`;
 
-/** The value at a declared path of a jsonb document, as text or as jsonb. */
+/** The value at a declared path of a jsonb document, as text. */
 const pathText = (doc: string, path: DataPath) => `${doc} #>> '{${pathKeys(path).join(',')}}'`;
-const pathJson = (doc: string, path: DataPath) => `${doc} #> '{${pathKeys(path).join(',')}}'`;
 
 /** One expression per event type, chosen by `typeColumn`; one expression where all are the same. */
 function byType(
@@ -49,20 +48,40 @@ function byType(
   return `CASE ${each.map(([type, e]) => `WHEN ${typeColumn} = '${type}' THEN ${e}`).join(' ')} END`;
 }
 
-/** A placing event's legs as bets_view holds them (row.ts, ViewLeg): {selection, odds, market}. */
-function legsJson(doc: string, legs: PlacementReading['legs']): string {
-  if ('single' in legs) {
-    return `jsonb_build_array(jsonb_build_object('selection', ${pathJson(doc, legs.single.selection)},
-      'odds', ${pathJson(doc, legs.single.odds)}, 'market', NULL))`;
-  }
-  return `(SELECT jsonb_agg(jsonb_build_object('selection', l -> 'selection', 'odds', l -> 'odds',
-      'market', l -> 'market') ORDER BY n) FROM jsonb_array_elements(${pathJson(doc, legs.list)}) WITH ORDINALITY AS e(l, n))`;
+/**
+ * A field of the placement, read from the placing event's data as its type declares; types that do
+ * not have it give NULL (left out of the CASE).
+ */
+function placement(read: (p: PlacementReading) => string | null): string {
+  const types = PLACING_TYPES.filter((t) => read(EVENT_FOLDS[t].places!) !== null);
+  if (types.length === 0) return 'NULL';
+  const each = byType('event_type', types, (t) => read(EVENT_FOLDS[t].places!)!);
+  return types.length === PLACING_TYPES.length
+    ? each
+    : `CASE WHEN event_type IN (${types.map((t) => `'${t}'`).join(', ')}) THEN ${each} END`;
 }
 
-/** A field of the placement, read from the placing event's data `placed` as its type declares. */
-function placement(read: (p: PlacementReading) => string): string {
-  return byType('placed_type', PLACING_TYPES, (t) => read(EVENT_FOLDS[t].places!));
+/**
+ * A field of the bet's leg where it has exactly one: spelled out by a V1-like placement, the first
+ * of a list of one for a V2-like placement; NULL for an accumulator.
+ */
+function oneLeg(p: PlacementReading, field: 'selection' | 'odds'): string {
+  if ('single' in p.legs) return pathText('event_data', p.legs.single[field]);
+  const list = pathKeys(p.legs.list).join(',');
+  return `CASE WHEN jsonb_array_length(event_data #> '{${list}}') = 1 THEN event_data #>> '{${list},0,${field}}' END`;
 }
+
+/**
+ * A bet's legs as bets_view holds them (row.ts, ViewLeg: {selection, odds, market}): from the list
+ * a V2-like placement carries (its text), or from the one leg a V1-like placement spells out.
+ */
+const LEGS = `CASE
+    WHEN leg_list IS NOT NULL THEN (SELECT jsonb_agg(jsonb_build_object('selection', l -> 'selection',
+      'odds', l -> 'odds', 'market', l -> 'market') ORDER BY n)
+      FROM jsonb_array_elements(leg_list::jsonb) WITH ORDINALITY AS e(l, n))
+    WHEN leg_odds IS NOT NULL THEN jsonb_build_array(jsonb_build_object('selection', leg_selection,
+      'odds', leg_odds, 'market', NULL))
+  END`;
 
 /** The bet's status after an event, as its type declares: fixed, or named by its data. */
 const STATUS_AFTER = byType('event_type', EVENT_TYPES, (t) => {
@@ -72,51 +91,51 @@ const STATUS_AFTER = byType('event_type', EVENT_TYPES, (t) => {
 
 const PAYOUT = byType('event_type', PAYING_TYPES, (t) => pathText('event_data', EVENT_FOLDS[t].payout!));
 
-const SINGLE_LEG = 'jsonb_array_length(legs) = 1';
-
 /**
  * Every bet of a chunk folded by the database, as EVENT_FOLDS declares, in WRITTEN_COLUMNS' names;
  * the parameters are the known types, then the chunk's.
  *
  * grouped: one row per bet. The latest event and the latest payout are plain max() of an array led
  * by the zero-padded version — versions are unique within a bet, so the first element decides, and
- * the rest of the array is that event's. The placing event (version 1) is carried whole, as text
- * (jsonb has no max()). No aggregate is ordered, so the events are hashed by bet once.
- * placed: the placement read as its type declares; folded: the row's columns.
+ * the rest of the array is that event's. The placing event's (version 1) fields are max() …
+ * FILTER (version = 1), each read as its type declares: the one leg's selection and odds where the
+ * bet has one leg, and a V2-like placement's list of legs as text (jsonb has no max()). No
+ * aggregate is ordered, so the events are hashed by bet once.
+ * The outer select names each of grouped's columns once: PostgreSQL inlines a projection's
+ * expression wherever the level above names it, and a legs column named by five others was built
+ * five times (the fill took more than twice as long).
  */
 export function foldSql(chunk: Chunk): { text: string; values: unknown[] } {
   const filter = chunkFilter(chunk, 'aggregate_id', 2);
   return {
     text: `SELECT tenant_id, aggregate_id AS bet_id, idempotency_key, user_id, amount,
-  CASE WHEN ${SINGLE_LEG} THEN (legs -> 0 ->> 'odds')::numeric(12,4) END AS odds,
-  CASE WHEN ${SINGLE_LEG} THEN legs -> 0 ->> 'selection' END AS selection,
-  currency, legs, jsonb_array_length(legs) AS legs_count,
-  CASE WHEN ${SINGLE_LEG} THEN (legs -> 0 ->> 'odds')::numeric ELSE legs_combined_odds(legs) END AS combined_odds,
+  leg_odds::numeric(12,4) AS odds, leg_selection AS selection, currency, ${LEGS} AS legs,
+  CASE WHEN leg_list IS NOT NULL THEN jsonb_array_length(leg_list::jsonb) WHEN leg_odds IS NOT NULL THEN 1 END
+    AS legs_count,
+  CASE WHEN leg_odds IS NOT NULL THEN leg_odds::numeric ELSE legs_combined_odds(leg_list::jsonb) END
+    AS combined_odds,
   channel, latest[4] AS status, settlement[2]::numeric(20,4) AS payout, version, latest[2] AS last_event_type,
   placed_at, latest[3]::bigint AS last_updated_timestamp, now() AS projected_at
 FROM (
-  SELECT tenant_id, aggregate_id, idempotency_key, latest, settlement, version, placed_at,
-    ${placement((p) => pathText('placed', p.userId))} AS user_id,
-    (${placement((p) => pathText('placed', p.amount))})::numeric(20,4) AS amount,
-    ${placement((p) => pathText('placed', p.currency))} AS currency,
-    ${placement((p) => (p.channel === null ? 'NULL' : pathText('placed', p.channel)))} AS channel,
-    ${placement((p) => legsJson('placed', p.legs))} AS legs
-  FROM (
-    SELECT tenant_id, aggregate_id,
-      max(idempotency_key) ${FIRST} AS idempotency_key,
-      max(event_type) ${FIRST} AS placed_type,
-      max(event_data::text) ${FIRST}::jsonb AS placed,
-      max(ARRAY[${VERSION_KEY}, event_type, "timestamp"::text, ${STATUS_AFTER}] COLLATE "C") AS latest,
-      max(ARRAY[${VERSION_KEY}, ${PAYOUT}] COLLATE "C")
-        FILTER (WHERE event_type IN (${PAYING_TYPES.map((t) => `'${t}'`).join(', ')})) AS settlement,
-      max(version) AS version,
-      'epoch'::timestamptz + max("timestamp") ${FIRST} * interval '1 millisecond' AS placed_at
-    FROM bet_events
-    WHERE ${filter.sql}
-    GROUP BY tenant_id, aggregate_id
-    HAVING bool_and(event_type = ANY($1::text[]))
-  ) grouped
-) placed`,
+  SELECT tenant_id, aggregate_id,
+    max(idempotency_key) ${FIRST} AS idempotency_key,
+    max(${placement((p) => pathText('event_data', p.userId))}) ${FIRST} AS user_id,
+    max((${placement((p) => pathText('event_data', p.amount))})::numeric(20,4)) ${FIRST} AS amount,
+    max(${placement((p) => pathText('event_data', p.currency))}) ${FIRST} AS currency,
+    max(${placement((p) => (p.channel === null ? null : pathText('event_data', p.channel)))}) ${FIRST} AS channel,
+    max(${placement((p) => ('list' in p.legs ? pathText('event_data', p.legs.list) : null))}) ${FIRST} AS leg_list,
+    max(${placement((p) => oneLeg(p, 'selection'))}) ${FIRST} AS leg_selection,
+    max(${placement((p) => oneLeg(p, 'odds'))}) ${FIRST} AS leg_odds,
+    max(ARRAY[${VERSION_KEY}, event_type, "timestamp"::text, ${STATUS_AFTER}] COLLATE "C") AS latest,
+    max(ARRAY[${VERSION_KEY}, ${PAYOUT}] COLLATE "C")
+      FILTER (WHERE event_type IN (${PAYING_TYPES.map((t) => `'${t}'`).join(', ')})) AS settlement,
+    max(version) AS version,
+    'epoch'::timestamptz + max("timestamp") ${FIRST} * interval '1 millisecond' AS placed_at
+  FROM bet_events
+  WHERE ${filter.sql}
+  GROUP BY tenant_id, aggregate_id
+  HAVING bool_and(event_type = ANY($1::text[]))
+) grouped`,
     values: [EVENT_TYPES, ...filter.values],
   };
 }
