@@ -1,9 +1,11 @@
 /**
- * The SQL that adds a follower's change to its table (TransitionFollower), from its declaration:
- * the change summed per key, in key order (two flushes touching the same keys lock their rows in
- * the same order), then added ON CONFLICT to what is stored.
+ * What followers that sum (TransitionFollower) share: the SQL that adds a change to the table, from
+ * its declaration — the change summed per key, in key order (two flushes touching the same keys
+ * lock their rows in the same order), then added ON CONFLICT to what is stored — and the shape of
+ * their check and set-based repair.
  */
-import type { SummedTable, TransitionFollower } from './projection.js';
+import { inTransaction, type Pool } from '../src/db/pool.js';
+import type { FollowerCheck, SummedTable, TransitionFollower } from './projection.js';
 
 /** `INSERT … SELECT` of the follower's change, summed per key, read from the relation `change`. */
 export function additionSql(adds: SummedTable, change: string): string {
@@ -25,4 +27,33 @@ export function followerCtes(follower: TransitionFollower): string {
   const change = `${follower.name}_change`;
   return `${change} AS (${follower.change}),
 ${follower.name}_added AS (${additionSql(follower.adds, change)})`;
+}
+
+/** A follower's check() from its mismatches: how many, and the first ten as report rows. */
+export function checkOf<T>(
+  found: readonly T[],
+  row: (mismatch: T) => Record<string, string | number>,
+): FollowerCheck {
+  return { differing: found.length, sample: found.slice(0, 10).map(row) };
+}
+
+/** The statements of a follower's set-based repair (SummedTable's table). */
+export interface SumRepair {
+  /** Holds off the flushes' additions; readers keep reading. */
+  readonly lock: string;
+  /** Rows that bets_view no longer backs, to zero; each returns a row per row changed. */
+  readonly zero: string;
+  /** Every other row, to the sum over bets_view. */
+  readonly sum: string;
+}
+
+/** A follower's repair(): its statements in one transaction; the rows changed. */
+export function repairBySum(statements: SumRepair): (pool: Pool) => Promise<number> {
+  return (pool) =>
+    inTransaction(pool, async (client) => {
+      await client.query(statements.lock);
+      const zeroed = await client.query(statements.zero);
+      const summed = await client.query(statements.sum);
+      return zeroed.rows.length + summed.rows.length;
+    });
 }

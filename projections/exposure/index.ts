@@ -4,8 +4,9 @@
  * accepted, so every writer of bets_view keeps it exact. Checked and repaired against the sum over
  * open bets in bets_view.
  */
-import { inTransaction, type Pool, type Queryable } from '../../src/db/pool.js';
+import type { Pool, Queryable } from '../../src/db/pool.js';
 import type { TransitionFollower } from '../projection.js';
+import { checkOf, repairBySum } from '../sums.js';
 import {
   EXPOSURE_CHANGE,
   EXPOSURE_MISMATCHES,
@@ -82,33 +83,27 @@ export async function exposureTotals(db: Queryable): Promise<ExposureTotals> {
  * holds off the flushes' additions (readers keep reading); returns the rows changed. Also the
  * rebuild: after bets_view is rebuilt, or to fill the table from scratch.
  */
-export async function repairExposure(pool: Pool): Promise<number> {
-  return inTransaction(pool, async (client) => {
-    await client.query(LOCK_EXPOSURE);
-    const zeroed = await client.query(ZERO_EXPOSURE_WITHOUT_OPEN_BETS);
-    const summed = await client.query(SET_EXPOSURE_TO_SUM);
-    return zeroed.rows.length + summed.rows.length;
-  });
-}
+export const repairExposure: (pool: Pool) => Promise<number> = repairBySum({
+  lock: LOCK_EXPOSURE,
+  zero: ZERO_EXPOSURE_WITHOUT_OPEN_BETS,
+  sum: SET_EXPOSURE_TO_SUM,
+});
 
 export const exposureFollower: TransitionFollower = {
   name: EXPOSURE_SUMS.table,
   adds: EXPOSURE_SUMS,
   change: EXPOSURE_CHANGE,
-  async check(db) {
-    const found = await exposureMismatches(db);
-    return {
-      differing: found.length,
-      sample: found.slice(0, 10).map((m) => ({
-        tenant: m.tenantId,
-        user: m.userId,
-        currency: m.currency,
-        'open bets': m.stored.openBets,
-        expected: m.expected.openBets,
-        'open stake': m.stored.openStake,
-        'expected stake': m.expected.openStake,
-      })),
-    };
-  },
+  check: async (db) =>
+    checkOf(await exposureMismatches(db), (m) => ({
+      tenant: m.tenantId,
+      user: m.userId,
+      currency: m.currency,
+      'open bets': m.stored.openBets,
+      expected: m.expected.openBets,
+      'open stake': m.stored.openStake,
+      'expected stake': m.expected.openStake,
+      'potential payout': m.stored.potentialPayout,
+      'expected payout': m.expected.potentialPayout,
+    })),
   repair: repairExposure,
 };

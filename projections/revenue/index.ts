@@ -3,8 +3,9 @@
  * follower of bets_view: added to in bets_view's own transaction from the transitions its version
  * guard accepted, checked and repaired against what bets_view says (statements.ts).
  */
-import { inTransaction, type Queryable } from '../../src/db/pool.js';
+import type { Queryable } from '../../src/db/pool.js';
 import type { TransitionFollower } from '../projection.js';
+import { checkOf, repairBySum } from '../sums.js';
 import {
   LOCK_REVENUE,
   REVENUE_CHANGE,
@@ -46,26 +47,15 @@ export const revenueFollower: TransitionFollower = {
   name: REVENUE_SUMS.table,
   adds: REVENUE_SUMS,
   change: REVENUE_CHANGE,
-  async check(db) {
-    const found = await revenueMismatches(db);
-    return {
-      differing: found.length,
-      sample: found.slice(0, 10).map((m) => ({
-        tenant: m.tenantId,
-        currency: m.currency,
-        day: m.day,
-        turnover: m.stored.turnover,
-        'expected turnover': m.expected.turnover,
-        ggr: m.stored.ggr,
-        'expected ggr': m.expected.ggr,
-      })),
-    };
-  },
-  repair: (pool) =>
-    inTransaction(pool, async (client) => {
-      await client.query(LOCK_REVENUE);
-      const zeroed = await client.query(ZERO_REVENUE_WITHOUT_BETS);
-      const summed = await client.query(SET_REVENUE_TO_SUM);
-      return zeroed.rows.length + summed.rows.length;
-    }),
+  check: async (db) =>
+    checkOf(await revenueMismatches(db), (m) => ({
+      tenant: m.tenantId,
+      currency: m.currency,
+      day: m.day,
+      turnover: m.stored.turnover,
+      'expected turnover': m.expected.turnover,
+      ggr: m.stored.ggr,
+      'expected ggr': m.expected.ggr,
+    })),
+  repair: repairBySum({ lock: LOCK_REVENUE, zero: ZERO_REVENUE_WITHOUT_BETS, sum: SET_REVENUE_TO_SUM }),
 };
