@@ -72,7 +72,15 @@ function typesWhere(test: (fold: EventFold) => boolean): EventType[] {
   return (Object.keys(EVENT_FOLDS) as EventType[]).filter((t) => test(EVENT_FOLDS[t]));
 }
 
-/** A path as the keys it walks. */
+/**
+ * A path as the keys it walks. Keys are lower-case identifiers: they are spelled into SQL (a jsonb
+ * path such as '{stake,amount}'), never bound, so nothing else may pass.
+ */
 export function pathKeys(path: DataPath): string[] {
-  return path.split('.');
+  const keys = path.split('.');
+  for (const key of keys) {
+    if (!/^[a-z][a-z0-9_]*$/.test(key))
+      throw new Error(`EVENT_FOLDS: path "${path}" has a key "${key}" that is not an identifier`);
+  }
+  return keys;
 }

@@ -13,7 +13,7 @@ import type { PreparedWrite, Projection, ProjectionResult, TransitionFollower } 
 import { deliveredBets, groupByBet, needsStoredRow, planBatch, type BetRef } from './plan.js';
 import { foldBet, heldAt } from './reducer.js';
 import type { RowCache } from './rowCache.js';
-import type { BetRow } from './row.js';
+import { lacksLegs, type BetRow } from './row.js';
 import { readBetRows, sendBetRows, writeBetRows } from './statements.js';
 
 /**
@@ -80,11 +80,12 @@ export function createBetsProjection(options: BetsProjectionOptions = {}): Proje
     const unknown: BetRef[] = [];
     for (const [key, bet] of deliveredBets(events)) {
       const cached = cache?.get(key);
-      if (cached) known.set(key, cached);
+      if (cached && !lacksLegs(cached)) known.set(key, cached);
       else if (needsStoredRow(bet)) unknown.push(bet);
     }
     const read = unknown.length > 0 ? await clock.time('read', () => readBetRows(db, unknown)) : undefined;
-    for (const [key, row] of read ?? []) known.set(key, row);
+    // A row without its legs is left out: the plan re-folds its bet from the store (lacksLegs).
+    for (const [key, row] of read ?? []) if (!lacksLegs(row)) known.set(key, row);
     const plan = clock.timeSync('fold', () => planBatch(events, known));
     const { held, onHeld } = heldCounter();
     const healed = await foldFromStore(db, plan.refold, clock, onHeld);

@@ -45,3 +45,12 @@ export interface BetRow {
   readonly placedAt: number | null;
   readonly lastUpdatedTimestamp: number;
 }
+
+/**
+ * A row written before migration 015 (by this release from such a row, or by an earlier release):
+ * its legs are unknown, so it is no base to fold later events onto — a fold onto it would write its
+ * NULL legs back, over a rebuild's. The bet is re-folded from its events instead, which heals it.
+ */
+export function lacksLegs(row: BetRow): boolean {
+  return row.placedAt !== null && row.legsCount === null;
+}

@@ -1,6 +1,6 @@
 /**
  * The event model (docs/architecture.md): one envelope, the event types this version reads (V1 and
- * their V2 successors, which stored V1 events are read as: src/events/upcast.ts). Money and odds
+ * their V2 successors, which stored V1 events are read as: projections/bets/eventFolds.ts). Money and odds
  * are always decimal strings.
  */
 

@@ -85,6 +85,17 @@ describe('roles and row-level security', () => {
     });
   });
 
+  it("grants nothing to PUBLIC: a reader cannot run the fold's functions, the writers can", async () => {
+    const { rows } = await db.pool.query<{ role: string; may: boolean }>(
+      `SELECT r AS role, has_function_privilege(r, 'legs_combined_odds(jsonb)', 'EXECUTE') AS may
+         FROM unnest(ARRAY['bet_projector_reader', 'bet_projector_writer']) AS r ORDER BY r`,
+    );
+    expect(rows).toEqual([
+      { role: 'bet_projector_reader', may: false },
+      { role: 'bet_projector_writer', may: true },
+    ]);
+  });
+
   it('the worker role may not change the schema or the migrations record', async () => {
     await expect(db.workerPool.query('DROP TABLE bets_view')).rejects.toMatchObject({ code: '42501' });
     await expect(db.workerPool.query('DELETE FROM schema_migrations')).rejects.toMatchObject({

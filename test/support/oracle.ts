@@ -12,10 +12,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Pool } from '../../src/db/pool.js';
 
-/** "12.5000" and "12.50" are the same amount. */
+/** "12.5000", "12.50" and "012.5" are the same amount. */
 export function normalizeDecimal(value: string | null): string | null {
   if (value === null) return null;
-  return value.includes('.') ? value.replace(/0+$/, '').replace(/\.$/, '') : value;
+  const trimmed = value.replace(/^(-?)0+(?=\d)/, '$1');
+  return trimmed.includes('.') ? trimmed.replace(/0+$/, '').replace(/\.$/, '') : trimmed;
 }
 
 /** A stored event, as this file reads it. */

@@ -94,7 +94,7 @@ describe('the fold of V2 bets', () => {
     expect(multiplyDecimals(['2'])).toBe('2');
     const twenty = multiplyDecimals(Array.from({ length: 20 }, () => '1.0001'));
     expect(twenty.split('.')[1]).toHaveLength(80);
-    // (1 + 10^-4)^20 = Σ C(20, k) 10^-4k, each binomial coefficient in its own four places.
+    // (1 + 10^-4)^20 = Σ C(20, k) 10^-4k, exactly (checked with Python's decimal module).
     expect(twenty).toBe('1.00200190114048465507876775325986797847727972597775238761550448451140019000200001');
   });
 });
