@@ -210,6 +210,13 @@ describe('a rolling upgrade: workers of the previous release meet V2 events, upg
       await cancel(v1Bets.slice(0, 80), 'after the rebuild');
       expect(await legsOf(v1Bets)).toBe(v1Bets.length);
       expect(await viewMismatches(db.pool)).toEqual([]);
+      // The previous release's dead letters of V2 messages are valid now: replayed, they change
+      // nothing (the bets are already current) and are marked so.
+      const replay = await runProjector(['dlq', 'replay', '--limit', '100000'], workerEnv);
+      expect(replay.code).toBe(0);
+      expect(JSON.parse(replay.stdout)).toEqual({ replayed: v2.length, stillInvalid: 0, notStored: 0 });
+      expect(JSON.parse((await runProjector(['dlq', 'list', '--json'], workerEnv)).stdout)).toEqual([]);
+      expect(await viewMismatches(db.pool)).toEqual([]);
     } finally {
       upgraded.child.kill('SIGTERM');
       await upgraded.exited;
