@@ -13,6 +13,12 @@ import {
   type BenchContext,
 } from './parts.js';
 import { benchClients, type ClientFigures } from './clients.js';
+import {
+  benchImmediateCallers,
+  benchImmediateCeiling,
+  IMMEDIATE_POOL,
+  type ImmediateFigures,
+} from './immediate.js';
 import { benchCodecs, type CodecFigures } from './codecs.js';
 import { benchPeer, peerMarkdown, type PeerFigures } from './peer.js';
 import { benchPlatform, platformsMarkdown, type PlatformFigures } from './platforms.js';
@@ -39,12 +45,21 @@ const PARTS = [
   'append',
   'ceiling',
   'immediate',
+  'callers',
   'e2e',
   'latency',
   'rebuild',
   'peer',
   'codecs',
   'clients',
+] as const;
+/** Immediate mode under concurrency: callers, and whether each append publishes to Kafka. */
+const IMMEDIATE_CALLERS = [
+  [1, false],
+  [16, false],
+  [1, true],
+  [16, true],
+  [64, true],
 ] as const;
 /** Parts a plain `bench` runs; `clients` needs Node ≥ 22.22 and is asked for by name. */
 const DEFAULT_PARTS = PARTS.filter((p) => p !== 'clients');
@@ -134,6 +149,16 @@ them accumulators (default 0: V1 only, as every earlier run recorded).`,
         };
       }
       if (want('immediate')) results['immediate'] = await benchImmediate(ctx, 3_000);
+      if (want('callers')) {
+        const callers: ImmediateFigures[] = [];
+        for (const [n, publish] of IMMEDIATE_CALLERS)
+          callers.push(await benchImmediateCallers(ctx, 4_000, n, publish));
+        results['callers'] = {
+          pool: IMMEDIATE_POOL,
+          runs: callers,
+          ceiling: await benchImmediateCeiling(ctx, 4_000, IMMEDIATE_POOL),
+        };
+      }
       if (want('e2e')) {
         const topic = `bench-e2e-${Date.now()}`;
         await ensureTopic(runtime.kafka, topic, 6);
@@ -310,6 +335,7 @@ function markdown(r: Record<string, unknown>): string {
     rows.push(
       `| batch (ceiling, 100) / immediate | ${(ceiling.batch100.median / immediate.median).toFixed(1)}× | ≥ 25× |`,
     );
+  rows.push(...callersRows(r['callers'] as CallersResult | undefined));
   const e2e = r['e2e'] as
     | Record<
         string,
@@ -371,6 +397,28 @@ function markdown(r: Record<string, unknown>): string {
     stages.push(`| ${k} | ${STAGES.map((s) => v.stageMicrosPerEvent?.[s] ?? '').join(' | ')} |`);
   }
   return `# bet-projector bench, ${String(r['startedAt'])}\n\n${rows.join('\n')}\n${stages.join('\n')}\n${peerMarkdown(r['peer'] as PeerFigures | undefined)}${codecsMarkdown(r)}${clientsMarkdown(r)}`;
+}
+
+interface CallersResult {
+  readonly pool: number;
+  readonly runs: readonly ImmediateFigures[];
+  readonly ceiling: Figure;
+}
+
+function callersRows(c: CallersResult | undefined): string[] {
+  if (!c) return [];
+  const rows = c.runs.map(
+    (f) =>
+      `| immediate mode, ${f.callers} callers, ${f.publish ? 'publishing' : 'not publishing'} (pool of ${c.pool}): events/s; p50 / p99 ms | ${spread(f.eventsPerSecond)}; ${f.p50Ms.median} / ${f.p99Ms.median} | ${f.callers === c.pool && f.publish ? '≥ 0.7× the ceiling, p99 ≤ 20 ms' : ''} |`,
+  );
+  rows.push(
+    `| its ceiling: the same transaction, statement by statement, ${c.pool} clients | ${spread(c.ceiling)} tps | |`,
+  );
+  for (const f of c.runs.filter((r) => r.callers === c.pool))
+    rows.push(
+      `| immediate, ${f.callers} callers ${f.publish ? 'publishing' : 'not publishing'} / ceiling | ${(f.eventsPerSecond.median / c.ceiling.median).toFixed(2)} | ${f.publish ? '≥ 0.7' : ''} |`,
+    );
+  return rows;
 }
 
 function codecsMarkdown(r: Record<string, unknown>): string {

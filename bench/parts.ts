@@ -108,39 +108,57 @@ export async function benchAppend(ctx: BenchContext, count: number): Promise<Rec
 
 /**
  * The worker's own flusher (read, fold, one-round-trip transaction), fed from memory: no Kafka.
- * `followers: false` writes bets_view alone — what the read models that follow it cost.
+ * `followers: false` writes bets_view alone — what the read models that follow it cost. `lanes`:
+ * that many partitions flushed at once, each bet in one (by a hash of its key, as Kafka's
+ * partitioner keeps a bet in one partition) — the database's own ceiling for the worker's
+ * statements at the worker's parallelism.
  */
 export async function benchCeiling(
   ctx: BenchContext,
   count: number,
   batch: number,
-  options: { followers?: boolean } = {},
+  options: { followers?: boolean; lanes?: number } = {},
 ): Promise<Figure> {
+  const lanes = options.lanes ?? 1;
   const f = await repeat(ctx.runs, async (run) => {
     await resetTables(ctx.pool);
-    const items: EventItem[] = events(ctx, count, 300 + run).map((event, offset) => ({
-      kind: 'event',
-      topic: 'ceiling',
-      partition: 0,
-      offset,
-      event,
-    }));
-    const flush = createFlusher({
-      pool: ctx.pool,
-      // As `projector worker` builds it by default (no row cache); or bets_view without followers.
-      projection: options.followers === false ? bareBetsProjection() : createBetsProjection(),
-      checkpointName: 'ceiling',
-      retry: { initialMs: 100, maxMs: 1_000, maxAttempts: 3 },
-      logger: silentLogger,
-    });
+    const byLane: EventItem[][] = Array.from({ length: lanes }, () => []);
+    for (const event of events(ctx, count, 300 + run)) {
+      const partition = lanes === 1 ? 0 : Math.abs(keyHash(`${event.tenantId}:${event.aggregateId}`)) % lanes;
+      const lane = byLane[partition]!;
+      lane.push({ kind: 'event', topic: 'ceiling', partition, offset: lane.length, event });
+    }
+    const flushers = byLane.map(() =>
+      createFlusher({
+        pool: ctx.pool,
+        // As `projector worker` builds it by default (no row cache); or bets_view without followers.
+        projection: options.followers === false ? bareBetsProjection() : createBetsProjection(),
+        checkpointName: 'ceiling',
+        retry: { initialMs: 100, maxMs: 1_000, maxAttempts: 3 },
+        logger: silentLogger,
+      }),
+    );
     const started = performance.now();
-    for (let i = 0; i < items.length; i += batch) await flush(items.slice(i, i + batch));
+    await Promise.all(
+      byLane.map(async (items, lane) => {
+        for (let i = 0; i < items.length; i += batch) await flushers[lane]!(items.slice(i, i + batch));
+      }),
+    );
     return perSecond(count, performance.now() - started);
   });
   ctx.log(
-    `ceiling (batch ${batch}${options.followers === false ? ', bets_view alone' : ''}): ${f.median} events/s`,
+    `ceiling (batch ${batch}${options.followers === false ? ', bets_view alone' : ''}${
+      lanes > 1 ? `, ${lanes} partitions at once` : ''
+    }): ${f.median} events/s`,
   );
   return f;
+}
+
+/** A string's 32-bit hash (Java's String.hashCode): spreads bets over lanes. */
+export function keyHash(text: string): number {
+  let h = 0;
+  for (let i = 0; i < text.length; i++) h = (Math.imul(h, 31) + text.charCodeAt(i)) | 0;
+  return h;
 }
 
 export async function benchImmediate(ctx: BenchContext, count: number): Promise<Figure> {

@@ -10,8 +10,10 @@ import { simulateEvents } from '../src/simulate/generator.js';
 import { createEventStore } from '../src/store/eventStore.js';
 import type { BetEvent } from '../src/events/types.js';
 import {
+  benchCeiling,
   benchEndToEnd,
   fillEvents,
+  keyHash,
   PROJECTED_TABLES,
   type BenchContext,
   type EndToEndResult,
@@ -23,12 +25,18 @@ export interface PlatformFigures {
   readonly append: Figure;
   readonly appendConcurrent: Figure;
   readonly e2e: EndToEndResult;
+  /** The worker's flush statements from memory, as many partitions at once as the e2e topic has. */
+  readonly ceiling: Figure;
   readonly rebuild: { readonly totalMs: Figure; readonly lockedMs: Figure; readonly fillMs: Figure };
 }
 
 const TENANTS = 20;
 const BATCH = 100;
 const CONCURRENT_PRODUCERS = 4;
+/** The e2e topic's partitions (parts.ts fillTopic): the worker flushes that many at once. */
+const WORKER_PARTITIONS = 6;
+/** The worker's default flush size while it works off a backlog of the e2e topic. */
+const CEILING_BATCH = 100;
 
 function stream(count: number, seed: number): BetEvent[] {
   return [...simulateEvents({ seed, events: count, tenants: TENANTS, openBets: 5_000, now: Date.now })];
@@ -47,7 +55,7 @@ async function appendRate(ctx: BenchContext, count: number, producers: number): 
     await ctx.pool.query(`TRUNCATE bet_events, ${PROJECTED_TABLES}`);
     const lanes: BetEvent[][] = Array.from({ length: producers }, () => []);
     for (const e of stream(count, 700 + run)) {
-      lanes[Math.abs(hash(`${e.tenantId}:${e.aggregateId}`)) % producers]!.push(e);
+      lanes[Math.abs(keyHash(`${e.tenantId}:${e.aggregateId}`)) % producers]!.push(e);
     }
     const started = performance.now();
     await Promise.all(
@@ -57,12 +65,6 @@ async function appendRate(ctx: BenchContext, count: number, producers: number): 
     );
     return perSecond(count, performance.now() - started);
   });
-}
-
-function hash(text: string): number {
-  let h = 0;
-  for (let i = 0; i < text.length; i++) h = (Math.imul(h, 31) + text.charCodeAt(i)) | 0;
-  return h;
 }
 
 async function rebuildFigures(ctx: BenchContext, events: number) {
@@ -95,9 +97,11 @@ export async function benchPlatform(
     `${platform}: append ${append.median} events/s; ${CONCURRENT_PRODUCERS} producers ${appendConcurrent.median}`,
   );
   const e2e = await benchEndToEnd(ctx, topic, options.e2eEvents, 1, { maxEvents: 100, intervalMs: 100 });
+  const ceiling = await benchCeiling(ctx, options.e2eEvents, CEILING_BATCH, { lanes: WORKER_PARTITIONS });
+  ctx.log(`${platform}: end to end ${e2e.eventsPerSecond.median} events/s; its ceiling ${ceiling.median}`);
   const rebuild = await rebuildFigures(ctx, options.rebuildEvents);
   ctx.log(`${platform}: rebuild ${rebuild.totalMs.median} ms (locked ${rebuild.lockedMs.median} ms)`);
-  return { platform, append, appendConcurrent, e2e, rebuild };
+  return { platform, append, appendConcurrent, e2e, ceiling, rebuild };
 }
 
 /** The side-by-side table, with Citus as a ratio of PostgreSQL. */
@@ -132,6 +136,16 @@ export function platformsMarkdown(
       'events/s',
       '≥ 10,000',
     ),
+    row(
+      `the database's ceiling for it: the worker's flushes from memory, ${WORKER_PARTITIONS} partitions at once, batches of ${CEILING_BATCH}`,
+      pg.ceiling,
+      citus.ceiling,
+      'events/s',
+    ),
+    `| end to end / that ceiling | ${ratio(pg.e2e.eventsPerSecond.median, pg.ceiling.median)} | ${ratio(
+      citus.e2e.eventsPerSecond.median,
+      citus.ceiling.median,
+    )} | | |`,
     row('peak RSS of that worker', pg.e2e.peakRssMb, citus.e2e.peakRssMb, 'MB'),
     row(
       `rebuild of ${options.rebuildEvents} events, total`,
