@@ -109,7 +109,7 @@ export async function benchImmediateCallers(
   };
   ctx.log(
     `immediate, ${callers} callers, ${publish ? 'publishing' : 'not publishing'}: ${result.eventsPerSecond.median} events/s, ` +
-      `p50 ${result.p50Ms.median} ms, p99 ${result.p99Ms.median} ms`,
+      `p50 ${round1(result.p50Ms.median)} ms, p99 ${round1(result.p99Ms.median)} ms`,
   );
   return result;
 }

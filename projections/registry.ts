@@ -44,7 +44,7 @@ export function createProjection(options: Omit<BetsProjectionOptions, 'followers
 export const betsProjection: Projection = createProjection();
 
 /** Immediate mode's write of every read model, for the event store. */
-export const inlineProjection: InlineProjection = (client, events) => betsProjection.project(client, events);
+export const inlineProjection: InlineProjection = (client, events) => betsProjection.prepare(client, events);
 
 /** The read models as lag, repair, the sweep and the rebuild check and heal them. */
 export const reconciler: Reconciler = {

@@ -51,24 +51,82 @@ export function createKafkaPublisher(
     return connecting;
   }
 
+  // Publishes that arrive while a request is in flight wait and leave together in the next one:
+  // the idempotent producer keeps one request in flight, so concurrent appends (immediate mode
+  // behind an API) would otherwise queue one broker round trip each. Each caller hears of its own
+  // events' fate; a failed request fails every publish it carried (each caller's retry sends its
+  // own again, and the view's version guard makes a second copy change nothing).
+  let queued: Pending[] = [];
+  let sending: Promise<void> | undefined;
+
+  function sendQueued(): void {
+    if (sending || queued.length === 0) return;
+    const carried = takeRequest(queued);
+    queued = queued.slice(carried.length);
+    sending = (async () => {
+      try {
+        const p = await connected();
+        await p.send({ topic, acks: -1, compression, messages: carried.flatMap((c) => c.messages) });
+        for (const c of carried) c.resolve();
+      } catch (error) {
+        for (const c of carried) c.reject(error);
+      } finally {
+        sending = undefined;
+        sendQueued();
+      }
+    })();
+  }
+
   return {
-    async publish(events) {
-      if (events.length === 0) return;
-      const p = await connected();
-      await p.send({
-        topic,
-        acks: -1,
-        compression,
-        messages: events.map(encodeEvent),
+    publish(events) {
+      if (events.length === 0) return Promise.resolve();
+      const messages = events.map(encodeEvent);
+      return new Promise<void>((resolve, reject) => {
+        queued.push({ messages, bytes: messageBytes(messages), resolve, reject });
+        sendQueued();
       });
     },
     async close() {
+      while (sending) await sending;
       const p = producer ?? (connecting ? await connecting.catch(() => undefined) : undefined);
       producer = undefined;
       connecting = undefined;
       await p?.disconnect();
     },
   };
+}
+
+type Message = ReturnType<typeof encodeEvent>;
+
+interface Pending {
+  readonly messages: readonly Message[];
+  readonly bytes: number;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/**
+ * What one request carries, in arrival order: a merged request stays below the broker's default
+ * message.max.bytes (1 MiB, checked before compression); the first publish always goes, whatever
+ * its size, as it would alone.
+ */
+export const MERGED_REQUEST_BYTES = 512 * 1024;
+
+function takeRequest(queued: readonly Pending[]): Pending[] {
+  const taken: Pending[] = [];
+  let bytes = 0;
+  for (const p of queued) {
+    if (taken.length > 0 && bytes + p.bytes > MERGED_REQUEST_BYTES) break;
+    taken.push(p);
+    bytes += p.bytes;
+  }
+  return taken;
+}
+
+function messageBytes(messages: readonly Message[]): number {
+  let bytes = 0;
+  for (const m of messages) bytes += m.key.length + m.value.length + 32;
+  return bytes;
 }
 
 /** For deployments where change-data-capture publishes, and for tests: publishing switched off. */

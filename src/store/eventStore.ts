@@ -4,7 +4,7 @@
  * Immediate mode writes the view rows in that same transaction, for callers that must read their
  * own writes.
  */
-import { inPipelinedTransaction, inTransaction, type Pool, type PoolClient } from '../db/pool.js';
+import { inPipelinedTransaction, inTwoStepTransaction, type Pool, type PoolClient } from '../db/pool.js';
 import { withRetry, type RetryPolicy } from '../errors.js';
 import { betKey, deliveredBets, type BetEvent } from '../events/types.js';
 import type { EventPublisher } from '../kafka/publisher.js';
@@ -81,10 +81,24 @@ export class RetriesExhaustedError extends Error {
 }
 
 /**
- * Immediate mode's read-model write: given the events this append stored, on the append's own
- * client and inside its transaction. The store knows nothing more of the read models.
+ * Immediate mode's read-model write, in two halves so the store can send it behind its own
+ * statements: given the events this append stored (on the append's own client, inside its
+ * transaction, the insert already answered), read and fold what it needs; then `write` sends the
+ * rows. The store knows nothing more of the read models (projections/projection.ts PreparedWrite
+ * is one).
  */
-export type InlineProjection = (client: PoolClient, appended: readonly BetEvent[]) => Promise<unknown>;
+export interface InlineWrite {
+  /**
+   * Sends the writes on `client` synchronously, before its first await, so the store can send
+   * COMMIT behind them; resolves once they are answered, with any statements it sent after.
+   */
+  write(
+    client: PoolClient,
+  ): Promise<{ readonly inFlight: Promise<unknown>; readonly afterCommit?: () => void }>;
+  /** True when write() must see an answer before it sends the rest: nothing goes behind it until then. */
+  readonly awaitsAnswer: boolean;
+}
+export type InlineProjection = (client: PoolClient, appended: readonly BetEvent[]) => Promise<InlineWrite>;
 
 export interface EventStore {
   append(events: readonly BetEvent[], options?: AppendOptions): Promise<AppendResult>;
@@ -178,6 +192,9 @@ export function createEventStore(deps: {
   /**
    * The store checks each event's predecessor itself (a foreign key), so an append is one
    * statement: without immediate projection, BEGIN, the insert and COMMIT go out in one round trip.
+   * Immediate mode takes two: BEGIN and the insert; then, once the read models have read what they
+   * need (a placement needs nothing), their writes and COMMIT — the rows they lock are held for the
+   * server's time alone, not for a round trip to this process and back.
    */
   async function store(unique: BetEvent[], options: AppendOptions): Promise<BetEvent[]> {
     if (options.projection !== 'immediate') {
@@ -189,11 +206,22 @@ export function createEventStore(deps: {
     }
     if (!inline)
       throw new Error('an immediate append needs the event store to be given an inline projection');
-    return inTransaction(pool, async (client: PoolClient) => {
-      const appended = appendedOf(unique, await insertEvents(client, unique));
-      await inline(client, appended);
-      return appended;
-    });
+    const [first, [written]] = await inTwoStepTransaction(
+      pool,
+      async (client: PoolClient) => {
+        const appended = appendedOf(unique, await insertEvents(client, unique));
+        const prepared = await inline(client, appended);
+        // A write that must see its first answer is sent here, and only the rest goes with COMMIT.
+        const answered = prepared.awaitsAnswer ? await prepared.write(client) : undefined;
+        return { appended, prepared, answered };
+      },
+      (client, { prepared, answered }) => {
+        const result = answered ? Promise.resolve(answered) : prepared.write(client);
+        return [result.then(async (r) => (await r.inFlight, r))] as const;
+      },
+    );
+    written.afterCommit?.();
+    return first.appended;
   }
 
   /**

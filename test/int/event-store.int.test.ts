@@ -160,6 +160,34 @@ describe('event store publishing to real Kafka', () => {
     expect(new Set(messages.map((m) => m.value)).size).toBe(60);
   });
 
+  it('concurrent publishes share Kafka requests, and each caller hears when its own events are in the log', async () => {
+    const topic = await createTopic(kafka, 'store-shared-requests', 3);
+    // The real producer, with each request it is asked to send counted on the way.
+    const requests: number[] = [];
+    const counted = Object.create(kafka) as Kafka;
+    counted.producer = (config) => {
+      const producer = kafka.producer(config);
+      const send = producer.send.bind(producer);
+      producer.send = (record) => {
+        requests.push(record.messages.length);
+        return send(record);
+      };
+      return producer;
+    };
+    publisher = createKafkaPublisher(counted, topic);
+    const events = stream(200)
+      .filter((e) => e.version === 1)
+      .slice(0, 64);
+    await Promise.all(events.map((e) => publisher.publish([e])));
+    // Every event in exactly one request, and far fewer requests than publishes.
+    expect(requests.reduce((a, b) => a + b, 0)).toBe(64);
+    expect(requests.length).toBeLessThan(16);
+    const messages = await readAll(kafka, topic, 64);
+    expect(new Set(messages.map((m) => m.key))).toEqual(
+      new Set(events.map((e) => `${e.tenantId}:${e.aggregateId}`)),
+    );
+  });
+
   it('a retried append publishes its duplicates again, as the store holds them (its first answer may have been lost)', async () => {
     const topic = await createTopic(kafka, 'store-republish', 3);
     publisher = createKafkaPublisher(kafka, topic);

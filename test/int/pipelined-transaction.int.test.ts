@@ -13,6 +13,9 @@ import { simulateEvents } from '../../src/simulate/generator.js';
 import { createProjection as createBetsProjection, FOLLOWERS } from '../../projections/registry.js';
 import { RowCache } from '../../projections/bets/rowCache.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { noPublisher } from '../../src/kafka/publisher.js';
+import { createEventStore } from '../../src/store/eventStore.js';
+import { inlineProjection } from '../../projections/registry.js';
 
 /**
  * What went over the wire, in order: `send` when a statement is written (a simple query, or the
@@ -176,5 +179,36 @@ describe('one-round-trip transactions on real PostgreSQL', () => {
       "SELECT next_offset FROM projection_checkpoints WHERE projection = 'pipeline-test'",
     );
     expect(rows).toEqual([{ next_offset: 300 }]);
+  });
+  it("an immediate append is two round trips: BEGIN and the insert, then the read models' writes and COMMIT", async () => {
+    const chained = dialectOf(db.workerPool).chainedWrites;
+    const store = createEventStore({ pool: db.workerPool, publisher: noPublisher, inline: inlineProjection });
+    const placements = [
+      ...simulateEvents({ seed: 78, events: 40, tenants: 2, openBets: 10, now: () => 1 }),
+    ].filter((e) => e.version === 1);
+    for (const placement of placements.slice(0, 5)) {
+      const log = await wireLog(() => store.append([placement], { projection: 'immediate' }));
+      expect(log.slice(0, 4)).toEqual(['send', 'send', 'answer', 'answer']);
+      if (chained) {
+        // The UPSERT (the followers' additions in it) and COMMIT: nothing waits between them.
+        expect(log.slice(4)).toEqual(['send', 'send', 'answer', 'answer']);
+        continue;
+      }
+      // The UPSERT alone; once answered, the followers' additions and COMMIT together.
+      expect(log.slice(4, 6)).toEqual(['send', 'answer']);
+      const rest = log.slice(6);
+      const sent = rest.filter((x) => x === 'send').length;
+      expect(rest).toEqual([...Array<string>(sent).fill('send'), ...Array<string>(sent).fill('answer')]);
+    }
+    const placed = placements.slice(0, 5);
+    const { rows } = await db.pool.query<{ bet_id: string; version: number }>(
+      'SELECT bet_id, version FROM bets_view WHERE tenant_id = ANY($1) AND bet_id = ANY($2) ORDER BY bet_id',
+      [placed.map((e) => e.tenantId), placed.map((e) => e.aggregateId)],
+    );
+    expect(rows).toEqual(
+      placed
+        .map((e) => ({ bet_id: e.aggregateId, version: 1 }))
+        .sort((a, b) => (a.bet_id < b.bet_id ? -1 : 1)),
+    );
   });
 });
