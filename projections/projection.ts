@@ -90,7 +90,8 @@ export interface SummedTable {
  * in bets_view's own transaction, from exactly the rows the version guard accepted, so it can never
  * count a bet twice or miss one, whichever path wrote the row. It states its change once, in SQL
  * over `transitions`; the dialect decides how that travels (in the UPSERT's own statement on
- * PostgreSQL; on Citus, a statement of its own over the transitions the UPSERT returned).
+ * PostgreSQL; on Citus, summed over the transitions the UPSERT returned, then added as rows routed
+ * to their shards).
  */
 export interface TransitionFollower {
   /** The read model's name (its table). */

@@ -4,22 +4,45 @@
  * lock their rows in the same order), then added ON CONFLICT to what is stored — and the shape of
  * their check and set-based repair.
  */
+import type { BulkInsert } from '../src/db/dialect.js';
 import { inTransaction, type Pool } from '../src/db/pool.js';
 import type { FollowerCheck, SummedTable, TransitionFollower } from './projection.js';
 
-/** `INSERT … SELECT` of the follower's change, summed per key, read from the relation `change`. */
-export function additionSql(adds: SummedTable, change: string): string {
+/** `ON CONFLICT` of an addition: each sum added to what is stored (`x`), and `alsoSet`. */
+function addedOnConflict(adds: SummedTable): string {
   const key = adds.key.map((c) => c.name);
   const sums = adds.sums.map((c) => c.name);
   const assignments = [...sums.map((c) => `${c} = x.${c} + EXCLUDED.${c}`), ...(adds.alsoSet ?? [])];
-  return `INSERT INTO ${adds.table} AS x (${[...key, ...sums].join(', ')})
-SELECT ${[...key, ...sums.map((c) => `sum(${c})`)].join(', ')}
+  return `ON CONFLICT (${key.join(', ')}) DO UPDATE SET
+  ${assignments.join(',\n  ')}`;
+}
+
+/** The follower's change, read from the relation `change`, summed per key, in key order. */
+export function summedSql(adds: SummedTable, change: string): string {
+  const key = adds.key.map((c) => c.name);
+  const sums = adds.sums.map((c) => c.name);
+  return `SELECT ${[...key, ...sums.map((c) => `sum(${c}) AS ${c}`)].join(', ')}
 FROM ${change}
 GROUP BY ${key.join(', ')}
 HAVING ${sums.map((c) => `sum(${c}) <> 0`).join(' OR ')}
-ORDER BY ${key.join(', ')}
-ON CONFLICT (${key.join(', ')}) DO UPDATE SET
-  ${assignments.join(',\n  ')}`;
+ORDER BY ${key.join(', ')}`;
+}
+
+/** `INSERT … SELECT` of the follower's change, summed per key, read from the relation `change`. */
+function additionSql(adds: SummedTable, change: string): string {
+  const columns = [...adds.key, ...adds.sums].map((c) => c.name);
+  return `INSERT INTO ${adds.table} AS x (${columns.join(', ')})
+${summedSql(adds, change)}
+${addedOnConflict(adds)}`;
+}
+
+/**
+ * The same addition of rows already summed (summedSql's answer, bound row by row): where the
+ * dialect routes a VALUES list to the rows' shards but would plan `INSERT … SELECT` through its
+ * coordinator (Citus).
+ */
+export function additionOfRows(adds: SummedTable): BulkInsert {
+  return { into: `${adds.table} AS x`, columns: [...adds.key, ...adds.sums], tail: addedOnConflict(adds) };
 }
 
 /** The follower's change and its addition as common table expressions, after `transitions`. */

@@ -8,7 +8,7 @@ import { dialectOf } from '../../src/db/platform.js';
 import type { Queryable } from '../../src/db/pool.js';
 import { betKey } from '../../src/events/types.js';
 import { TRANSITION_RELATION, type TransitionFollower } from '../projection.js';
-import { additionSql, followerCtes } from '../sums.js';
+import { additionOfRows, followerCtes, summedSql } from '../sums.js';
 import type { BetRef } from './plan.js';
 import type { BetRow } from './row.js';
 import {
@@ -72,20 +72,18 @@ SELECT tenant_id, bet_id FROM transitions`,
 }
 
 /**
- * A follower's addition as a statement of its own, over the transitions an UPSERT returned (bound
- * as arrays): where the dialect runs data-modifying CTEs through a coordinator (Citus).
+ * A follower's change summed per key, over the transitions an UPSERT returned (bound as arrays): a
+ * query of no table, which the coordinator answers alone, where the dialect does not chain writes
+ * (Citus). Its rows then go to their shards as an addition of rows (additionOfRows).
  */
-function followerStatement(
-  follower: TransitionFollower,
-  transitions: readonly TransitionRow[],
-): SqlStatement {
+function followerSums(follower: TransitionFollower, transitions: readonly TransitionRow[]): SqlStatement {
   const arrays = TRANSITION_RELATION.map((c, i) => `$${i + 1}::${c.bound}[]`).join(', ');
   const names = TRANSITION_RELATION.map((c) => c.name).join(', ');
   const change = `${follower.name}_change`;
   return {
     text: `WITH transitions AS (SELECT * FROM unnest(${arrays}) AS t(${names})),
 ${change} AS (${follower.change})
-${additionSql(follower.adds, change)}`,
+${summedSql(follower.adds, change)}`,
     values: TRANSITION_RELATION.map((c) => transitions.map((t) => t[c.name] ?? null)),
   };
 }
@@ -109,9 +107,9 @@ const NOTHING_IN_FLIGHT = Promise.resolve();
 /**
  * writeBetRows for a pipelined caller: the rows are sent before the first await. Where writes
  * chain (PostgreSQL) the followers are in the same statement; elsewhere this resolves once the
- * UPSERT has answered and the followers' statements, built from the rows it accepted, are sent,
- * and `followed` settles when they are answered (the caller's COMMIT goes behind them). Matched by
- * key: on Citus RETURNING comes back in no fixed order.
+ * UPSERT has answered, the followers' changes over the rows it accepted have been summed, and
+ * their additions are sent; `followed` settles when those are answered (the caller's COMMIT goes
+ * behind them). Matched by key: on Citus RETURNING comes back in no fixed order.
  */
 export async function sendBetRows(
   db: Queryable,
@@ -137,7 +135,18 @@ export async function sendBetRows(
   const written = keysOf(answers);
   const accepted = answers.flatMap((a) => a.rows);
   if (accepted.length === 0) return { written, followed: NOTHING_IN_FLIGHT };
-  const followed = Promise.all(followers.map((f) => db.query(followerStatement(f, accepted))));
+  // Summed first, then routed: Citus plans an INSERT … SELECT through the coordinator and pushes
+  // its rows to each shard in turn, a round trip per shard touched (docs/citus.md).
+  const summed = await Promise.all(
+    followers.map((f) => db.query<Record<string, unknown>>(followerSums(f, accepted))),
+  );
+  const followed = Promise.all(
+    followers.flatMap((f, i) => {
+      const columns = [...f.adds.key, ...f.adds.sums];
+      const rows = summed[i]!.rows.map((r) => columns.map((c) => r[c.name]));
+      return dialect.insertRows(additionOfRows(f.adds), rows).map((s) => db.query(s));
+    }),
+  );
   // Awaited by the caller after it has sent more; until then a failure must not go unhandled.
   followed.catch(() => undefined);
   return { written, followed };
