@@ -8,6 +8,7 @@ import { rebuildBetsView, type RebuildReport } from '../projections/bets/rebuild
 import { noPublisher } from '../src/kafka/publisher.js';
 import { simulateEvents } from '../src/simulate/generator.js';
 import { createEventStore } from '../src/store/eventStore.js';
+import { dialectOf } from '../src/db/platform.js';
 import type { BetEvent } from '../src/events/types.js';
 import {
   benchCeiling,
@@ -35,8 +36,6 @@ const BATCH = 100;
 const CONCURRENT_PRODUCERS = 4;
 /** The e2e topic's partitions (parts.ts fillTopic): the worker flushes that many at once. */
 const WORKER_PARTITIONS = 6;
-/** The worker's default flush size while it works off a backlog of the e2e topic. */
-const CEILING_BATCH = 100;
 
 function stream(count: number, seed: number): BetEvent[] {
   return [...simulateEvents({ seed, events: count, tenants: TENANTS, openBets: 5_000, now: Date.now })];
@@ -97,7 +96,10 @@ export async function benchPlatform(
     `${platform}: append ${append.median} events/s; ${CONCURRENT_PRODUCERS} producers ${appendConcurrent.median}`,
   );
   const e2e = await benchEndToEnd(ctx, topic, options.e2eEvents, 1, { maxEvents: 100, intervalMs: 100 });
-  const ceiling = await benchCeiling(ctx, options.e2eEvents, CEILING_BATCH, { lanes: WORKER_PARTITIONS });
+  // The flush size the worker reaches while it works off the topic's backlog.
+  const ceiling = await benchCeiling(ctx, options.e2eEvents, dialectOf(ctx.pool).backlogFlushEvents, {
+    lanes: WORKER_PARTITIONS,
+  });
   ctx.log(`${platform}: end to end ${e2e.eventsPerSecond.median} events/s; its ceiling ${ceiling.median}`);
   const rebuild = await rebuildFigures(ctx, options.rebuildEvents);
   ctx.log(`${platform}: rebuild ${rebuild.totalMs.median} ms (locked ${rebuild.lockedMs.median} ms)`);
@@ -137,7 +139,7 @@ export function platformsMarkdown(
       '≥ 10,000',
     ),
     row(
-      `the database's ceiling for it: the worker's flushes from memory, ${WORKER_PARTITIONS} partitions at once, batches of ${CEILING_BATCH}`,
+      `the database's ceiling for it: the worker's flushes from memory, ${WORKER_PARTITIONS} partitions at once, at its backlog flush size`,
       pg.ceiling,
       citus.ceiling,
       'events/s',
