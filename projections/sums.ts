@@ -1,8 +1,10 @@
 /**
  * What followers that sum (TransitionFollower) share: the SQL that adds a change to the table, from
  * its declaration — the change summed per key, in key order (two flushes touching the same keys
- * lock their rows in the same order), then added ON CONFLICT to what is stored — and the shape of
- * their check and set-based repair.
+ * lock their rows in the same order; on Citus, within each worker node, whose tasks run on a
+ * connection of their own: across nodes two flushes can deadlock, which Citus detects and the
+ * worker retries), then added ON CONFLICT to what is stored — and the shape of their check and
+ * set-based repair.
  */
 import type { BulkInsert } from '../src/db/dialect.js';
 import { inTransaction, type Pool } from '../src/db/pool.js';

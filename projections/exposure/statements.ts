@@ -26,7 +26,7 @@ export const EXPOSURE_SUMS: SummedTable = {
     { name: 'currency', bound: 'text' },
   ],
   sums: [
-    { name: 'open_bets', bound: 'integer' },
+    { name: 'open_bets', bound: 'bigint' },
     { name: 'open_stake', bound: 'numeric' },
     { name: 'potential_payout', bound: 'numeric' },
   ],

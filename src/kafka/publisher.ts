@@ -54,8 +54,10 @@ export function createKafkaPublisher(
   // Publishes that arrive while a request is in flight wait and leave together in the next one:
   // the idempotent producer keeps one request in flight, so concurrent appends (immediate mode
   // behind an API) would otherwise queue one broker round trip each. Each caller hears of its own
-  // events' fate; a failed request fails every publish it carried (each caller's retry sends its
-  // own again, and the view's version guard makes a second copy change nothing).
+  // events' fate. A request refused for what it carries (a record too large, say) is sent again
+  // publish by publish, so one caller's events fail no other's; a request that failed for the
+  // cluster (retries exhausted, no connection) fails every publish it carried — each caller's
+  // retry sends its own again, and the view's version guard makes a second copy change nothing.
   let queued: Pending[] = [];
   let sending: Promise<void> | undefined;
 
@@ -64,12 +66,16 @@ export function createKafkaPublisher(
     const carried = takeRequest(queued);
     queued = queued.slice(carried.length);
     sending = (async () => {
-      try {
+      const send = async (messages: Message[]) => {
         const p = await connected();
-        await p.send({ topic, acks: -1, compression, messages: carried.flatMap((c) => c.messages) });
+        await p.send({ topic, acks: -1, compression, messages });
+      };
+      try {
+        await send(carried.flatMap((c) => c.messages));
         for (const c of carried) c.resolve();
       } catch (error) {
-        for (const c of carried) c.reject(error);
+        if (carried.length === 1 || !refusedForItsRecords(error)) for (const c of carried) c.reject(error);
+        else for (const c of carried) await send([...c.messages]).then(c.resolve, c.reject);
       } finally {
         sending = undefined;
         sendQueued();
@@ -78,8 +84,8 @@ export function createKafkaPublisher(
   }
 
   return {
-    publish(events) {
-      if (events.length === 0) return Promise.resolve();
+    async publish(events) {
+      if (events.length === 0) return;
       const messages = events.map(encodeEvent);
       return new Promise<void>((resolve, reject) => {
         queued.push({ messages, bytes: messageBytes(messages), resolve, reject });
@@ -125,10 +131,27 @@ function takeRequest(queued: readonly Pending[]): Pending[] {
 
 function messageBytes(messages: readonly Message[]): number {
   let bytes = 0;
-  for (const m of messages) bytes += m.key.length + m.value.length + 32;
+  for (const m of messages) bytes += Buffer.byteLength(m.key) + Buffer.byteLength(m.value) + 32;
   return bytes;
 }
 
+/**
+ * The broker refused the request for what it carries (a protocol error that retrying cannot cure:
+ * MESSAGE_TOO_LARGE, INVALID_RECORD, …), not for the state of the cluster. kafkajs's retrier hands
+ * it on as the cause of a KafkaJSNonRetriableError.
+ */
+function refusedForItsRecords(error: unknown): boolean {
+  for (let e = error as KafkaError | undefined, depth = 0; e && depth < 5; e = e.cause, depth++) {
+    if (e.name === 'KafkaJSProtocolError') return e.retriable === false;
+  }
+  return false;
+}
+
+interface KafkaError {
+  readonly name?: string;
+  readonly retriable?: boolean;
+  readonly cause?: KafkaError;
+}
 /** For deployments where change-data-capture publishes, and for tests: publishing switched off. */
 export const noPublisher: EventPublisher = {
   async publish() {},

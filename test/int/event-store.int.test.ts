@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { jest } from '@jest/globals';
 import type { Kafka } from 'kafkajs';
 import pg from 'pg';
@@ -7,7 +8,7 @@ import type { BetEvent } from '../../src/events/types.js';
 import { simulateEvents } from '../../src/simulate/generator.js';
 import { inlineProjection } from '../../projections/registry.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
-import { createTopic, readAll, testKafka } from '../support/kafka.js';
+import { createTopic, readAll, testKafka, uniqueName } from '../support/kafka.js';
 import { viewMismatches } from '../support/oracle.js';
 import { testSeed } from '../support/seed.js';
 
@@ -185,6 +186,43 @@ describe('event store publishing to real Kafka', () => {
     const messages = await readAll(kafka, topic, 64);
     expect(new Set(messages.map((m) => m.key))).toEqual(
       new Set(events.map((e) => `${e.tenantId}:${e.aggregateId}`)),
+    );
+  });
+
+  it('a publish the broker refuses for its own records fails alone: the others it shared a request with are sent', async () => {
+    // A topic that takes record batches of at most 4 KB.
+    const topic = uniqueName('store-refused-records');
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await admin.createTopics({
+        topics: [{ topic, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: '4096' }] }],
+        waitForLeaders: true,
+      });
+    } finally {
+      await admin.disconnect();
+    }
+    publisher = createKafkaPublisher(kafka, topic);
+    const small = stream(200)
+      .filter((e) => e.version === 1)
+      .slice(0, 10);
+    // Incompressible: the topic's limit applies to the compressed batch.
+    const noise = randomBytes(12_000).toString('base64');
+    const huge = {
+      ...small[0]!,
+      aggregateId: 'huge',
+      eventData: { ...(small[0]!.eventData as Record<string, unknown>), user_id: noise },
+    } as BetEvent;
+    // All at once: the first goes alone, the rest share the next request, the huge one among them.
+    const settled = await Promise.allSettled([...small, huge].map((e) => publisher.publish([e])));
+    expect(settled.slice(0, 10).map((s) => s.status)).toEqual(Array<string>(10).fill('fulfilled'));
+    expect(settled[10]!.status).toBe('rejected');
+    expect(String((settled[10] as PromiseRejectedResult).reason)).toMatch(
+      /too large|MESSAGE_TOO_LARGE|larger/i,
+    );
+    const messages = await readAll(kafka, topic, 10);
+    expect(messages.map((m) => m.key).sort()).toEqual(
+      small.map((e) => `${e.tenantId}:${e.aggregateId}`).sort(),
     );
   });
 

@@ -21,9 +21,10 @@ import { inlineProjection } from '../../projections/registry.js';
  * What went over the wire, in order: `send` when a statement is written (a simple query, or the
  * Sync that ends an extended one), `answer` when the server says it is ready for the next — logged
  * before node-postgres reacts to it, so a client that waits for each answer shows
- * send, answer, send, answer…
+ * send, answer, send, answer… `written`, if given, gets what each send was: a simple query's text
+ * (BEGIN, COMMIT) or `statement` for an extended one.
  */
-async function wireLog(work: () => Promise<unknown>): Promise<string[]> {
+async function wireLog(work: () => Promise<unknown>, written: string[] = []): Promise<string[]> {
   const log: string[] = [];
   const proto = pg.Connection.prototype as unknown as {
     query: (this: unknown, text: string) => void;
@@ -33,10 +34,12 @@ async function wireLog(work: () => Promise<unknown>): Promise<string[]> {
   const { query, sync, emit } = proto;
   proto.query = function (this: unknown, text: string) {
     log.push('send');
+    written.push(text);
     return query.call(this, text);
   };
   proto.sync = function (this: unknown) {
     log.push('send');
+    written.push('statement');
     return sync.call(this);
   };
   proto.emit = function (this: unknown, event: string, ...args: unknown[]) {
@@ -177,7 +180,10 @@ describe('one-round-trip transactions on real PostgreSQL', () => {
       logger: silentLogger,
     });
     for (let i = 0; i < items.length; i += 100) {
-      const log = await wireLog(() => flush(items.slice(i, i + 100)));
+      const written: string[] = [];
+      const log = await wireLog(() => flush(items.slice(i, i + 100)), written);
+      // Nothing of the transaction is written after its COMMIT.
+      expect(written.at(-1)).toBe('COMMIT');
       if (chained) {
         // BEGIN, the bets_view UPSERT (the followers' additions in it), the checkpoint, COMMIT: no
         // read, and nothing waits.
@@ -194,14 +200,16 @@ describe('one-round-trip transactions on real PostgreSQL', () => {
     );
     expect(rows).toEqual([{ next_offset: 300 }]);
   });
-  it("an immediate append is two round trips: BEGIN and the insert, then the read models' writes and COMMIT", async () => {
+  it("an immediate append is two round trips where writes chain: BEGIN and the insert, then the read models' writes and COMMIT (on Citus the UPSERT and the followers' sums are answered between)", async () => {
     const chained = dialectOf(db.workerPool).chainedWrites;
     const store = createEventStore({ pool: db.workerPool, publisher: noPublisher, inline: inlineProjection });
     const placements = [
       ...simulateEvents({ seed: 78, events: 40, tenants: 2, openBets: 10, now: () => 1 }),
     ].filter((e) => e.version === 1);
     for (const placement of placements.slice(0, 5)) {
-      const log = await wireLog(() => store.append([placement], { projection: 'immediate' }));
+      const written: string[] = [];
+      const log = await wireLog(() => store.append([placement], { projection: 'immediate' }), written);
+      expect(written.at(-1)).toBe('COMMIT');
       expect(log.slice(0, 4)).toEqual(['send', 'send', 'answer', 'answer']);
       if (chained) {
         // The UPSERT (the followers' additions in it) and COMMIT: nothing waits between them.
