@@ -15,6 +15,7 @@ import { demoCommand } from './commands/demo.js';
 import { dlqCommand } from './commands/dlq.js';
 import { lagCommand } from './commands/lag.js';
 import { repairCommand } from './commands/repair.js';
+import { verifyCommand } from './commands/verify.js';
 import { migrateCommand } from './commands/migrate.js';
 import { rebuildCommand } from './commands/rebuild.js';
 import { simulateCommand } from './commands/simulate.js';
@@ -28,6 +29,7 @@ const COMMANDS: readonly Command[] = [
   rebuildCommand,
   lagCommand,
   repairCommand,
+  verifyCommand,
   dlqCommand,
   demoCommand,
 ];

@@ -55,6 +55,7 @@ export const reconciler: Reconciler = {
 };
 
 export { summarizeLag } from './bets/lag.js';
+export { differingBets, type DifferingBet } from './bets/verify.js';
 
 /**
  * `projector rebuild`: bets_view rebuilt from the events (shadow table + swap), then each follower

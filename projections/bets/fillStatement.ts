@@ -105,8 +105,23 @@ const PAYOUT = byType('event_type', PAYING_TYPES, (t) => pathText('event_data', 
  * expression wherever the level above names it, and a legs column named by five others was built
  * five times (the fill took more than twice as long).
  */
-export function foldSql(chunk: Chunk): { text: string; values: unknown[] } {
-  const filter = chunkFilter(chunk, 'aggregate_id', 2);
+export function foldSql(
+  chunk: Chunk,
+  scope: { readonly tenantId?: number; readonly betIds?: readonly string[] } = {},
+): { text: string; values: unknown[] } {
+  const chunked = chunkFilter(chunk, 'aggregate_id', 2);
+  // A tenant and its bets, where asked for: on Citus a tenant's fold is routed to its shard.
+  const scoped: string[] = [chunked.sql];
+  const values = [...chunked.values];
+  if (scope.tenantId !== undefined) {
+    values.push(scope.tenantId);
+    scoped.push(`tenant_id = $${values.length + 1}::bigint`);
+  }
+  if (scope.betIds !== undefined) {
+    values.push([...scope.betIds]);
+    scoped.push(`aggregate_id = ANY($${values.length + 1}::text[])`);
+  }
+  const filter = { sql: scoped.join(' AND '), values };
   return {
     text: `SELECT tenant_id, aggregate_id AS bet_id, idempotency_key, user_id, amount,
   leg_odds::numeric(12,4) AS odds, leg_selection AS selection, currency, ${LEGS} AS legs,
