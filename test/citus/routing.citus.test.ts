@@ -2,7 +2,8 @@
  * On the cluster, every write a flush sends goes to the shards that hold its rows: none is planned
  * through the coordinator (Citus's "INSERT/SELECT method: pull to coordinator" computes the rows
  * there and pushes them to each shard in turn — a round trip per shard touched, inside the
- * transaction). Each statement the write sent is EXPLAINed on the cluster itself.
+ * transaction). Each statement the write sent is EXPLAINed on the cluster itself; so is verify's
+ * comparison of one tenant, which must be a single task.
  */
 import pg from 'pg';
 import { detectDialect } from '../../src/db/platform.js';
@@ -11,7 +12,8 @@ import { simulateEvents } from '../../src/simulate/generator.js';
 import { groupByBet } from '../../projections/bets/plan.js';
 import { foldBet } from '../../projections/bets/reducer.js';
 import { writeBetRows } from '../../projections/bets/statements.js';
-import { FOLLOWERS } from '../../projections/registry.js';
+import { differingBets, FOLLOWERS } from '../../projections/registry.js';
+import type { Queryable } from '../../src/db/pool.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 
 describe('the writes of a flush on the Citus cluster', () => {
@@ -66,5 +68,27 @@ describe('the writes of a flush on the Citus cluster', () => {
       // The statement goes with its plan, so a failure names it.
       expect(`${statement.text.slice(0, 80)}\n${text}`).not.toContain('INSERT/SELECT method');
     }
+  });
+  it("verify's comparison of one tenant runs on that tenant's shard alone", async () => {
+    const events = [...simulateEvents({ seed: 62, events: 200, tenants: 3, openBets: 20, now: () => 1 })];
+    await writeBetRows(
+      db.pool,
+      [...groupByBet(events).values()].map((es) => foldBet(es)!),
+    );
+    const sent: pg.QueryConfig[] = [];
+    const spy = {
+      query: (config: pg.QueryConfig) => {
+        sent.push(config);
+        return db.pool.query(config);
+      },
+    } as unknown as Queryable;
+    await differingBets(spy, { tenantIds: [events[0]!.tenantId], cutoffMs: 0 });
+    expect(sent).toHaveLength(1);
+    const plan = await db.pool.query<{ 'QUERY PLAN': string }>({
+      text: `EXPLAIN (COSTS OFF) ${sent[0]!.text}`,
+      values: sent[0]!.values ?? [],
+    });
+    const text = plan.rows.map((r) => r['QUERY PLAN']).join('\n');
+    expect(text).toMatch(/Task Count: 1\b/);
   });
 });
