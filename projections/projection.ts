@@ -187,4 +187,31 @@ export interface Reconciler {
   checkFollowers(db: Queryable): Promise<Record<string, FollowerCheck>>;
   /** Each follower set to what bets_view says it must hold: rows changed, by name. */
   repairFollowers(pool: Pool): Promise<Record<string, number>>;
+  /** Bets whose row is not the fold of their events, every column compared (`projector verify`). */
+  differingBets(db: Queryable, scope: VerifyScope): Promise<DifferingBet[]>;
+  /**
+   * Rewrites the rows differingBets found with their fold, where the bet has events and the row is
+   * not ahead of them; the rows rewritten (the followers are left to repairFollowers).
+   */
+  healDiffering(pool: Pool, bets: readonly DifferingBet[]): Promise<number>;
+}
+
+/** Which bets verify compares: these tenants (default all), these bet ids of them. */
+export interface VerifyScope {
+  readonly tenantIds?: readonly number[];
+  readonly betIds?: readonly string[];
+  /** A row behind only by events newer than this (ms since the epoch) is in flight. */
+  readonly cutoffMs: number;
+}
+
+/** A bet whose view row is not the fold of its stored events. */
+export interface DifferingBet {
+  readonly tenantId: number;
+  readonly betId: string;
+  /** The fold's version, or null: a view row without stored events. */
+  readonly foldVersion: number | null;
+  /** The row's version, or null: stored events without a view row. */
+  readonly viewVersion: number | null;
+  /** The columns that differ (every column, when a side is missing). */
+  readonly columns: readonly string[];
 }

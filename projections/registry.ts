@@ -20,7 +20,8 @@ import {
 } from './bets/rebuild.js';
 
 export { DEFAULT_REBUILD_CHUNKS };
-import { repairBets } from './bets/repair.js';
+import { healDiffering, repairBets } from './bets/repair.js';
+import { differingBets } from './bets/verify.js';
 import { exposureFollower } from './exposure/index.js';
 import { revenueFollower } from './revenue/index.js';
 import type { Pool, Queryable } from '../src/db/pool.js';
@@ -52,10 +53,11 @@ export const reconciler: Reconciler = {
   repairBets: (pool, bets, options) => repairBets(pool, betsProjection, bets, options),
   checkFollowers: (db) => checkFollowers(db),
   repairFollowers: (pool) => repairFollowers(pool),
+  differingBets: (db, scope) => differingBets(db, scope),
+  healDiffering: (pool, bets) => healDiffering(pool, bets),
 };
 
 export { summarizeLag } from './bets/lag.js';
-export { differingBets, type DifferingBet } from './bets/verify.js';
 
 /**
  * `projector rebuild`: bets_view rebuilt from the events (shadow table + swap), then each follower

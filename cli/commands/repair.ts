@@ -5,15 +5,21 @@ import { progressReporter } from '../progress.js';
 import { openRuntime } from '../runtime.js';
 import { jobMetrics } from '../../src/observability/push.js';
 
+/** As `projector verify`'s default: a row behind only by newer events is in flight. */
+const VERIFY_GRACE_MS = 10_000;
+
 export const repairCommand: Command = {
   name: 'repair',
   summary: `re-fold lagging bets from bet_events into bets_view, then set ${FOLLOWER_NAMES}`,
   usage: `projector repair [--tenant N] [--bet ID] [--since 24h|ISO|all] [--batch-size N] [--concurrency N]
 
 Re-folds the bets that \`projector lag\` reports (within --since, default all) from their stored
-events, then sets every row of ${FOLLOWER_NAMES} that differs from what bets_view says it must
-hold (all tenants; flushes wait for that moment, readers do not). Idempotent and safe while
-workers run: every bets_view write is version-guarded.
+events; then heals what \`projector verify\` finds in the same tenants and bets (a row that is not
+the fold at its own version is rewritten with it; a row without events, or ahead of them, is left
+to \`projector rebuild\`, which runs as the schema owner); then sets
+every row of ${FOLLOWER_NAMES} that differs from what bets_view says it must hold (all tenants;
+flushes wait for that moment, readers do not). Idempotent and safe while workers run: no
+bets_view write goes backwards.
 
   --tenant N        only this tenant
   --bet ID          only this bet (needs --tenant)
@@ -54,12 +60,26 @@ workers run: every bets_view write is version-guarded.
           report({ phase: 'repair', done, total, elapsedMs: Math.round(performance.now() - started) });
         },
       });
+      // Then what verify finds in the same scope: rows at their version that are not the fold.
+      const differing = await reconciler.differingBets(runtime.pool, {
+        ...(tenant !== undefined && { tenantIds: [tenant] }),
+        ...(bet !== undefined && { betIds: [bet] }),
+        cutoffMs: Date.now() - VERIFY_GRACE_MS,
+      });
+      const healed = await reconciler.healDiffering(runtime.pool, differing);
       // Then the read models that follow bets_view, against what it now holds.
       metrics.repairProgress.set(1);
-      metrics.repairedBets.inc({ source: 'repair' }, result.rowsWritten);
+      metrics.repairedBets.inc({ source: 'repair' }, result.rowsWritten + healed);
       const followersRepaired = await reconciler.repairFollowers(runtime.pool);
       process.stdout.write(
-        `${JSON.stringify({ lagging: bets.length, repaired: result.rowsWritten, followersRepaired })}\n`,
+        `${JSON.stringify({
+          lagging: bets.length,
+          repaired: result.rowsWritten,
+          differing: differing.length,
+          rewritten: healed,
+          leftToRebuild: differing.length - healed,
+          followersRepaired,
+        })}\n`,
       );
     } finally {
       await pusher.stop();

@@ -1,4 +1,4 @@
-import { differingBets, FOLLOWER_NAMES, reconciler } from '../../projections/registry.js';
+import { FOLLOWER_NAMES, reconciler } from '../../projections/registry.js';
 import { intOption, stringOption, UsageError, type Command } from '../command.js';
 import { openRuntime } from '../runtime.js';
 import { table } from '../table.js';
@@ -22,9 +22,9 @@ from what bets_view says they must hold (all tenants). Read-only; safe while wor
   --grace-ms N    a row behind only by events newer than N ms is in flight, not different (default 10000)
   --json          machine-readable output
 
-Exits 1 when any bet or follower row differs, 0 otherwise. \`projector repair\` heals a row behind
-its events and the follower rows; \`projector rebuild\` rewrites every row from the events, which
-also heals a row that is not the fold at its own version or that has no events.`,
+Exits 1 when any bet or follower row differs, 0 otherwise. \`projector repair\` heals rows behind
+their events, rows that are not the fold at their own version, and the follower rows;
+\`projector rebuild\` also removes a row without events.`,
   options: {
     tenant: { type: 'string' },
     bet: { type: 'string' },
@@ -44,7 +44,7 @@ also heals a row that is not the fold at its own version or that has no events.`
     const graceMs = intOption(values, 'grace-ms', 10_000, 0, 86_400_000);
     const runtime = await openRuntime('verify', { kafka: false });
     try {
-      const differing = await differingBets(runtime.pool, {
+      const differing = await reconciler.differingBets(runtime.pool, {
         ...(tenant !== undefined && { tenantIds: [tenant] }),
         ...(bets && { betIds: bets }),
         cutoffMs: Date.now() - graceMs,
@@ -75,9 +75,7 @@ also heals a row that is not the fold at its own version or that has no events.`
         for (const [name, check] of Object.entries(followers))
           out.push(`${name}: ${check.differing} rows differ from what bets_view says they must hold`);
         if (differing.length + followerRows > 0)
-          out.push(
-            'projector repair heals rows behind their events and the follower rows; projector rebuild also heals a row that is not the fold at its own version',
-          );
+          out.push('projector repair heals them (projector rebuild also removes a row without events)');
         process.stdout.write(`${out.join('\n')}\n`);
       }
       return differing.length + followerRows > 0 ? 1 : 0;

@@ -6,7 +6,9 @@
 import pLimit from 'p-limit';
 import { inTransaction, type Pool } from '../../src/db/pool.js';
 import type { BetRef } from '../../src/events/types.js';
-import type { Projection, RepairOptions, RepairResult } from '../projection.js';
+import type { DifferingBet, Projection, RepairOptions, RepairResult } from '../projection.js';
+import { foldFromStore } from './index.js';
+import { rewriteBetRows } from './statements.js';
 
 /** `projection` is the composed one (projections/registry.ts), so the followers move with the rows. */
 export async function repairBets(
@@ -32,4 +34,26 @@ export async function repairBets(
     ),
   );
   return { bets: bets.length, rowsWritten };
+}
+
+/** Bets folded and rewritten per transaction. */
+const HEAL_BATCH = 500;
+
+/**
+ * Heals what `projector verify` found: each bet with events is folded from them and written over
+ * its row, at the row's own version too. A row without events, or ahead of every stored event, is
+ * left to `projector rebuild` (the schema owner's): the worker's role may not delete rows, and no
+ * write goes backwards while workers run. The followers are not moved here: the caller sets them
+ * from bets_view afterwards. Returns the rows rewritten.
+ */
+export async function healDiffering(pool: Pool, differing: readonly DifferingBet[]): Promise<number> {
+  const withEvents = differing.filter((d) => d.foldVersion !== null);
+  let rewritten = 0;
+  for (let i = 0; i < withEvents.length; i += HEAL_BATCH) {
+    const bets = withEvents.slice(i, i + HEAL_BATCH).map((d) => ({ tenantId: d.tenantId, betId: d.betId }));
+    rewritten += await inTransaction(pool, async (client) =>
+      rewriteBetRows(client, await foldFromStore(client, bets)),
+    );
+  }
+  return rewritten;
 }

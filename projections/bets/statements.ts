@@ -36,14 +36,14 @@ const UPDATED = [
  * written is the fold of its bet's events 1..version, so the highest version is always right.
  * RETURNING names exactly the rows that passed it.
  */
-function upsertInto(table: string, returning: string, name?: string): BulkInsert {
+function upsertInto(table: string, returning: string, name?: string, guard: '<' | '<=' = '<'): BulkInsert {
   return {
     ...(name && { name }),
     into: `${table} AS v`,
     columns: ROW_COLUMNS,
     computed: [WRITTEN_AT],
     tail: `ON CONFLICT (tenant_id, bet_id) DO UPDATE SET ${UPDATED}
-WHERE v.version < EXCLUDED.version
+WHERE v.version ${guard} EXCLUDED.version
 RETURNING ${returning}`,
   };
 }
@@ -52,6 +52,13 @@ RETURNING ${returning}`,
 const UPSERT_BETS = upsertInto(VIEW_TABLE, TRANSITION_RETURNING);
 /** The same, returning only the accepted rows' keys (no followers). */
 const UPSERT_BETS_KEYS = upsertInto(VIEW_TABLE, 'tenant_id, bet_id', 'bets_view_upsert');
+
+/**
+ * The fold written over a row at its own version too: `projector repair` healing a row that
+ * `projector verify` found is not the fold of its events (a write from outside the projector).
+ * Still never backwards. No followers: the repair sets them from bets_view afterwards.
+ */
+const REWRITE_BETS = upsertInto(VIEW_TABLE, 'tenant_id, bet_id', undefined, '<=');
 
 type Key = { tenant_id: number; bet_id: string };
 type TransitionRow = Key & Record<string, unknown>;
@@ -150,6 +157,15 @@ export async function sendBetRows(
   // Awaited by the caller after it has sent more; until then a failure must not go unhandled.
   followed.catch(() => undefined);
   return { written, followed };
+}
+
+/** Rewrites rows with the fold at their own version or above (REWRITE_BETS); the rows written. */
+export async function rewriteBetRows(db: Queryable, rows: readonly BetRow[]): Promise<number> {
+  let written = 0;
+  for (const statement of dialectOf(db).insertRows(REWRITE_BETS, rows.map(rowValues))) {
+    written += (await db.query(statement)).rowCount ?? 0;
+  }
+  return written;
 }
 
 /**

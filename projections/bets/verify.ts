@@ -3,6 +3,7 @@
  * database independently of the reducer, to compare against what the projector wrote.
  */
 import type { Queryable } from '../../src/db/pool.js';
+import type { DifferingBet, VerifyScope } from '../projection.js';
 import { ROW_COLUMNS } from './columns.js';
 import { foldSql } from './fillStatement.js';
 
@@ -35,18 +36,6 @@ export async function statusCounts(db: Queryable, source: 'view' | 'events'): Pr
 export async function betsBehind(db: Queryable): Promise<number> {
   const { rows } = await db.query<{ behind: number }>(BETS_BEHIND);
   return rows[0]?.behind ?? 0;
-}
-
-/** A bet whose view row is not the fold of its stored events. */
-export interface DifferingBet {
-  readonly tenantId: number;
-  readonly betId: string;
-  /** The fold's version, or null: a view row without stored events. */
-  readonly foldVersion: number | null;
-  /** The row's version, or null: stored events without a view row. */
-  readonly viewVersion: number | null;
-  /** The columns that differ (every column, when a side is missing). */
-  readonly columns: readonly string[];
 }
 
 /** Every column a fold writes and the row must hold, but the key and the time of writing. */
@@ -90,14 +79,7 @@ UNION SELECT tenant_id FROM bets_view GROUP BY tenant_id ORDER BY 1`;
  * Every bet of these tenants (default: all) whose view row differs from the fold of its events,
  * tenant by tenant: on Citus each tenant's comparison runs on its shard alone.
  */
-export async function differingBets(
-  db: Queryable,
-  scope: {
-    readonly tenantIds?: readonly number[];
-    readonly betIds?: readonly string[];
-    readonly cutoffMs: number;
-  },
-): Promise<DifferingBet[]> {
+export async function differingBets(db: Queryable, scope: VerifyScope): Promise<DifferingBet[]> {
   const tenants =
     scope.tenantIds ?? (await db.query<{ tenant_id: number }>(TENANTS)).rows.map((r) => r.tenant_id);
   const found: DifferingBet[] = [];

@@ -12,7 +12,7 @@ import { simulateEvents } from '../../src/simulate/generator.js';
 import { groupByBet } from '../../projections/bets/plan.js';
 import { foldBet } from '../../projections/bets/reducer.js';
 import { writeBetRows } from '../../projections/bets/statements.js';
-import { differingBets, FOLLOWERS } from '../../projections/registry.js';
+import { FOLLOWERS, reconciler } from '../../projections/registry.js';
 import type { Queryable } from '../../src/db/pool.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 
@@ -82,7 +82,7 @@ describe('the writes of a flush on the Citus cluster', () => {
         return db.pool.query(config);
       },
     } as unknown as Queryable;
-    await differingBets(spy, { tenantIds: [events[0]!.tenantId], cutoffMs: 0 });
+    await reconciler.differingBets(spy, { tenantIds: [events[0]!.tenantId], cutoffMs: 0 });
     expect(sent).toHaveLength(1);
     const plan = await db.pool.query<{ 'QUERY PLAN': string }>({
       text: `EXPLAIN (COSTS OFF) ${sent[0]!.text}`,
