@@ -103,12 +103,17 @@ export interface TransitionFollower {
    */
   readonly change: string;
   /** What bets_view says it must hold, against what it holds: its check (`projector lag`). */
-  check(db: Queryable): Promise<FollowerCheck>;
+  check(db: Queryable, scope?: FollowerScope): Promise<FollowerCheck>;
   /**
    * Sets what differs, set-based, safe while workers run (`projector repair`); also its rebuild,
    * run after bets_view's. Returns the rows changed.
    */
-  repair(pool: Pool): Promise<number>;
+  repair(pool: Pool, scope?: FollowerScope): Promise<number>;
+}
+
+/** Which rows of a follower a check or repair looks at: these tenants' (default all). */
+export interface FollowerScope {
+  readonly tenantIds?: readonly number[];
 }
 
 export interface FollowerCheck {
@@ -184,9 +189,9 @@ export interface Reconciler {
   /** Re-folds `bets` through every read model. */
   repairBets(pool: Pool, bets: readonly BetRef[], options?: RepairOptions): Promise<RepairResult>;
   /** Each follower's check, by name. */
-  checkFollowers(db: Queryable): Promise<Record<string, FollowerCheck>>;
+  checkFollowers(db: Queryable, scope?: FollowerScope): Promise<Record<string, FollowerCheck>>;
   /** Each follower set to what bets_view says it must hold: rows changed, by name. */
-  repairFollowers(pool: Pool): Promise<Record<string, number>>;
+  repairFollowers(pool: Pool, scope?: FollowerScope): Promise<Record<string, number>>;
   /** Bets whose row is not the fold of their events, every column compared (`projector verify`). */
   differingBets(db: Queryable, scope: VerifyScope): Promise<DifferingBet[]>;
   /**

@@ -26,7 +26,13 @@ import { exposureFollower } from './exposure/index.js';
 import { revenueFollower } from './revenue/index.js';
 import type { Pool, Queryable } from '../src/db/pool.js';
 import type { InlineProjection } from '../src/store/eventStore.js';
-import type { FollowerCheck, Projection, Reconciler, TransitionFollower } from './projection.js';
+import type {
+  FollowerCheck,
+  FollowerScope,
+  Projection,
+  Reconciler,
+  TransitionFollower,
+} from './projection.js';
 
 /** The read models written from bets_view's transitions, in the order their additions are sent. */
 export const FOLLOWERS: readonly TransitionFollower[] = [exposureFollower, revenueFollower];
@@ -51,8 +57,8 @@ export const inlineProjection: InlineProjection = (client, events) => betsProjec
 export const reconciler: Reconciler = {
   laggingBets: (db, scope) => laggingBets(db, scope),
   repairBets: (pool, bets, options) => repairBets(pool, betsProjection, bets, options),
-  checkFollowers: (db) => checkFollowers(db),
-  repairFollowers: (pool) => repairFollowers(pool),
+  checkFollowers: (db, scope) => checkFollowers(db, scope),
+  repairFollowers: (pool, scope) => repairFollowers(pool, scope),
   differingBets: (db, scope) => differingBets(db, scope),
   healDiffering: (pool, bets) => healDiffering(pool, bets),
 };
@@ -73,15 +79,18 @@ export async function rebuildReadModels(
 }
 
 /** Each follower set to what bets_view says it must hold: rows changed, by name. */
-export async function repairFollowers(pool: Pool): Promise<Record<string, number>> {
+export async function repairFollowers(pool: Pool, scope?: FollowerScope): Promise<Record<string, number>> {
   const changed: Record<string, number> = {};
-  for (const follower of FOLLOWERS) changed[follower.name] = await follower.repair(pool);
+  for (const follower of FOLLOWERS) changed[follower.name] = await follower.repair(pool, scope);
   return changed;
 }
 
 /** Each follower's check, by name. */
-export async function checkFollowers(db: Queryable): Promise<Record<string, FollowerCheck>> {
+export async function checkFollowers(
+  db: Queryable,
+  scope?: FollowerScope,
+): Promise<Record<string, FollowerCheck>> {
   const checks: Record<string, FollowerCheck> = {};
-  for (const follower of FOLLOWERS) checks[follower.name] = await follower.check(db);
+  for (const follower of FOLLOWERS) checks[follower.name] = await follower.check(db, scope);
   return checks;
 }

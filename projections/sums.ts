@@ -8,7 +8,7 @@
  */
 import type { BulkInsert } from '../src/db/dialect.js';
 import { inTransaction, type Pool } from '../src/db/pool.js';
-import type { FollowerCheck, SummedTable, TransitionFollower } from './projection.js';
+import type { FollowerCheck, FollowerScope, SummedTable, TransitionFollower } from './projection.js';
 
 /** `ON CONFLICT` of an addition: each sum added to what is stored (`x`), and `alsoSet`. */
 function addedOnConflict(adds: SummedTable): string {
@@ -66,19 +66,28 @@ export function checkOf<T>(
 export interface SumRepair {
   /** Holds off the flushes' additions; readers keep reading. */
   readonly lock: string;
-  /** Rows that bets_view no longer backs, to zero; each returns a row per row changed. */
+  /**
+   * Rows that bets_view no longer backs, to zero; each returns a row per row changed. $1: the
+   * tenants to set, or NULL for all (as `sum`).
+   */
   readonly zero: string;
   /** Every other row, to the sum over bets_view. */
   readonly sum: string;
 }
 
-/** A follower's repair(): its statements in one transaction; the rows changed. */
-export function repairBySum(statements: SumRepair): (pool: Pool) => Promise<number> {
-  return (pool) =>
+/** A follower's repair(): its statements in one transaction, for the scope's tenants; the rows changed. */
+export function repairBySum(statements: SumRepair): (pool: Pool, scope?: FollowerScope) => Promise<number> {
+  return (pool, scope = {}) =>
     inTransaction(pool, async (client) => {
+      const tenants = [tenantsParameter(scope)];
       await client.query(statements.lock);
-      const zeroed = await client.query(statements.zero);
-      const summed = await client.query(statements.sum);
+      const zeroed = await client.query(statements.zero, tenants);
+      const summed = await client.query(statements.sum, tenants);
       return zeroed.rows.length + summed.rows.length;
     });
+}
+
+/** A scope's tenants as the statements' $1: NULL for all. */
+export function tenantsParameter(scope: FollowerScope = {}): number[] | null {
+  return scope.tenantIds ? [...scope.tenantIds] : null;
 }

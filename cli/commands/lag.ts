@@ -42,7 +42,7 @@ export const lagCommand: Command = {
 
 Bets whose latest stored version is above their view row's (count, max and p99 lag in ms, top
 tenants); rows of ${FOLLOWER_NAMES} that differ from what bets_view says they must hold
-(all tenants, whatever --since says; \`projector repair\` sets them); plus per Kafka partition:
+(--tenant's, or all tenants, whatever --since says; \`projector repair\` sets them); plus per Kafka partition:
 consumer-group lag and DB checkpoint lag and age.
 
   --since S       only events since S: a duration (15m, 24h, 7d), an ISO time, or all (default 24h)
@@ -76,7 +76,7 @@ Exits 1 when the topic does not exist (after printing the database part).`,
           ...(tenant ? { tenantIds: [tenant] } : {}),
         }),
       );
-      const followers = await reconciler.checkFollowers(runtime.pool);
+      const followers = await reconciler.checkFollowers(runtime.pool, tenant ? { tenantIds: [tenant] } : {});
       const differing = Object.values(followers).reduce((n, c) => n + c.differing, 0);
       const kafkaPart = noKafka ? [] : await kafkaPartitions(runtime.pool, runtime.kafka, runtime.config);
       const missingTopic = kafkaPart === 'missing';

@@ -17,7 +17,8 @@ Re-folds the bets that \`projector lag\` reports (within --since, default all) f
 events; then heals what \`projector verify\` finds in the same tenants and bets (a row that is not
 the fold at its own version is rewritten with it; a row without events, or ahead of them, is left
 to \`projector rebuild\`, which runs as the schema owner); then sets
-every row of ${FOLLOWER_NAMES} that differs from what bets_view says it must hold (all tenants;
+every row of ${FOLLOWER_NAMES} that differs from what bets_view says it must hold (in --tenant's,
+or all tenants;
 flushes wait for that moment, readers do not). Idempotent and safe while workers run: no
 bets_view write goes backwards.
 
@@ -70,7 +71,10 @@ bets_view write goes backwards.
       // Then the read models that follow bets_view, against what it now holds.
       metrics.repairProgress.set(1);
       metrics.repairedBets.inc({ source: 'repair' }, result.rowsWritten + healed);
-      const followersRepaired = await reconciler.repairFollowers(runtime.pool);
+      const followersRepaired = await reconciler.repairFollowers(
+        runtime.pool,
+        tenant !== undefined ? { tenantIds: [tenant] } : {},
+      );
       process.stdout.write(
         `${JSON.stringify({
           lagging: bets.length,

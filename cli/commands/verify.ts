@@ -15,7 +15,7 @@ Folds each bet from its stored events in the database (the declared fold as SQL,
 code) and compares every column of its bets_view row with it, tenant by tenant (on Citus each
 tenant's comparison runs on its shard alone). Lists the bets that differ: a row that is not the
 fold, a bet without a row, a row without events. Then the rows of ${FOLLOWER_NAMES} that differ
-from what bets_view says they must hold (all tenants). Read-only; safe while workers run.
+from what bets_view says they must hold (in --tenant's, or all tenants). Read-only; safe while workers run.
 
   --tenant N      only this tenant
   --bet IDs       only these bets, comma-separated (needs --tenant)
@@ -49,7 +49,10 @@ their events, rows that are not the fold at their own version, and the follower 
         ...(bets && { betIds: bets }),
         cutoffMs: Date.now() - graceMs,
       });
-      const followers = await reconciler.checkFollowers(runtime.pool);
+      const followers = await reconciler.checkFollowers(
+        runtime.pool,
+        tenant !== undefined ? { tenantIds: [tenant] } : {},
+      );
       const followerRows = Object.values(followers).reduce((n, c) => n + c.differing, 0);
       if (values['json']) {
         process.stdout.write(`${JSON.stringify({ bets: differing, followers })}\n`);

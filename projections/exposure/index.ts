@@ -5,8 +5,8 @@
  * open bets in bets_view.
  */
 import type { Pool, Queryable } from '../../src/db/pool.js';
-import type { TransitionFollower } from '../projection.js';
-import { checkOf, repairBySum } from '../sums.js';
+import type { FollowerScope, TransitionFollower } from '../projection.js';
+import { checkOf, repairBySum, tenantsParameter } from '../sums.js';
 import {
   EXPOSURE_CHANGE,
   EXPOSURE_MISMATCHES,
@@ -26,7 +26,7 @@ export interface ExposureMismatch {
 }
 
 /** Rows of user_exposure that differ from the sum over open bets in bets_view. */
-export async function exposureMismatches(db: Queryable): Promise<ExposureMismatch[]> {
+export async function exposureMismatches(db: Queryable, scope?: FollowerScope): Promise<ExposureMismatch[]> {
   const { rows } = await db.query<{
     tenant_id: number;
     user_id: string;
@@ -37,7 +37,7 @@ export async function exposureMismatches(db: Queryable): Promise<ExposureMismatc
     open_stake: string;
     expected_potential_payout: string;
     potential_payout: string;
-  }>(EXPOSURE_MISMATCHES);
+  }>(EXPOSURE_MISMATCHES, [tenantsParameter(scope)]);
   return rows.map((r) => ({
     tenantId: r.tenant_id,
     userId: r.user_id,
@@ -83,7 +83,7 @@ export async function exposureTotals(db: Queryable): Promise<ExposureTotals> {
  * holds off the flushes' additions (readers keep reading); returns the rows changed. Also the
  * rebuild: after bets_view is rebuilt, or to fill the table from scratch.
  */
-export const repairExposure: (pool: Pool) => Promise<number> = repairBySum({
+export const repairExposure: (pool: Pool, scope?: FollowerScope) => Promise<number> = repairBySum({
   lock: LOCK_EXPOSURE,
   zero: ZERO_EXPOSURE_WITHOUT_OPEN_BETS,
   sum: SET_EXPOSURE_TO_SUM,
@@ -93,8 +93,8 @@ export const exposureFollower: TransitionFollower = {
   name: EXPOSURE_SUMS.table,
   adds: EXPOSURE_SUMS,
   change: EXPOSURE_CHANGE,
-  check: async (db) =>
-    checkOf(await exposureMismatches(db), (m) => ({
+  check: async (db, scope) =>
+    checkOf(await exposureMismatches(db, scope), (m) => ({
       tenant: m.tenantId,
       user: m.userId,
       currency: m.currency,

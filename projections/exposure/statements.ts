@@ -46,12 +46,16 @@ FROM (SELECT t.*, (t.status IN ${OPEN})::integer - coalesce((t.previous_status I
       FROM transitions t) moved
 WHERE d <> 0 AND user_id IS NOT NULL AND currency IS NOT NULL`;
 
-/** What user_exposure must hold: the open bets of bets_view, summed (computed by the database). */
+/**
+ * What user_exposure must hold: the open bets of bets_view, summed (computed by the database). $1:
+ * the tenants it is asked for, or NULL for all; every statement built on it takes that parameter.
+ */
 const EXPECTED = `
 SELECT tenant_id, user_id, currency, count(*)::bigint AS open_bets,
        sum(coalesce(amount, 0)) AS open_stake, sum(${POTENTIAL_PAYOUT}) AS potential_payout
 FROM bets_view
 WHERE status IN ${OPEN} AND user_id IS NOT NULL AND currency IS NOT NULL
+  AND ($1::bigint[] IS NULL OR tenant_id = ANY($1::bigint[]))
 GROUP BY tenant_id, user_id, currency`;
 
 /**
@@ -68,9 +72,10 @@ SELECT coalesce(e.tenant_id, x.tenant_id) AS tenant_id, coalesce(e.user_id, x.us
 FROM (${EXPECTED}) e
 FULL JOIN user_exposure x
   ON x.tenant_id = e.tenant_id AND x.user_id = e.user_id AND x.currency = e.currency
-WHERE coalesce(e.open_bets, 0) <> coalesce(x.open_bets, 0)
+WHERE (coalesce(e.open_bets, 0) <> coalesce(x.open_bets, 0)
    OR coalesce(e.open_stake, 0) <> coalesce(x.open_stake, 0)
-   OR coalesce(e.potential_payout, 0) <> coalesce(x.potential_payout, 0)
+   OR coalesce(e.potential_payout, 0) <> coalesce(x.potential_payout, 0))
+  AND ($1::bigint[] IS NULL OR coalesce(e.tenant_id, x.tenant_id) = ANY($1::bigint[]))
 ORDER BY 1, 2, 3`;
 
 /** Totals over all tenants, for the demo's printout: stored, summed from bets_view, and whether equal. */
@@ -96,6 +101,7 @@ export const ZERO_EXPOSURE_WITHOUT_OPEN_BETS = `
 UPDATE user_exposure x
 SET open_bets = 0, open_stake = 0, potential_payout = 0, version = x.version + 1, updated_at = now()
 WHERE (x.open_bets <> 0 OR x.open_stake <> 0 OR x.potential_payout <> 0)
+  AND ($1::bigint[] IS NULL OR x.tenant_id = ANY($1::bigint[]))
   AND NOT EXISTS (
     SELECT 1 FROM bets_view v
     WHERE v.tenant_id = x.tenant_id AND v.user_id = x.user_id AND v.currency = x.currency

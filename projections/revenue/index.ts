@@ -4,8 +4,8 @@
  * guard accepted, checked and repaired against what bets_view says (statements.ts).
  */
 import type { Queryable } from '../../src/db/pool.js';
-import type { TransitionFollower } from '../projection.js';
-import { checkOf, repairBySum } from '../sums.js';
+import type { FollowerScope, TransitionFollower } from '../projection.js';
+import { checkOf, repairBySum, tenantsParameter } from '../sums.js';
 import {
   LOCK_REVENUE,
   REVENUE_CHANGE,
@@ -24,7 +24,7 @@ export interface RevenueMismatch {
 }
 
 /** Rows of tenant_daily_revenue that differ from what bets_view says they must hold. */
-export async function revenueMismatches(db: Queryable): Promise<RevenueMismatch[]> {
+export async function revenueMismatches(db: Queryable, scope?: FollowerScope): Promise<RevenueMismatch[]> {
   const { rows } = await db.query<{
     tenant_id: number;
     currency: string;
@@ -33,7 +33,7 @@ export async function revenueMismatches(db: Queryable): Promise<RevenueMismatch[
     turnover: string;
     expected_ggr: string;
     ggr: string;
-  }>(REVENUE_MISMATCHES);
+  }>(REVENUE_MISMATCHES, [tenantsParameter(scope)]);
   return rows.map((r) => ({
     tenantId: Number(r.tenant_id),
     currency: r.currency,
@@ -47,8 +47,8 @@ export const revenueFollower: TransitionFollower = {
   name: REVENUE_SUMS.table,
   adds: REVENUE_SUMS,
   change: REVENUE_CHANGE,
-  check: async (db) =>
-    checkOf(await revenueMismatches(db), (m) => ({
+  check: async (db, scope) =>
+    checkOf(await revenueMismatches(db, scope), (m) => ({
       tenant: m.tenantId,
       currency: m.currency,
       day: m.day,

@@ -61,10 +61,12 @@ FROM (
   SELECT tenant_id, currency, (placed_at AT TIME ZONE 'UTC')::date AS day, amount AS turnover, 0 AS ggr
   FROM bets_view
   WHERE placed_at IS NOT NULL AND amount IS NOT NULL AND currency IS NOT NULL
+    AND ($1::bigint[] IS NULL OR tenant_id = ANY($1::bigint[]))
   UNION ALL
   SELECT tenant_id, currency, ${utcDay('last_updated_timestamp')}, 0, amount - coalesce(payout, 0)
   FROM bets_view
   WHERE status IN ${CLOSED} AND amount IS NOT NULL AND currency IS NOT NULL
+    AND ($1::bigint[] IS NULL OR tenant_id = ANY($1::bigint[]))
 ) contributions
 GROUP BY tenant_id, currency, day`;
 
@@ -79,7 +81,8 @@ SELECT coalesce(e.tenant_id, x.tenant_id) AS tenant_id, coalesce(e.currency, x.c
        coalesce(e.ggr, 0)::text AS expected_ggr, coalesce(x.ggr, 0)::text AS ggr
 FROM (${EXPECTED}) e
 FULL JOIN tenant_daily_revenue x ON x.tenant_id = e.tenant_id AND x.currency = e.currency AND x.day = e.day
-WHERE coalesce(e.turnover, 0) <> coalesce(x.turnover, 0) OR coalesce(e.ggr, 0) <> coalesce(x.ggr, 0)
+WHERE (coalesce(e.turnover, 0) <> coalesce(x.turnover, 0) OR coalesce(e.ggr, 0) <> coalesce(x.ggr, 0))
+  AND ($1::bigint[] IS NULL OR coalesce(e.tenant_id, x.tenant_id) = ANY($1::bigint[]))
 ORDER BY 1, 2, 3`;
 
 /**
@@ -93,6 +96,7 @@ export const ZERO_REVENUE_WITHOUT_BETS = `
 UPDATE tenant_daily_revenue x
 SET turnover = 0, ggr = 0, version = x.version + 1, updated_at = now()
 WHERE (x.turnover <> 0 OR x.ggr <> 0)
+  AND ($1::bigint[] IS NULL OR x.tenant_id = ANY($1::bigint[]))
   AND NOT EXISTS (
     SELECT 1 FROM (${EXPECTED}) e
     WHERE e.tenant_id = x.tenant_id AND e.currency = x.currency AND e.day = x.day)

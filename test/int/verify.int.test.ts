@@ -178,6 +178,17 @@ describe('projector verify', () => {
         )
       ).rows[0]!.row;
     const before = await untouched();
+    // The other tenant's follower rows: what its (corrupted) row would set them to if they were written.
+    const followerRows = async () =>
+      (
+        await db.pool.query<{ rows: string }>(
+          `SELECT (SELECT string_agg(x::text, ';' ORDER BY user_id, currency) FROM user_exposure x WHERE tenant_id = $1) ||
+                  (SELECT string_agg(r::text, ';' ORDER BY currency, day) FROM tenant_daily_revenue r WHERE tenant_id = $1)
+             AS rows`,
+          [second.tenant_id],
+        )
+      ).rows[0]!.rows;
+    const followersBefore = await followerRows();
 
     const repaired = await runProjector(['repair', '--tenant', String(t1)], env);
     expect(repaired.code).toBe(0);
@@ -190,6 +201,7 @@ describe('projector verify', () => {
     expect(left.map((d) => `${d.tenantId}:${d.betId}`)).toEqual([`${second.tenant_id}:${second.bet_id}`]);
     expect(left.some((d) => d.betId === first.bet_id && d.tenantId === first.tenant_id)).toBe(false);
     expect(await untouched()).toBe(before);
+    expect(await followerRows()).toBe(followersBefore);
     const verified = await runProjector(['verify', '--tenant', String(t1)], env);
     expect(verified.code).toBe(0);
   });
