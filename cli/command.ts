@@ -75,6 +75,13 @@ export function fractionOption(values: Values, name: string, fallback: number): 
   return Number(value);
 }
 
+/** `--tenant N`: a tenant id (a whole number from 1), or undefined where not given. */
+export function tenantOption(values: Values): number | undefined {
+  return values['tenant'] === undefined
+    ? undefined
+    : intOption(values, 'tenant', 0, 1, Number.MAX_SAFE_INTEGER);
+}
+
 export function stringOption(values: Values, name: string): string | undefined {
   const value = values[name];
   if (value === undefined) return undefined;

@@ -3,7 +3,7 @@ import { checkpointLag } from '../../consumers/lag.js';
 import { betsProjection, FOLLOWER_NAMES, reconciler, summarizeLag } from '../../projections/registry.js';
 import type { Config } from '../../src/config.js';
 import type { Queryable } from '../../src/db/pool.js';
-import { intOption, stringOption, type Command } from '../command.js';
+import { intOption, stringOption, tenantOption, type Command } from '../command.js';
 import { parseSince } from '../duration.js';
 import { openRuntime } from '../runtime.js';
 import { table } from '../table.js';
@@ -61,8 +61,7 @@ Exits 1 when the topic does not exist (after printing the database part).`,
   },
   async run(values) {
     const sinceMs = parseSince('since', stringOption(values, 'since') ?? '24h');
-    const tenant =
-      values['tenant'] === undefined ? undefined : intOption(values, 'tenant', 0, 1, Number.MAX_SAFE_INTEGER);
+    const tenant = tenantOption(values);
     const failOver =
       values['fail-over'] === undefined
         ? undefined

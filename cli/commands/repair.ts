@@ -1,5 +1,5 @@
 import { FOLLOWER_NAMES, reconciler } from '../../projections/registry.js';
-import { intOption, stringOption, UsageError, type Command } from '../command.js';
+import { intOption, stringOption, tenantOption, UsageError, type Command } from '../command.js';
 import { parseSince } from '../duration.js';
 import { progressReporter } from '../progress.js';
 import { openRuntime } from '../runtime.js';
@@ -35,8 +35,7 @@ bets_view write goes backwards.
     concurrency: { type: 'string' },
   },
   async run(values) {
-    const tenant =
-      values['tenant'] === undefined ? undefined : intOption(values, 'tenant', 0, 1, Number.MAX_SAFE_INTEGER);
+    const tenant = tenantOption(values);
     const bet = stringOption(values, 'bet');
     if (bet !== undefined && tenant === undefined)
       throw new UsageError('--bet needs --tenant (bet ids are per tenant)');

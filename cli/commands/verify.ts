@@ -1,5 +1,5 @@
 import { FOLLOWER_NAMES, reconciler } from '../../projections/registry.js';
-import { intOption, stringOption, UsageError, type Command } from '../command.js';
+import { intOption, stringOption, tenantOption, UsageError, type Command } from '../command.js';
 import { openRuntime } from '../runtime.js';
 import { table } from '../table.js';
 
@@ -32,8 +32,7 @@ their events, rows that are not the fold at their own version, and the follower 
     json: { type: 'boolean' },
   },
   async run(values) {
-    const tenant =
-      values['tenant'] === undefined ? undefined : intOption(values, 'tenant', 0, 1, Number.MAX_SAFE_INTEGER);
+    const tenant = tenantOption(values);
     const bets = stringOption(values, 'bet')
       ?.split(',')
       .map((b) => b.trim());
