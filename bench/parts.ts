@@ -175,7 +175,11 @@ export async function benchImmediate(ctx: BenchContext, count: number): Promise<
 }
 
 export async function fillTopic(ctx: BenchContext, topic: string, count: number): Promise<void> {
-  await fillTopicWith(ctx, topic, events(ctx, count, 500).map(encodeEvent));
+  await fillTopicWith(
+    ctx,
+    topic,
+    events(ctx, count, 500).map((e) => encodeEvent(e)),
+  );
 }
 
 /** Creates `topic` (6 partitions) and publishes `messages` to it, 2,000 a request, acks=all. */

@@ -82,7 +82,11 @@ export async function benchPeer(ctx: BenchContext, count: number): Promise<PeerF
   const eventsTopic = `bench-peer-events-${stamp}`;
   const rowsTopic = `bench-peer-rows-${stamp}`;
   ctx.log(`peer: filling ${eventsTopic} and ${rowsTopic} with ${count} events (${target.bets} bets)...`);
-  await fillTopicWith(ctx, eventsTopic, all.map(encodeEvent));
+  await fillTopicWith(
+    ctx,
+    eventsTopic,
+    all.map((e) => encodeEvent(e)),
+  );
   await fillTopicWith(ctx, rowsTopic, rowMessages(all));
   await ctx.pool.query(CREATE_PEER_TABLE);
 

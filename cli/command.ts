@@ -14,6 +14,8 @@ export interface Command {
   readonly usage: string;
   readonly options: OptionSpec;
   readonly allowPositionals?: boolean;
+  /** A one-shot command, traced as one span when traces are on (the worker traces its flushes). */
+  readonly traced?: boolean;
   run(values: Values, positionals: string[]): Promise<number | void>;
 }
 

@@ -3,7 +3,9 @@
  * `projector <command>`: one binary for every job. Bad input exits 2 with one line naming the
  * option or variable and its value; a runtime failure exits 1 with one line.
  */
-import { ConfigError } from '../src/config.js';
+import { ConfigError, tracingSettings } from '../src/config.js';
+import { contextFromHeaders, inSpan } from '../src/observability/tracing.js';
+import { startTracing } from '../src/observability/tracingSdk.js';
 import { ValidationError } from '../src/events/validate.js';
 import { explainConnectionError } from '../src/security/connectionErrors.js';
 import { ConcurrencyConflictError } from '../src/store/batch.js';
@@ -67,6 +69,29 @@ function overview(): string {
   ].join('\n');
 }
 
+/**
+ * Runs a command with traces on when the OTEL_* variables ask for them. A one-shot command is one
+ * span, continuing the trace of TRACEPARENT/TRACESTATE when the caller passes one; a long-running
+ * one (the worker, simulate) traces its own units of work instead. Spans are exported before exit.
+ */
+async function traced(command: Command, run: () => Promise<number | void>): Promise<number> {
+  const tracing = startTracing(tracingSettings(process.env), packageVersion());
+  try {
+    if (!command.traced) return (await run()) ?? 0;
+    const parent = contextFromHeaders({
+      traceparent: process.env['TRACEPARENT'],
+      tracestate: process.env['TRACESTATE'],
+    });
+    return await inSpan(`projector ${command.name}`, { parent }, async (span) => {
+      const code = (await run()) ?? 0;
+      span.setAttribute('process.exit.code', code);
+      return code;
+    });
+  } finally {
+    await tracing.shutdown();
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === '--version' || name === '-V' || name === 'version') {
@@ -93,7 +118,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${command.usage}\n`);
       return 0;
     }
-    return (await command.run(values, positionals)) ?? 0;
+    return await traced(command, () => command.run(values, positionals));
   } catch (error) {
     // A connection that fails mid-run for a setting's sake is still explained by the setting's name.
     const advice = explainConnectionError(error, 'database') ?? explainConnectionError(error, 'kafka');

@@ -15,6 +15,14 @@ import { classifyError, withRetry, type RetryPolicy } from '../src/errors.js';
 import type { Logger } from '../src/observability/logger.js';
 import type { Metrics } from '../src/observability/metrics.js';
 import { noClock, type StageClock } from '../src/observability/stages.js';
+import {
+  ROOT_CONTEXT,
+  SpanKind,
+  inSpan,
+  type Link,
+  type Span,
+  type SpanOptions,
+} from '../src/observability/tracing.js';
 import type { Projection, ProjectionResult } from '../projections/projection.js';
 import { saveCheckpoints, type CheckpointResult } from './checkpoints.js';
 import { insertDeadLetters } from './deadLetters.js';
@@ -144,9 +152,9 @@ export function createFlusher(deps: {
     return flushed;
   }
 
-  return async (items) => {
+  async function flush(items: readonly ConsumedItem[], span: Span): Promise<FlushResult> {
     let oneByOne = false;
-    return withRetry(
+    const flushed = await withRetry(
       retry,
       async () => {
         try {
@@ -165,9 +173,57 @@ export function createFlusher(deps: {
           onRetry?.();
           metrics?.retries.inc({ operation: 'flush' });
           metrics?.errors.inc({ kind: 'db' });
+          span.addEvent('retry', { attempt: attemptNo, delay_ms: delayMs, reason: (error as Error).message });
           logger.warn({ err: error, attempt: attemptNo, delayMs }, 'flush failed; retrying');
         },
       },
     );
+    span.setAttributes({
+      'bet_projector.rows_written': flushed.rowsWritten,
+      'bet_projector.stale_events': flushed.staleEvents,
+      'bet_projector.dead_lettered': flushed.deadLettered,
+    });
+    return flushed;
+  }
+
+  // A root span of its own per flush (events of many traces go into it), linked to the send span
+  // of each sampled event; its statements are its children.
+  return (items) =>
+    inSpan(
+      `flush ${projection.name}`,
+      () => flushSpanOptions(items),
+      (span) => flush(items, span),
+    );
+}
+
+/** The most links one flush span carries; a flush of thousands of sampled events keeps the first. */
+const MAX_LINKS = 128;
+
+function flushSpanOptions(items: readonly ConsumedItem[]): SpanOptions {
+  const links: Link[] = [];
+  const linked = new Set<string>();
+  for (const item of items) {
+    if (links.length >= MAX_LINKS) break;
+    if (item.kind !== 'event' || !item.producer || linked.has(item.producer.spanId)) continue;
+    linked.add(item.producer.spanId);
+    links.push({ context: item.producer });
+  }
+  const partitions = [...new Set(items.map((i) => i.partition))];
+  const offsets = items.map((i) => i.offset);
+  return {
+    kind: SpanKind.CONSUMER,
+    parent: ROOT_CONTEXT,
+    links,
+    attributes: {
+      'messaging.system': 'kafka',
+      'messaging.operation.type': 'process',
+      'messaging.destination.name': items[0]?.topic ?? '',
+      'messaging.batch.message_count': items.length,
+      ...(partitions.length === 1 && { 'messaging.destination.partition.id': String(partitions[0]) }),
+      'bet_projector.partitions': partitions,
+      'bet_projector.offset.first': Math.min(...offsets),
+      'bet_projector.offset.last': Math.max(...offsets),
+      'bet_projector.events': items.filter((i) => i.kind === 'event').length,
+    },
   };
 }

@@ -5,6 +5,7 @@
 import { ValidationError, decodeEvent } from '../src/events/validate.js';
 import type { BetEvent } from '../src/events/types.js';
 import { undecodableBatchOf, type UndecodableBatch } from '../src/kafka/codecs/index.js';
+import { sampledSpanOf, tracingEnabled, type SpanContext } from '../src/observability/tracing.js';
 
 export interface KafkaPosition {
   readonly topic: string;
@@ -15,6 +16,8 @@ export interface KafkaPosition {
 export interface EventItem extends KafkaPosition {
   readonly kind: 'event';
   readonly event: BetEvent;
+  /** The sampled send span its `traceparent` header names (traces on only): the flush links to it. */
+  readonly producer?: SpanContext;
 }
 
 export interface DeadLetterItem extends KafkaPosition {
@@ -33,6 +36,15 @@ export interface RawMessage {
   readonly offset: string;
   readonly key: Buffer | null;
   readonly value: Buffer | null;
+  readonly headers?: Readonly<Record<string, Buffer | string | Array<Buffer | string> | undefined>>;
+}
+
+/** The send span named by the message's `traceparent` header; read only while traces are on. */
+function producerOf(message: RawMessage): SpanContext | undefined {
+  if (!tracingEnabled()) return undefined;
+  const header = message.headers?.['traceparent'];
+  const first = Array.isArray(header) ? header[0] : header;
+  return sampledSpanOf(first === undefined ? undefined : first.toString());
 }
 
 /** Best effort: the tenant of a message that failed validation, for filtering dead letters. */
@@ -66,7 +78,9 @@ export function toConsumedItem(topic: string, partition: number, message: RawMes
     };
   }
   try {
-    return { kind: 'event', ...position, event: decodeEvent(message.value) };
+    const event = decodeEvent(message.value);
+    const producer = producerOf(message);
+    return { kind: 'event', ...position, event, ...(producer && { producer }) };
   } catch (error) {
     if (!(error instanceof ValidationError)) throw error;
     return {

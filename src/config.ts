@@ -86,6 +86,8 @@ export interface Config {
   /** Where `rebuild` and `repair` push their metrics while they run; unset: not pushed. */
   readonly pushgatewayUrl: string | undefined;
   readonly logLevel: LogLevel;
+  /** Traces (the standard OTEL_* variables); undefined: off. */
+  readonly tracing: TracingSettings | undefined;
   /** Fault injection for the fault suite (PROJECTOR_FAULTS); never set in production. */
   readonly faults: Faults | undefined;
   /**
@@ -104,6 +106,28 @@ export interface Faults {
 }
 
 export { ConfigError };
+
+export const TRACES_SAMPLERS = [
+  'always_on',
+  'always_off',
+  'traceidratio',
+  'parentbased_always_on',
+  'parentbased_always_off',
+  'parentbased_traceidratio',
+] as const;
+export type TracesSampler = (typeof TRACES_SAMPLERS)[number];
+export const OTLP_PROTOCOLS = ['http/protobuf', 'http/json'] as const;
+
+/** What the OTEL_* variables ask of traces, checked; the exporter reads its own headers and timeouts. */
+export interface TracingSettings {
+  readonly protocol: (typeof OTLP_PROTOCOLS)[number];
+  /** Where spans go: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as is, or OTEL_EXPORTER_OTLP_ENDPOINT + /v1/traces. */
+  readonly endpoint: string;
+  readonly serviceName: string;
+  readonly sampler: TracesSampler;
+  /** The ratio of the traceidratio samplers, 0..1. */
+  readonly samplerRatio: number;
+}
 
 /** Plain PostgreSQL, or a Citus coordinator: what the database reports once at start (src/db/platform.ts). */
 export type Platform = 'postgres' | 'citus';
@@ -192,6 +216,37 @@ function faults(env: Env): Faults | undefined {
   return parsed;
 }
 
+/**
+ * Traces are on when an OTLP endpoint is set (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or
+ * OTEL_EXPORTER_OTLP_ENDPOINT), unless OTEL_SDK_DISABLED or OTEL_TRACES_EXPORTER=none says no.
+ * The SDK would log a bad value and carry on with a default; here it stops the start, named.
+ */
+export function tracingSettings(env: Env): TracingSettings | undefined {
+  if (boolean(env, 'OTEL_SDK_DISABLED', false)) return undefined;
+  const exporter = oneOf(env, 'OTEL_TRACES_EXPORTER', ['otlp', 'none'] as const) ?? 'otlp';
+  if (exporter === 'none') return undefined;
+  const tracesEndpoint = httpUrl(env, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
+  const baseEndpoint = httpUrl(env, 'OTEL_EXPORTER_OTLP_ENDPOINT');
+  if (tracesEndpoint === undefined && baseEndpoint === undefined) return undefined;
+  const protocolName = raw(env, 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL')
+    ? 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL'
+    : 'OTEL_EXPORTER_OTLP_PROTOCOL';
+  const protocol = oneOf(env, protocolName, OTLP_PROTOCOLS) ?? 'http/protobuf';
+  const sampler = oneOf(env, 'OTEL_TRACES_SAMPLER', TRACES_SAMPLERS) ?? 'parentbased_always_on';
+  const ratioText = raw(env, 'OTEL_TRACES_SAMPLER_ARG');
+  const samplerRatio = ratioText === undefined ? 1 : Number(ratioText);
+  if (!/^\d+(\.\d+)?$/.test(ratioText ?? '1') || samplerRatio > 1) {
+    throw new ConfigError(`OTEL_TRACES_SAMPLER_ARG "${ratioText}" is not a ratio between 0 and 1`);
+  }
+  return {
+    protocol,
+    endpoint: tracesEndpoint ?? `${baseEndpoint!.replace(/\/$/, '')}/v1/traces`,
+    serviceName: raw(env, 'OTEL_SERVICE_NAME') ?? 'bet-projector',
+    sampler,
+    samplerRatio,
+  };
+}
+
 /** The backlog flush size in force: FLUSH_BACKLOG_MAX_EVENTS, or the dialect's default. */
 export function backlogFlushSize(
   config: Pick<Config, 'flushMaxEvents' | 'flushBacklogMaxEvents'>,
@@ -271,6 +326,7 @@ export function loadConfig(env: Env = process.env): Config {
     sweepGraceMs: integer(env, 'SWEEP_GRACE_MS', 30_000, 0, 86_400_000),
     pushgatewayUrl: httpUrl(env, 'PUSHGATEWAY_URL'),
     logLevel: logLevel(env),
+    tracing: tracingSettings(env),
     faults: faults(env),
     benchBetsViewAlone: boolean(env, 'PROJECTOR_BENCH_BETS_VIEW_ALONE', false),
   });

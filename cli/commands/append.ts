@@ -30,6 +30,7 @@ async function readEventLines(input: NodeJS.ReadableStream): Promise<BetEvent[]>
 
 export const appendCommand: Command = {
   name: 'append',
+  traced: true,
   summary: 'append events (JSON lines) to the event store',
   usage: `projector append [--file events.jsonl] [--batch-size 100] [--immediate]
 

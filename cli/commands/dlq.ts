@@ -7,6 +7,7 @@ import { table } from '../table.js';
 
 export const dlqCommand: Command = {
   name: 'dlq',
+  traced: true,
   summary: 'list or replay dead letters',
   usage: `projector dlq list [--limit N] [--all] [--json]
 projector dlq replay [--limit N]

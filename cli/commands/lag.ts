@@ -37,6 +37,7 @@ async function kafkaPartitions(db: Queryable, kafka: Kafka, config: Config) {
 
 export const lagCommand: Command = {
   name: 'lag',
+  traced: true,
   summary: `how far bets_view is behind bet_events and Kafka; whether ${FOLLOWER_NAMES} match bets_view`,
   usage: `projector lag [--since 24h|ISO|all] [--tenant N] [--json] [--fail-over N] [--no-kafka]
 

@@ -5,6 +5,7 @@ import { openRuntime } from '../runtime.js';
 
 export const migrateCommand: Command = {
   name: 'migrate',
+  traced: true,
   summary: 'apply database migrations and create the Kafka topic',
   usage: `projector migrate [--skip-topic]
 

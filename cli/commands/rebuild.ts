@@ -6,6 +6,7 @@ import { openRuntime } from '../runtime.js';
 
 export const rebuildCommand: Command = {
   name: 'rebuild',
+  traced: true,
   summary: `rebuild bets_view from bet_events without downtime (shadow table + swap), then ${FOLLOWER_NAMES}`,
   usage: `projector rebuild [--dry-run] [--strategy set|copy] [--chunks N] [--concurrency N]
 

@@ -10,6 +10,7 @@ const VERIFY_GRACE_MS = 10_000;
 
 export const repairCommand: Command = {
   name: 'repair',
+  traced: true,
   summary: `re-fold lagging bets from bet_events into bets_view, then set ${FOLLOWER_NAMES}`,
   usage: `projector repair [--tenant N] [--bet ID] [--since 24h|ISO|all] [--batch-size N] [--concurrency N]
 

@@ -8,6 +8,7 @@ const SHOWN = 20;
 
 export const verifyCommand: Command = {
   name: 'verify',
+  traced: true,
   summary: `compare every column of bets_view with the fold of bet_events, and ${FOLLOWER_NAMES} with bets_view`,
   usage: `projector verify [--tenant N] [--bet ID[,ID…]] [--grace-ms 10000] [--json]
 

@@ -1,8 +1,10 @@
 import type { Writable } from 'node:stream';
 import pg from 'pg';
 import { noClock, type StageClock } from '../observability/stages.js';
+import { tracingEnabled } from '../observability/tracing.js';
 import { connectionOptions, type DatabaseSettings } from './connection.js';
 import { onNewConnection } from './platform.js';
+import { traceStatements } from './tracedStatements.js';
 
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
@@ -38,6 +40,7 @@ export function createPool(
   pool.on('error', () => undefined);
   pool.on('connect', (client) => {
     client.on('error', () => undefined);
+    if (tracingEnabled()) traceStatements(client, pool.options.database);
     onNewConnection(pool, client);
   });
   return pool;

@@ -7,17 +7,23 @@ import { Partitioners, type Kafka, type Producer } from 'kafkajs';
 import { DEFAULT_KAFKA_COMPRESSION, type KafkaCompression } from '../config.js';
 import { COMPRESSION, installCodecs } from './codecs/index.js';
 import { betKey, toEnvelopeJson, type BetEvent } from '../events/types.js';
+import { SpanKind, contextHeaders, inSpan } from '../observability/tracing.js';
 
 export interface EventPublisher {
   publish(events: readonly BetEvent[]): Promise<void>;
   close(): Promise<void>;
 }
 
-export function encodeEvent(event: BetEvent): { key: string; value: string; timestamp: string } {
+/** `headers`: the trace context of the send (W3C traceparent), when traces are on. */
+export function encodeEvent(
+  event: BetEvent,
+  headers?: Readonly<Record<string, string>>,
+): { key: string; value: string; timestamp: string; headers?: Record<string, string> } {
   return {
     key: betKey(event.tenantId, event.aggregateId),
     value: JSON.stringify(toEnvelopeJson(event)),
     timestamp: String(event.timestamp),
+    ...(headers && Object.keys(headers).length > 0 && { headers: { ...headers } }),
   };
 }
 
@@ -86,11 +92,27 @@ export function createKafkaPublisher(
   return {
     async publish(events) {
       if (events.length === 0) return;
-      const messages = events.map(encodeEvent);
-      return new Promise<void>((resolve, reject) => {
-        queued.push({ messages, bytes: messageBytes(messages), resolve, reject });
-        sendQueued();
-      });
+      // One producer span per publish; each message carries its context, for the flush to link to.
+      return inSpan(
+        `send ${topic}`,
+        {
+          kind: SpanKind.PRODUCER,
+          attributes: {
+            'messaging.system': 'kafka',
+            'messaging.operation.type': 'send',
+            'messaging.destination.name': topic,
+            'messaging.batch.message_count': events.length,
+          },
+        },
+        () => {
+          const headers = contextHeaders();
+          const messages = events.map((e) => encodeEvent(e, headers));
+          return new Promise<void>((resolve, reject) => {
+            queued.push({ messages, bytes: messageBytes(messages), resolve, reject });
+            sendQueued();
+          });
+        },
+      );
     },
     async close() {
       while (sending) await sending;
@@ -131,7 +153,10 @@ function takeRequest(queued: readonly Pending[]): Pending[] {
 
 function messageBytes(messages: readonly Message[]): number {
   let bytes = 0;
-  for (const m of messages) bytes += Buffer.byteLength(m.key) + Buffer.byteLength(m.value) + 32;
+  for (const m of messages) {
+    bytes += Buffer.byteLength(m.key) + Buffer.byteLength(m.value) + 32;
+    for (const [name, value] of Object.entries(m.headers ?? {})) bytes += name.length + value.length + 8;
+  }
   return bytes;
 }
 

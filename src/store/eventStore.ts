@@ -8,6 +8,7 @@ import { inPipelinedTransaction, inTwoStepTransaction, type Pool, type PoolClien
 import { withRetry, type RetryPolicy } from '../errors.js';
 import { betKey, deliveredBets, type BetEvent } from '../events/types.js';
 import type { EventPublisher } from '../kafka/publisher.js';
+import { inSpan, type Span } from '../observability/tracing.js';
 import { ConcurrencyConflictError, checkContiguous, splitBatch } from './batch.js';
 import { insertEvents, selectEventsOfBets, selectPositions } from './statements.js';
 
@@ -253,36 +254,58 @@ export function createEventStore(deps: {
     });
   }
 
-  return {
-    async append(events, options = {}) {
-      const { unique, repeated } = splitBatch(events);
-      checkContiguous(unique);
-      // A version taken by another event is final; a predecessor not (yet) stored is retried with
-      // the transient faults: it may be in flight — another writer's, or an append of ours whose
-      // two-phase commit is still being resolved on Citus.
-      const appended = await retried('store', async () => {
-        try {
-          return await store(unique, options);
-        } catch (error) {
-          const code = (error as { code?: string }).code;
-          if (code === UNIQUE_VIOLATION) await explainConflict(pool, unique);
-          if (code === FOREIGN_KEY_VIOLATION) await explainMissingPredecessor(unique);
-          throw error;
-        }
-      });
-      const appendedSet = new Set(appended);
-      const result: AppendResult = {
-        appended,
-        duplicates: [...unique.filter((e) => !appendedSet.has(e)), ...repeated],
-      };
-      // Stored: from here on a failure leaves the events for the sweep, never the caller to re-store.
+  async function append(
+    events: readonly BetEvent[],
+    options: AppendOptions,
+    span: Span,
+  ): Promise<AppendResult> {
+    const { unique, repeated } = splitBatch(events);
+    checkContiguous(unique);
+    // A version taken by another event is final; a predecessor not (yet) stored is retried with
+    // the transient faults: it may be in flight — another writer's, or an append of ours whose
+    // two-phase commit is still being resolved on Citus.
+    const appended = await retried('store', async () => {
       try {
-        const publishing = await toPublish(unique, appendedSet);
-        await retried('publish', () => publisher.publish(publishing));
+        return await store(unique, options);
       } catch (error) {
-        throw new PublishError(result, error);
+        const code = (error as { code?: string }).code;
+        if (code === UNIQUE_VIOLATION) await explainConflict(pool, unique);
+        if (code === FOREIGN_KEY_VIOLATION) await explainMissingPredecessor(unique);
+        throw error;
       }
-      return result;
+    });
+    const appendedSet = new Set(appended);
+    const result: AppendResult = {
+      appended,
+      duplicates: [...unique.filter((e) => !appendedSet.has(e)), ...repeated],
+    };
+    // Stored: from here on a failure leaves the events for the sweep, never the caller to re-store.
+    try {
+      const publishing = await toPublish(unique, appendedSet);
+      await retried('publish', () => publisher.publish(publishing));
+    } catch (error) {
+      throw new PublishError(result, error);
+    }
+    span.setAttributes({
+      'bet_projector.appended': result.appended.length,
+      'bet_projector.duplicates': result.duplicates.length,
+    });
+    return result;
+  }
+
+  return {
+    /** One span per append (a child of the caller's active span, if any); its publish is a child of it. */
+    append(events, options = {}) {
+      return inSpan(
+        'append',
+        {
+          attributes: {
+            'bet_projector.events': events.length,
+            'bet_projector.projection': options.projection ?? 'async',
+          },
+        },
+        (span) => append(events, options, span),
+      );
     },
 
     async readBet(tenantId, betId) {
