@@ -42,15 +42,22 @@ export async function produceRaw(
   }
 }
 
+export interface ReadMessage {
+  readonly key: string | null;
+  readonly value: string | null;
+  readonly partition: number;
+  readonly headers: Record<string, string>;
+}
+
 /** Reads every message currently on the topic. */
 export async function readAll(
   kafka: Kafka,
   topic: string,
   expected: number,
   timeoutMs = 20_000,
-): Promise<Array<{ key: string | null; value: string | null; partition: number }>> {
+): Promise<ReadMessage[]> {
   const consumer = kafka.consumer({ groupId: uniqueName('reader') });
-  const seen: Array<{ key: string | null; value: string | null; partition: number }> = [];
+  const seen: ReadMessage[] = [];
   await consumer.connect();
   try {
     await consumer.subscribe({ topic, fromBeginning: true });
@@ -65,6 +72,9 @@ export async function readAll(
             key: message.key?.toString() ?? null,
             value: message.value?.toString() ?? null,
             partition,
+            headers: Object.fromEntries(
+              Object.entries(message.headers ?? {}).map(([name, value]) => [name, String(value)]),
+            ),
           });
           if (seen.length >= expected) {
             clearTimeout(timer);
