@@ -25,6 +25,7 @@ import * as policy from 'kubernetes-models/policy/v1';
 import * as keda from '@kubernetes-models/keda/keda.sh/v1alpha1';
 import * as monitoring from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 import { createMetrics } from '../../src/observability/metrics.js';
+import { loadConfig } from '../../src/config.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 // HELM_CHART: another copy of the chart to hold to the same checks (an older one fails them).
@@ -103,6 +104,10 @@ const VALUE_SETS: Record<string, object> = {
     prometheusRule: { enabled: true },
     lagCheck: { enabled: true },
   },
+  'traces on, collector headers from a Secret': {
+    ...URL_ONLY,
+    tracing: { endpoint: 'http://otel-collector.observability:4318', headersSecret: 'otel-headers' },
+  },
   'NetworkPolicy on, private registry': {
     ...URL_ONLY,
     networkPolicy: { enabled: true },
@@ -143,6 +148,44 @@ describe('the Helm chart rendered by real Helm', () => {
     expect(refused({ ...URL_ONLY, replicaCount: 'two' })).toContain('replicaCount: Invalid type');
     expect(refused({ ...URL_ONLY, replicas: 3 })).toContain('replicas');
     expect(refused({ ...URL_ONLY, kafka: { sasl: { mechanism: 'gssapi' } } })).toContain('mechanism');
+    expect(refused({ ...URL_ONLY, tracing: { endpoint: 'http://c:4318', protocol: 'grpc' } })).toContain(
+      'protocol',
+    );
+  });
+
+  it('passes the tracing values as the OTEL_* variables the projector reads, and they load (docs/operations.md#traces)', () => {
+    const objects = render({
+      ...URL_ONLY,
+      tracing: {
+        endpoint: 'http://otel-collector.observability:4318',
+        samplerRatio: '0.05',
+        headersSecret: 'otel-headers',
+      },
+    });
+    const data = objects.find((o) => o.kind === 'ConfigMap')!.data as Record<string, string>;
+    const otel = Object.fromEntries(Object.entries(data).filter(([k]) => k.startsWith('OTEL_')));
+    expect(otel).toEqual({
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel-collector.observability:4318',
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+      OTEL_SERVICE_NAME: 'bet-projector',
+      OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+      OTEL_TRACES_SAMPLER_ARG: '0.05',
+    });
+    expect(loadConfig(data).tracing).toEqual({
+      protocol: 'http/protobuf',
+      endpoint: 'http://otel-collector.observability:4318/v1/traces',
+      serviceName: 'bet-projector',
+      sampler: 'parentbased_traceidratio',
+      samplerRatio: 0.05,
+    });
+    const container = objects.find((o) => o.kind === 'Deployment')!.spec.template.spec.containers[0];
+    const env = container.env as Array<{ name: string; valueFrom?: Json }>;
+    expect(env.find((e) => e.name === 'OTEL_EXPORTER_OTLP_HEADERS')?.valueFrom).toEqual({
+      secretKeyRef: { name: 'otel-headers', key: 'headers' },
+    });
+    // Off by default: no OTEL_* at all.
+    const off = render(URL_ONLY).find((o) => o.kind === 'ConfigMap')!.data as Record<string, string>;
+    expect(Object.keys(off).filter((k) => k.startsWith('OTEL_'))).toEqual([]);
   });
 
   describe.each(Object.entries(VALUE_SETS))('%s', (_, values) => {
@@ -212,6 +255,7 @@ describe('the Helm chart rendered by real Helm', () => {
         (values as { secret?: { existingSecret?: string } }).secret?.existingSecret,
         'kafka-ca',
         'kafka-user',
+        'otel-headers',
       ];
       for (const name of refs) expect([...chartSecrets, ...userSecrets]).toContain(name);
       // A Secret the chart makes is itself a hook that runs first: on install the Job finds it.

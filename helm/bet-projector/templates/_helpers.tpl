@@ -89,6 +89,22 @@ Call with (dict "root" $ "role" "worker") or (dict "root" $ "role" "migrator").
 - name: KAFKA_SASL_PASSWORD_FILE
   value: /etc/bet-projector/kafka-sasl/password
 {{- end }}
+{{- if $v.tracing.endpoint }}
+# Spans name the pod that made them (the $(POD_NAME) below needs it defined first).
+- name: POD_NAME
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.name
+- name: OTEL_RESOURCE_ATTRIBUTES
+  value: "k8s.pod.name=$(POD_NAME),k8s.namespace.name={{ .root.Release.Namespace }}"
+{{- if $v.tracing.headersSecret }}
+- name: OTEL_EXPORTER_OTLP_HEADERS
+  valueFrom:
+    secretKeyRef:
+      name: {{ $v.tracing.headersSecret | quote }}
+      key: headers
+{{- end }}
+{{- end }}
 {{- end -}}
 
 {{- define "bet-projector.passwordSecret" -}}
