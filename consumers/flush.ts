@@ -19,6 +19,7 @@ import {
   ROOT_CONTEXT,
   SpanKind,
   inSpan,
+  sampledTraceId,
   type Link,
   type Span,
   type SpanOptions,
@@ -39,6 +40,8 @@ export interface FlushResult extends Omit<ProjectionResult, 'inFlight'> {
   readonly deadLettered: number;
   readonly progress: readonly PartitionProgress[];
   readonly checkpoints: ReadonlyMap<number, CheckpointResult>;
+  /** The flush span's trace, when sampled: the latency histogram's exemplar. */
+  readonly traceId?: string;
 }
 
 export type Flusher = (items: readonly ConsumedItem[]) => Promise<FlushResult>;
@@ -183,7 +186,8 @@ export function createFlusher(deps: {
       'bet_projector.stale_events': flushed.staleEvents,
       'bet_projector.dead_lettered': flushed.deadLettered,
     });
-    return flushed;
+    const traceId = sampledTraceId(span);
+    return traceId ? { ...flushed, traceId } : flushed;
   }
 
   // A root span of its own per flush (events of many traces go into it), linked to the send span

@@ -44,7 +44,8 @@ export function recordFlush(
     metrics.heldBets.inc({ event_type: eventType }, bets);
   }
   for (const item of items) {
-    if (item.kind === 'event') metrics.eventToView.observe((now - item.event.timestamp) / 1000);
+    if (item.kind === 'event')
+      metrics.observeEventToView((now - item.event.timestamp) / 1000, result.traceId);
   }
   for (const p of result.progress) {
     if (p.lastEventTimestamp !== null) {

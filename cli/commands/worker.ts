@@ -8,6 +8,7 @@ import { describeConfig } from '../../src/config.js';
 import { faultHooks } from '../../consumers/faultHooks.js';
 import { startHttpServer } from '../../src/observability/httpServer.js';
 import { createMetrics } from '../../src/observability/metrics.js';
+import { tracingEnabled } from '../../src/observability/tracing.js';
 import type { Command } from '../command.js';
 import { openRuntime } from '../runtime.js';
 import { shutdownSignal } from '../shutdown.js';
@@ -26,7 +27,7 @@ signal or SHUTDOWN_TIMEOUT_MS exits non-zero.`,
     const runtime = await openRuntime('worker', { kafka: true, topic: true });
     runtime.logger.info({ config: describeConfig(runtime.config) }, 'starting');
     const signal = shutdownSignal(runtime.config.shutdownTimeoutMs, runtime.logger);
-    const metrics = createMetrics();
+    const metrics = createMetrics({ exemplars: tracingEnabled() });
     const rowCache =
       runtime.config.viewRowCacheSize > 0 ? { rowCache: new RowCache(runtime.config.viewRowCacheSize) } : {};
     const betsViewAlone = runtime.config.benchBetsViewAlone;

@@ -5,7 +5,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Registry } from 'prom-client';
+import type { Registry, RegistryContentType } from 'prom-client';
 
 export interface ProbeResult {
   readonly ok: boolean;
@@ -15,7 +15,7 @@ export interface ProbeResult {
 export interface HttpServerOptions {
   readonly port: number;
   readonly host?: string;
-  readonly registry: Registry;
+  readonly registry: Registry<RegistryContentType>;
   readonly liveness: () => ProbeResult;
   readonly readiness: () => Promise<ProbeResult>;
 }

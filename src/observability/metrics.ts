@@ -1,5 +1,12 @@
 /** Every metric the projector exports; names are constants here and nowhere else. */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import {
+  Counter,
+  Gauge,
+  Histogram,
+  Registry,
+  collectDefaultMetrics,
+  type RegistryContentType,
+} from 'prom-client';
 import { STAGES } from './stages.js';
 
 export const METRIC = {
@@ -25,11 +32,13 @@ export const METRIC = {
 export type EventResult = 'consumed' | 'projected' | 'stale' | 'dead_lettered' | 'already_checkpointed';
 
 export interface Metrics {
-  readonly registry: Registry;
+  readonly registry: Registry<RegistryContentType>;
   readonly events: Counter<'result'>;
   readonly flushDuration: Histogram;
   readonly batchSize: Histogram;
   readonly eventToView: Histogram;
+  /** One event → view latency; with exemplars on, tagged with the sampled flush's trace id. */
+  observeEventToView(seconds: number, traceId: string | undefined): void;
   readonly consumerLag: Gauge<'topic' | 'partition'>;
   readonly checkpointTimestamp: Gauge<'topic' | 'partition'>;
   readonly errors: Counter<'kind'>;
@@ -45,12 +54,30 @@ export interface Metrics {
   readonly undecodableBatches: Counter<'topic' | 'partition' | 'codec'>;
 }
 
-export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
-  const registry = new Registry();
+/**
+ * `exemplars` (on with traces): the registry serves OpenMetrics, and the event → view latency
+ * histogram keeps, per bucket, the trace id of a sampled flush that observed it.
+ */
+export function createMetrics(options: { defaultMetrics?: boolean; exemplars?: boolean } = {}): Metrics {
+  const exemplars = options.exemplars ?? false;
+  const registry = new Registry<RegistryContentType>();
+  if (exemplars) registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
   const registers = [registry];
+  const eventToView = new Histogram({
+    name: METRIC.eventToView,
+    help: 'From the event timestamp to the commit of its view row',
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers,
+    enableExemplars: exemplars,
+  });
   return {
     registry,
+    eventToView,
+    observeEventToView: exemplars
+      ? (value, traceId) =>
+          eventToView.observe({ value, exemplarLabels: traceId ? { trace_id: traceId } : {} })
+      : (value) => eventToView.observe(value),
     events: new Counter({
       name: METRIC.events,
       help: 'Events by outcome: consumed from Kafka, projected, skipped as stale, dead-lettered, skipped below checkpoint',
@@ -67,12 +94,6 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       name: METRIC.batchSize,
       help: 'Messages per flush',
       buckets: [1, 5, 10, 25, 50, 100, 250, 500, 1000, 5000],
-      registers,
-    }),
-    eventToView: new Histogram({
-      name: METRIC.eventToView,
-      help: 'From the event timestamp to the commit of its view row',
-      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers,
     }),
     consumerLag: new Gauge({

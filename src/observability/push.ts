@@ -5,7 +5,7 @@
  * `job=<name>` (PUT: each push replaces the last, so the final values stay until the next run).
  * Pushing never fails the command: a missing gateway is logged.
  */
-import { Pushgateway, type Registry } from 'prom-client';
+import { Pushgateway, type Registry, type RegistryContentType } from 'prom-client';
 import type { Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 
@@ -19,7 +19,7 @@ const NOT_PUSHING: MetricsPusher = { stop: () => Promise.resolve() };
 function pushMetrics(options: {
   url: string | undefined;
   job: string;
-  registry: Registry;
+  registry: Registry<RegistryContentType>;
   logger: Logger;
   intervalMs?: number;
 }): MetricsPusher {

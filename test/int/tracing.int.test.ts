@@ -36,7 +36,7 @@ describe('traces over OTLP/HTTP', () => {
     ['http/protobuf', 'application/x-protobuf'],
     ['http/json', 'application/json'],
   ] as const) {
-    it(`${protocol}: append continues the caller's trace into Kafka headers; each flush links to the sends of its events, sampled for them at ratio 0, with its statements as children; verify is one span`, async () => {
+    it(`${protocol}: append continues the caller's trace into Kafka headers; each flush links to the sends of its events, sampled for them at ratio 0, with its statements as children and its trace the latency's exemplar; verify is one span`, async () => {
       const receiver: OtlpReceiver = await startOtlpReceiver();
       const db = await createTestDatabase();
       try {
@@ -109,6 +109,7 @@ describe('traces over OTLP/HTTP', () => {
           expect(sendIds.has(spanId!)).toBe(true);
         }
 
+        let scraped = '';
         const worker = startProjector(['worker'], env);
         try {
           await waitFor(
@@ -119,6 +120,10 @@ describe('traces over OTLP/HTTP', () => {
             },
             60_000,
           );
+          const port = worker.logField('serving /metrics, /healthz, /readyz', 'port') as number;
+          const response = await fetch(`http://127.0.0.1:${port}/metrics`);
+          expect(response.headers.get('content-type')).toMatch(/^application\/openmetrics-text/);
+          scraped = await response.text();
         } finally {
           worker.child.kill('SIGTERM');
           expect(await worker.exited).toBe(0);
@@ -154,6 +159,16 @@ describe('traces over OTLP/HTTP', () => {
           ).toBe(true);
         }
         expect(carried).toBe(EVENTS);
+
+        // The latency histogram's exemplars name sampled flushes (OpenMetrics, served with traces on).
+        const exemplarTraces = [
+          ...scraped.matchAll(
+            /^projector_event_to_view_latency_seconds_bucket\{[^}]*\} \d+ # \{trace_id="([0-9a-f]{32})"\}/gm,
+          ),
+        ].map((m) => m[1]);
+        expect(exemplarTraces.length).toBeGreaterThan(0);
+        const flushTraces = new Set(flushes.map((f) => f.traceId));
+        for (const traceId of exemplarTraces) expect(flushTraces.has(traceId!)).toBe(true);
 
         const verified = await runProjector(['verify'], {
           ...env,
