@@ -23,6 +23,7 @@ import { benchCodecs, type CodecFigures } from './codecs.js';
 import { benchPeer, peerMarkdown, type PeerFigures } from './peer.js';
 import { benchPlatform, platformsMarkdown, type PlatformFigures } from './platforms.js';
 import { barChart, lineChart } from './svg.js';
+import { benchTracing, type TracingFigures } from './tracing.js';
 import { spread, type Figure } from './stats.js';
 import { STAGES, type Stage } from '../src/observability/stages.js';
 import { loadConfig, maskUrl } from '../src/config.js';
@@ -47,6 +48,7 @@ const PARTS = [
   'immediate',
   'callers',
   'e2e',
+  'tracing',
   'latency',
   'rebuild',
   'peer',
@@ -78,6 +80,8 @@ local broker. Every figure is the median of --runs runs, with the spread. Writes
 --only peer: the worker at its defaults against Kafka Connect with the Debezium JDBC sink (resolved
 from Maven Central by scripts/connect.sh), the same --peer-events events, alternating runs: time to
 catch up, events/s, events/s once writing, peak RSS, CPU.
+--only tracing: one worker at the defaults with traces off and on (0.01 sampled, OTLP/HTTP to a
+stand-in collector), alternating, over min(--e2e-events, 200000) events that carry traceparent.
 --only codecs: each Kafka codec through the publisher and one worker (--codec-events each).
 --only clients (not in the default set; needs Node ≥ 22.22: scripts/with-node.sh 24 ...): kafkajs
 and @platformatic/kafka draining the same 2 × --codec-events events, and a member joining a group.
@@ -208,6 +212,7 @@ them accumulators (default 0: V1 only, as every earlier run recorded).`,
           ),
         );
       }
+      if (want('tracing')) results['tracing'] = await benchTracing(ctx, Math.min(e2eEvents, 200_000));
       if (want('latency')) {
         const latency = await benchLatency(ctx, 5_000, 20);
         results['latency'] = latency;
@@ -336,6 +341,16 @@ function markdown(r: Record<string, unknown>): string {
       `| batch (ceiling, 100) / immediate | ${(ceiling.batch100.median / immediate.median).toFixed(1)}× | ≥ 25× |`,
     );
   rows.push(...callersRows(r['callers'] as CallersResult | undefined));
+  const tracing = r['tracing'] as TracingFigures | undefined;
+  if (tracing) {
+    add(
+      `end to end, 1 worker at the defaults, traces off (${tracing.events} traced events)`,
+      tracing.off,
+      'events/s',
+    );
+    add(`the same, traces on at ${tracing.samplingRatio} (OTLP/HTTP protobuf)`, tracing.on, 'events/s');
+    rows.push(`| traces' cost: on / off | ${tracing.ratio.toFixed(3)} | ≥ 0.95 |`);
+  }
   const e2e = r['e2e'] as
     | Record<
         string,

@@ -6,7 +6,7 @@ export class UsageError extends Error {
 }
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
-export type Values = Record<string, string | boolean | undefined>;
+export type Values = Record<string, string | boolean | string[] | undefined>;
 
 export interface Command {
   readonly name: string;
@@ -77,11 +77,23 @@ export function fractionOption(values: Values, name: string, fallback: number): 
   return Number(value);
 }
 
-/** `--tenant N`: a tenant id (a whole number from 1), or undefined where not given. */
-export function tenantOption(values: Values): number | undefined {
-  return values['tenant'] === undefined
-    ? undefined
-    : intOption(values, 'tenant', 0, 1, Number.MAX_SAFE_INTEGER);
+/**
+ * `--tenant N`, repeatable (`--tenant 7 --tenant 12`, or `--tenant 7,12`): the tenant ids, each a
+ * whole number from 1, in the order given without repeats; undefined where not given.
+ */
+export function tenantsOption(values: Values): number[] | undefined {
+  const given = values['tenant'];
+  if (given === undefined) return undefined;
+  const parts = (Array.isArray(given) ? given : [String(given)]).flatMap((v) => v.split(','));
+  const tenants = parts.map((part) =>
+    intOption({ tenant: part.trim() }, 'tenant', 0, 1, Number.MAX_SAFE_INTEGER),
+  );
+  return [...new Set(tenants)];
+}
+
+/** The scope --tenant gives a command: its tenants, or every tenant. */
+export function tenantScope(tenants: readonly number[] | undefined): { tenantIds?: readonly number[] } {
+  return tenants ? { tenantIds: tenants } : {};
 }
 
 export function stringOption(values: Values, name: string): string | undefined {

@@ -217,6 +217,7 @@ function flushSpanOptions(items: readonly ConsumedItem[]): SpanOptions {
   return {
     kind: SpanKind.CONSUMER,
     parent: ROOT_CONTEXT,
+    activeOnlyWhenSampled: true,
     links,
     attributes: {
       'messaging.system': 'kafka',

@@ -3,7 +3,7 @@ import { checkpointLag } from '../../consumers/lag.js';
 import { betsProjection, FOLLOWER_NAMES, reconciler, summarizeLag } from '../../projections/registry.js';
 import type { Config } from '../../src/config.js';
 import type { Queryable } from '../../src/db/pool.js';
-import { intOption, stringOption, tenantOption, type Command } from '../command.js';
+import { intOption, stringOption, tenantsOption, tenantScope, type Command } from '../command.js';
 import { parseSince } from '../duration.js';
 import { openRuntime } from '../runtime.js';
 import { table } from '../table.js';
@@ -39,7 +39,7 @@ export const lagCommand: Command = {
   name: 'lag',
   traced: true,
   summary: `how far bets_view is behind bet_events and Kafka; whether ${FOLLOWER_NAMES} match bets_view`,
-  usage: `projector lag [--since 24h|ISO|all] [--tenant N] [--json] [--fail-over N] [--no-kafka]
+  usage: `projector lag [--since 24h|ISO|all] [--tenant N…] [--json] [--fail-over N] [--no-kafka]
 
 Bets whose latest stored version is above their view row's (count, max and p99 lag in ms, top
 tenants); rows of ${FOLLOWER_NAMES} that differ from what bets_view says they must hold
@@ -47,7 +47,7 @@ tenants); rows of ${FOLLOWER_NAMES} that differ from what bets_view says they mu
 consumer-group lag and DB checkpoint lag and age.
 
   --since S       only events since S: a duration (15m, 24h, 7d), an ISO time, or all (default 24h)
-  --tenant N      only this tenant
+  --tenant N      only this tenant; repeat it (or N,M) for several
   --json          machine-readable output
   --fail-over N   exit 1 when more than N bets lag or any follower row differs (for a CronJob)
   --no-kafka      skip the Kafka part (and do not connect to Kafka)
@@ -55,14 +55,14 @@ consumer-group lag and DB checkpoint lag and age.
 Exits 1 when the topic does not exist (after printing the database part).`,
   options: {
     since: { type: 'string' },
-    tenant: { type: 'string' },
+    tenant: { type: 'string', multiple: true },
     json: { type: 'boolean' },
     'fail-over': { type: 'string' },
     'no-kafka': { type: 'boolean' },
   },
   async run(values) {
     const sinceMs = parseSince('since', stringOption(values, 'since') ?? '24h');
-    const tenant = tenantOption(values);
+    const tenants = tenantsOption(values);
     const failOver =
       values['fail-over'] === undefined
         ? undefined
@@ -73,10 +73,10 @@ Exits 1 when the topic does not exist (after printing the database part).`,
       const summary = summarizeLag(
         await reconciler.laggingBets(runtime.pool, {
           ...(sinceMs !== undefined ? { sinceMs } : {}),
-          ...(tenant ? { tenantIds: [tenant] } : {}),
+          ...tenantScope(tenants),
         }),
       );
-      const followers = await reconciler.checkFollowers(runtime.pool, tenant ? { tenantIds: [tenant] } : {});
+      const followers = await reconciler.checkFollowers(runtime.pool, tenantScope(tenants));
       const differing = Object.values(followers).reduce((n, c) => n + c.differing, 0);
       const kafkaPart = noKafka ? [] : await kafkaPartitions(runtime.pool, runtime.kafka, runtime.config);
       const missingTopic = kafkaPart === 'missing';

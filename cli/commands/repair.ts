@@ -1,5 +1,5 @@
 import { FOLLOWER_NAMES, reconciler } from '../../projections/registry.js';
-import { intOption, stringOption, tenantOption, UsageError, type Command } from '../command.js';
+import { intOption, stringOption, tenantsOption, tenantScope, UsageError, type Command } from '../command.js';
 import { parseSince } from '../duration.js';
 import { progressReporter } from '../progress.js';
 import { openRuntime } from '../runtime.js';
@@ -12,7 +12,7 @@ export const repairCommand: Command = {
   name: 'repair',
   traced: true,
   summary: `re-fold lagging bets from bet_events into bets_view, then set ${FOLLOWER_NAMES}`,
-  usage: `projector repair [--tenant N] [--bet ID] [--since 24h|ISO|all] [--batch-size N] [--concurrency N]
+  usage: `projector repair [--tenant N…] [--bet ID] [--since 24h|ISO|all] [--batch-size N] [--concurrency N]
 
 Re-folds the bets that \`projector lag\` reports (within --since, default all) from their stored
 events; then heals what \`projector verify\` finds in the same tenants and bets (a row that is not
@@ -23,23 +23,23 @@ or all tenants;
 flushes wait for that moment, readers do not). Idempotent and safe while workers run: no
 bets_view write goes backwards.
 
-  --tenant N        only this tenant
-  --bet ID          only this bet (needs --tenant)
+  --tenant N        only this tenant; repeat it (or N,M) for several
+  --bet ID          only this bet (needs exactly one --tenant)
   --since S         only bets with events since S (15m, 24h, 7d, an ISO time, or all)
   --batch-size N    bets per transaction (default 500)
   --concurrency N   transactions at once (default 2)`,
   options: {
-    tenant: { type: 'string' },
+    tenant: { type: 'string', multiple: true },
     bet: { type: 'string' },
     since: { type: 'string' },
     'batch-size': { type: 'string' },
     concurrency: { type: 'string' },
   },
   async run(values) {
-    const tenant = tenantOption(values);
+    const tenants = tenantsOption(values);
     const bet = stringOption(values, 'bet');
-    if (bet !== undefined && tenant === undefined)
-      throw new UsageError('--bet needs --tenant (bet ids are per tenant)');
+    if (bet !== undefined && tenants?.length !== 1)
+      throw new UsageError('--bet needs exactly one --tenant (bet ids are per tenant)');
     const sinceMs = parseSince('since', stringOption(values, 'since') ?? 'all');
     const batchSize = intOption(values, 'batch-size', 500, 1, 100_000);
     const concurrency = intOption(values, 'concurrency', 2, 1, 64);
@@ -48,8 +48,8 @@ bets_view write goes backwards.
     try {
       const bets = await reconciler.laggingBets(runtime.pool, {
         ...(sinceMs !== undefined ? { sinceMs } : {}),
-        ...(tenant !== undefined ? { tenantIds: [tenant] } : {}),
-        ...(tenant !== undefined && bet !== undefined ? { bets: [{ tenantId: tenant, betId: bet }] } : {}),
+        ...tenantScope(tenants),
+        ...(tenants && bet !== undefined ? { bets: [{ tenantId: tenants[0]!, betId: bet }] } : {}),
       });
       const started = performance.now();
       const report = progressReporter();
@@ -63,7 +63,7 @@ bets_view write goes backwards.
       });
       // Then what verify finds in the same scope: rows at their version that are not the fold.
       const differing = await reconciler.differingBets(runtime.pool, {
-        ...(tenant !== undefined && { tenantIds: [tenant] }),
+        ...tenantScope(tenants),
         ...(bet !== undefined && { betIds: [bet] }),
         cutoffMs: Date.now() - VERIFY_GRACE_MS,
       });
@@ -71,10 +71,7 @@ bets_view write goes backwards.
       // Then the read models that follow bets_view, against what it now holds.
       metrics.repairProgress.set(1);
       metrics.repairedBets.inc({ source: 'repair' }, result.rowsWritten + healed);
-      const followersRepaired = await reconciler.repairFollowers(
-        runtime.pool,
-        tenant !== undefined ? { tenantIds: [tenant] } : {},
-      );
+      const followersRepaired = await reconciler.repairFollowers(runtime.pool, tenantScope(tenants));
       process.stdout.write(
         `${JSON.stringify({
           lagging: bets.length,

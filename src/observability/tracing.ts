@@ -48,6 +48,11 @@ export interface SpanOptions {
   readonly attributes?: Attributes;
   readonly links?: Link[];
   readonly parent?: Context;
+  /**
+   * Made the active span only when sampled: for a root span whose children are only the
+   * statements it sends (a flush), so an unsampled one never enters the async context.
+   */
+  readonly activeOnlyWhenSampled?: boolean;
 }
 
 const NOT_RECORDING = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
@@ -63,8 +68,11 @@ export async function inSpan<T>(
   work: (span: Span) => Promise<T>,
 ): Promise<T> {
   if (!started) return work(NOT_RECORDING);
-  const { parent, ...spanOptions } = typeof options === 'function' ? options() : options;
-  return tracer().startActiveSpan(name, spanOptions, parent ?? context.active(), async (span) => {
+  const { parent, activeOnlyWhenSampled, ...spanOptions } =
+    typeof options === 'function' ? options() : options;
+  const parentContext = parent ?? context.active();
+  const span = tracer().startSpan(name, spanOptions, parentContext);
+  const run = async () => {
     try {
       return await work(span);
     } catch (error) {
@@ -73,7 +81,9 @@ export async function inSpan<T>(
     } finally {
       span.end();
     }
-  });
+  };
+  if (activeOnlyWhenSampled && !span.isRecording()) return run();
+  return context.with(trace.setSpan(parentContext, span), run);
 }
 
 export function failSpan(span: Span, error: unknown): void {
@@ -97,6 +107,8 @@ export function contextFromHeaders(headers: Readonly<Record<string, string | und
 /** The sampled producer span a message's `traceparent` names, or undefined: the flush links to it. */
 export function sampledSpanOf(traceparent: string | undefined): SpanContext | undefined {
   if (!started || traceparent === undefined) return undefined;
+  // Most messages are not sampled: their flags (the last two hex digits) say so without a parse.
+  if ((parseInt(traceparent.slice(-2), 16) & TraceFlags.SAMPLED) === 0) return undefined;
   const spanContext = trace.getSpanContext(propagation.extract(ROOT_CONTEXT, { traceparent }));
   if (!spanContext || (spanContext.traceFlags & TraceFlags.SAMPLED) === 0) return undefined;
   return spanContext;

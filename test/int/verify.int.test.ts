@@ -110,7 +110,7 @@ describe('projector verify', () => {
     expect(scoped.stdout).toContain('payout');
     const bad = await runProjector(['verify', '--bet', paid.bet_id], env);
     expect(bad.code).not.toBe(0);
-    expect(bad.stderr).toContain('--bet needs --tenant');
+    expect(bad.stderr).toContain('--bet needs exactly one --tenant');
   });
 
   it('a bet behind only by events newer than the grace is in flight, not different', async () => {
@@ -204,5 +204,49 @@ describe('projector verify', () => {
     expect(await followerRows()).toBe(followersBefore);
     const verified = await runProjector(['verify', '--tenant', String(t1)], env);
     expect(verified.code).toBe(0);
+  });
+
+  it('--tenant repeats: repair heals the tenants named, verify checks exactly those; bad ids are named', async () => {
+    expect((await runProjector(['repair'], env)).code).toBe(0);
+    const [t1, t2, t3] = [...new Set(events.map((e) => e.tenantId))].sort((a, b) => a - b) as [
+      number,
+      number,
+      number,
+    ];
+    const corrupt = (tenant: number) =>
+      oneRow(
+        `UPDATE bets_view SET payout = coalesce(payout, 0) + 7 WHERE (tenant_id, bet_id) =
+           (SELECT tenant_id, bet_id FROM bets_view WHERE tenant_id = $1 ORDER BY bet_id LIMIT 1 OFFSET 3)
+         RETURNING tenant_id, bet_id`,
+        [tenant],
+      );
+    await corrupt(t1);
+    await corrupt(t2);
+    const third = await corrupt(t3);
+
+    const named = await runProjector(['verify', '--tenant', `${t3},${t1}`, '--json'], env);
+    expect(named.code).toBe(1);
+    const found = (JSON.parse(named.stdout) as { bets: Array<{ tenantId: number }> }).bets;
+    expect(found.map((b) => b.tenantId).sort()).toEqual([t1, t3].sort());
+
+    const repaired = await runProjector(['repair', '--tenant', String(t1), '--tenant', String(t2)], env);
+    expect(repaired.code).toBe(0);
+    expect(JSON.parse(repaired.stdout.trim().split('\n').at(-1)!)).toMatchObject({
+      differing: 2,
+      rewritten: 2,
+    });
+    const left = await reconciler.differingBets(db.pool, { cutoffMs: LONG_AGO });
+    expect(left.map((d) => `${d.tenantId}:${d.betId}`)).toEqual([`${third.tenant_id}:${third.bet_id}`]);
+    expect((await runProjector(['verify', '--tenant', String(t1), '--tenant', String(t2)], env)).code).toBe(
+      0,
+    );
+    expect((await runProjector(['verify', '--tenant', String(t3)], env)).code).toBe(1);
+
+    const zero = await runProjector(['verify', '--tenant', `${t1},0`], env);
+    expect(zero.code).toBe(2);
+    expect(zero.stderr).toContain('--tenant 0 is out of range');
+    const twoForOneBet = await runProjector(['repair', '--tenant', '1', '--tenant', '2', '--bet', 'b'], env);
+    expect(twoForOneBet.code).toBe(2);
+    expect(twoForOneBet.stderr).toContain('--bet needs exactly one --tenant');
   });
 });
