@@ -22,6 +22,7 @@ import {
 export { DEFAULT_REBUILD_CHUNKS };
 import { healDiffering, repairBets } from './bets/repair.js';
 import { differingBets } from './bets/verify.js';
+import { rebuildTenant, type TenantRebuildOptions, type TenantRebuildReport } from './bets/rebuildTenant.js';
 import { exposureFollower } from './exposure/index.js';
 import { revenueFollower } from './revenue/index.js';
 import type { Pool, Queryable } from '../src/db/pool.js';
@@ -76,6 +77,28 @@ export async function rebuildReadModels(
 ): Promise<RebuildReport & { readonly followersSet: Record<string, number> }> {
   const report = await rebuildBetsView(pool, options);
   return { ...report, followersSet: report.swapped ? await repairFollowers(pool) : {} };
+}
+
+/**
+ * `projector rebuild --tenant N…`: each tenant's bets_view rows recomputed in place, batch by batch
+ * (projections/bets/rebuildTenant.ts), then the followers set for those tenants from what bets_view
+ * now holds. The followers' repair locks their tables against flushes (SHARE ROW EXCLUSIVE) for the
+ * time of its sums: that is the longest wait the rebuild imposes on other tenants, and is reported.
+ */
+export async function rebuildTenants(
+  pool: Pool,
+  tenantIds: readonly number[],
+  options: TenantRebuildOptions = {},
+): Promise<{
+  readonly tenants: TenantRebuildReport[];
+  readonly followersSet: Record<string, number>;
+  readonly followersLockedMs: number;
+}> {
+  const tenants: TenantRebuildReport[] = [];
+  for (const tenantId of tenantIds) tenants.push(await rebuildTenant(pool, tenantId, options));
+  const started = performance.now();
+  const followersSet = await repairFollowers(pool, { tenantIds });
+  return { tenants, followersSet, followersLockedMs: Math.round(performance.now() - started) };
 }
 
 /** Each follower set to what bets_view says it must hold: rows changed, by name. */
