@@ -38,6 +38,7 @@ export function createPool(
   // process (found by the fault suite); with them, the next query on that client fails instead,
   // and the caller's retry policy takes over.
   pool.on('error', () => undefined);
+  if (tracingEnabled()) traceStatements(pool, pool.options.database);
   pool.on('connect', (client) => {
     client.on('error', () => undefined);
     if (tracingEnabled()) traceStatements(client, pool.options.database);

@@ -19,9 +19,13 @@ function textOf(config: unknown): { text: string; name?: string } | undefined {
   return undefined;
 }
 
-export function traceStatements(client: pg.PoolClient, database: string | undefined): void {
-  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
-  (client as { query: unknown }).query = (...args: unknown[]) => {
+/**
+ * Wraps `target.query`: a pooled client's, and the pool's own (pool.query checks out a client and
+ * calls its query with a callback, which passes through, so a statement is traced once).
+ */
+export function traceStatements(target: pg.Pool | pg.PoolClient, database: string | undefined): void {
+  const query = target.query.bind(target) as (...args: unknown[]) => unknown;
+  (target as { query: unknown }).query = (...args: unknown[]) => {
     const statement = textOf(args[0]);
     const parent = trace.getSpan(context.active());
     if (!statement || !parent?.isRecording() || args.some((a) => typeof a === 'function')) {
