@@ -24,6 +24,7 @@ import { benchPeer, peerMarkdown, type PeerFigures } from './peer.js';
 import { benchPlatform, platformsMarkdown, type PlatformFigures } from './platforms.js';
 import { barChart, lineChart } from './svg.js';
 import { benchTracing, type TracingFigures } from './tracing.js';
+import { benchTenantRebuild, type TenantRebuildFigures } from './tenantRebuild.js';
 import { spread, type Figure } from './stats.js';
 import { STAGES, type Stage } from '../src/observability/stages.js';
 import { loadConfig, maskUrl } from '../src/config.js';
@@ -51,6 +52,7 @@ const PARTS = [
   'tracing',
   'latency',
   'rebuild',
+  'tenant-rebuild',
   'peer',
   'codecs',
   'clients',
@@ -70,7 +72,7 @@ type Part = (typeof PARTS)[number];
 export const benchCommand: Command = {
   name: 'bench',
   summary: 'measure append, projection, immediate mode, latency, rebuild and memory',
-  usage: `projector bench [--only ${PARTS.join(',')}] [--runs 3] [--e2e-events 500000] [--rebuild-events 1000000] [--codec-events 100000] [--peer-events 200000] [--out bench/results]
+  usage: `projector bench [--only ${PARTS.join(',')}] [--runs 3] [--e2e-events 500000] [--rebuild-events 1000000] [--tenant-events 1000000] [--codec-events 100000] [--peer-events 200000] [--out bench/results]
 projector bench --citus [--runs 3] [--append-events 20000] [--e2e-events 200000] [--rebuild-events 1000000] [--out bench/results]
 
 Runs against the database bet_projector_bench on DATABASE_URL's server (created if missing) and the
@@ -80,6 +82,9 @@ local broker. Every figure is the median of --runs runs, with the spread. Writes
 --only peer: the worker at its defaults against Kafka Connect with the Debezium JDBC sink (resolved
 from Maven Central by scripts/connect.sh), the same --peer-events events, alternating runs: time to
 catch up, events/s, events/s once writing, peak RSS, CPU.
+--only tenant-rebuild: one tenant of --tenant-events events (default 1000000) rebuilt in place,
+unthrottled and at a third of that rate, while 8 callers append other tenants' events: their p50
+and p99 against a baseline without the rebuild, alternating, and the rebuild's longest lock.
 --only tracing: one worker at the defaults with traces off and on (0.01 sampled, OTLP/HTTP to a
 stand-in collector), alternating, over min(--e2e-events, 200000) events that carry traceparent.
 --only codecs: each Kafka codec through the publisher and one worker (--codec-events each).
@@ -98,6 +103,7 @@ them accumulators (default 0: V1 only, as every earlier run recorded).`,
     runs: { type: 'string' },
     'e2e-events': { type: 'string' },
     'rebuild-events': { type: 'string' },
+    'tenant-events': { type: 'string' },
     out: { type: 'string' },
     citus: { type: 'boolean' },
     'append-events': { type: 'string' },
@@ -224,6 +230,11 @@ them accumulators (default 0: V1 only, as every earlier run recorded).`,
         );
       }
       if (want('rebuild')) results['rebuild'] = await benchRebuild(ctx, rebuildEvents);
+      if (want('tenant-rebuild'))
+        results['tenantRebuild'] = await benchTenantRebuild(
+          ctx,
+          intOption(values, 'tenant-events', 1_000_000, 1_000, 100_000_000),
+        );
       if (want('peer')) results['peer'] = await benchPeer(ctx, peerEvents);
       if (want('codecs')) results['codecs'] = await benchCodecs(ctx, codecEvents);
       if (want('clients')) results['clients'] = await benchClients(ctx, codecEvents * 2);
@@ -341,6 +352,22 @@ function markdown(r: Record<string, unknown>): string {
       `| batch (ceiling, 100) / immediate | ${(ceiling.batch100.median / immediate.median).toFixed(1)}× | ≥ 25× |`,
     );
   rows.push(...callersRows(r['callers'] as CallersResult | undefined));
+  const tenantRebuild = r['tenantRebuild'] as TenantRebuildFigures | undefined;
+  if (tenantRebuild) {
+    const t = tenantRebuild;
+    const lanes = [
+      ['alone', t.alone],
+      ['during rebuild --tenant, unthrottled', t.unthrottled],
+      [`during rebuild --tenant --max-events-per-second ${t.throttledRate}`, t.throttled],
+    ] as const;
+    for (const [name, lane] of lanes) {
+      add(`appends of other tenants (8 callers × 10 events), p99, ${name}`, lane.appendP99Ms, 'ms');
+      add(`the same, p50, ${name}`, lane.appendP50Ms, 'ms');
+      add(`rebuild of a ${t.tenantEvents}-event tenant, ${name}`, lane.rebuildMs, 'ms');
+      add(`its longest batch transaction, ${name}`, lane.longestTransactionMs, 'ms');
+      add(`followers locked, ${name}`, lane.followersLockedMs, 'ms');
+    }
+  }
   const tracing = r['tracing'] as TracingFigures | undefined;
   if (tracing) {
     add(

@@ -2,6 +2,7 @@ import type { Pool, PoolClient, Queryable } from '../src/db/pool.js';
 import type { BetEvent, BetRef } from '../src/events/types.js';
 import type { StageClock } from '../src/observability/stages.js';
 import type { BoundColumn } from '../src/db/dialect.js';
+import type { Throttle } from './throttle.js';
 
 export interface ProjectionResult {
   /** Rows written (that passed the version guard). */
@@ -170,6 +171,8 @@ export interface RepairOptions {
   readonly batchSize?: number;
   readonly concurrency?: number;
   readonly onProgress?: (done: number, total: number) => void;
+  /** Holds the events re-folded per second to a rate (projections/throttle.ts). */
+  readonly throttle?: Throttle;
 }
 
 export interface RepairResult {
@@ -186,8 +189,12 @@ export interface RepairResult {
 export interface Reconciler {
   /** Bets in `scope` with a stored event newer than their row. */
   laggingBets(db: Queryable, scope?: ReconcileScope): Promise<LaggingBet[]>;
-  /** Re-folds `bets` through every read model. */
-  repairBets(pool: Pool, bets: readonly BetRef[], options?: RepairOptions): Promise<RepairResult>;
+  /** Re-folds `bets` through every read model (a lagging bet's latestVersion counts its events for a throttle). */
+  repairBets(
+    pool: Pool,
+    bets: ReadonlyArray<BetRef & { readonly latestVersion?: number }>,
+    options?: RepairOptions,
+  ): Promise<RepairResult>;
   /** Each follower's check, by name. */
   checkFollowers(db: Queryable, scope?: FollowerScope): Promise<Record<string, FollowerCheck>>;
   /** Each follower set to what bets_view says it must hold: rows changed, by name. */
@@ -198,7 +205,7 @@ export interface Reconciler {
    * Rewrites the rows differingBets found with their fold, where the bet has events and the row is
    * not ahead of them; the rows rewritten (the followers are left to repairFollowers).
    */
-  healDiffering(pool: Pool, bets: readonly DifferingBet[]): Promise<number>;
+  healDiffering(pool: Pool, bets: readonly DifferingBet[], throttle?: Throttle): Promise<number>;
 }
 
 /** Which bets verify compares: these tenants (default all), these bet ids of them. */

@@ -61,7 +61,7 @@ export const reconciler: Reconciler = {
   checkFollowers: (db, scope) => checkFollowers(db, scope),
   repairFollowers: (pool, scope) => repairFollowers(pool, scope),
   differingBets: (db, scope) => differingBets(db, scope),
-  healDiffering: (pool, bets) => healDiffering(pool, bets),
+  healDiffering: (pool, bets, throttle) => healDiffering(pool, bets, throttle),
 };
 
 export { summarizeLag } from './bets/lag.js';

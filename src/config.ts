@@ -222,26 +222,31 @@ function faults(env: Env): Faults | undefined {
  * The SDK would log a bad value and carry on with a default; here it stops the start, named.
  */
 export function tracingSettings(env: Env): TracingSettings | undefined {
-  if (boolean(env, 'OTEL_SDK_DISABLED', false)) return undefined;
+  // Every variable is checked, traces on or off: a typo found the day traces are turned on is late.
+  const disabled = boolean(env, 'OTEL_SDK_DISABLED', false);
   const exporter = oneOf(env, 'OTEL_TRACES_EXPORTER', ['otlp', 'none'] as const) ?? 'otlp';
-  if (exporter === 'none') return undefined;
   const tracesEndpoint = httpUrl(env, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
   const baseEndpoint = httpUrl(env, 'OTEL_EXPORTER_OTLP_ENDPOINT');
-  if (tracesEndpoint === undefined && baseEndpoint === undefined) return undefined;
-  const protocolName = raw(env, 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL')
-    ? 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL'
-    : 'OTEL_EXPORTER_OTLP_PROTOCOL';
-  const protocol = oneOf(env, protocolName, OTLP_PROTOCOLS) ?? 'http/protobuf';
+  const protocol =
+    oneOf(env, 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', OTLP_PROTOCOLS) ??
+    oneOf(env, 'OTEL_EXPORTER_OTLP_PROTOCOL', OTLP_PROTOCOLS) ??
+    'http/protobuf';
   const sampler = oneOf(env, 'OTEL_TRACES_SAMPLER', TRACES_SAMPLERS) ?? 'parentbased_always_on';
   const ratioText = raw(env, 'OTEL_TRACES_SAMPLER_ARG');
   const samplerRatio = ratioText === undefined ? 1 : Number(ratioText);
   if (!/^\d+(\.\d+)?$/.test(ratioText ?? '1') || samplerRatio > 1) {
     throw new ConfigError(`OTEL_TRACES_SAMPLER_ARG "${ratioText}" is not a ratio between 0 and 1`);
   }
+  const serviceName = raw(env, 'OTEL_SERVICE_NAME') ?? 'bet-projector';
+  if (!/^[\x20-\x7e]{1,255}$/.test(serviceName)) {
+    throw new ConfigError(`OTEL_SERVICE_NAME "${serviceName}" must be 1-255 printable ASCII characters`);
+  }
+  if (disabled || exporter === 'none') return undefined;
+  if (tracesEndpoint === undefined && baseEndpoint === undefined) return undefined;
   return {
     protocol,
     endpoint: tracesEndpoint ?? `${baseEndpoint!.replace(/\/$/, '')}/v1/traces`,
-    serviceName: raw(env, 'OTEL_SERVICE_NAME') ?? 'bet-projector',
+    serviceName,
     sampler,
     samplerRatio,
   };

@@ -1,4 +1,5 @@
 import { FOLLOWER_NAMES, reconciler } from '../../projections/registry.js';
+import { throttle } from '../../projections/throttle.js';
 import { intOption, stringOption, tenantsOption, tenantScope, UsageError, type Command } from '../command.js';
 import { parseSince } from '../duration.js';
 import { progressReporter } from '../progress.js';
@@ -27,13 +28,17 @@ bets_view write goes backwards.
   --bet ID          only this bet (needs exactly one --tenant)
   --since S         only bets with events since S (15m, 24h, 7d, an ISO time, or all)
   --batch-size N    bets per transaction (default 500)
-  --concurrency N   transactions at once (default 2)`,
+  --concurrency N   transactions at once (default 2)
+  --max-events-per-second N
+                    at most this many events re-folded per second, on average, so the repair can
+                    run beside production traffic (default: no limit)`,
   options: {
     tenant: { type: 'string', multiple: true },
     bet: { type: 'string' },
     since: { type: 'string' },
     'batch-size': { type: 'string' },
     concurrency: { type: 'string' },
+    'max-events-per-second': { type: 'string' },
   },
   async run(values) {
     const tenants = tenantsOption(values);
@@ -43,6 +48,11 @@ bets_view write goes backwards.
     const sinceMs = parseSince('since', stringOption(values, 'since') ?? 'all');
     const batchSize = intOption(values, 'batch-size', 500, 1, 100_000);
     const concurrency = intOption(values, 'concurrency', 2, 1, 64);
+    const limit = throttle(
+      values['max-events-per-second'] === undefined
+        ? undefined
+        : intOption(values, 'max-events-per-second', 0, 1, 100_000_000),
+    );
     const runtime = await openRuntime('repair', { kafka: false });
     const { metrics, pusher } = jobMetrics('bet_projector_repair', runtime);
     try {
@@ -56,6 +66,7 @@ bets_view write goes backwards.
       const result = await reconciler.repairBets(runtime.pool, bets, {
         batchSize,
         concurrency,
+        throttle: limit,
         onProgress: (done, total) => {
           metrics.repairProgress.set(total > 0 ? done / total : 1);
           report({ phase: 'repair', done, total, elapsedMs: Math.round(performance.now() - started) });
@@ -67,7 +78,7 @@ bets_view write goes backwards.
         ...(bet !== undefined && { betIds: [bet] }),
         cutoffMs: Date.now() - VERIFY_GRACE_MS,
       });
-      const healed = await reconciler.healDiffering(runtime.pool, differing);
+      const healed = await reconciler.healDiffering(runtime.pool, differing, limit);
       // Then the read models that follow bets_view, against what it now holds.
       metrics.repairProgress.set(1);
       metrics.repairedBets.inc({ source: 'repair' }, result.rowsWritten + healed);
@@ -80,6 +91,7 @@ bets_view write goes backwards.
           rewritten: healed,
           leftToRebuild: differing.length - healed,
           followersRepaired,
+          throttledMs: limit.waitedMs,
         })}\n`,
       );
     } finally {

@@ -8,18 +8,19 @@ import { inTransaction, type Pool } from '../../src/db/pool.js';
 import type { BetRef } from '../../src/events/types.js';
 import type { DifferingBet, Projection, RepairOptions, RepairResult } from '../projection.js';
 import { foldFromStore } from './index.js';
+import type { Throttle } from '../throttle.js';
 import { rewriteBetRows } from './statements.js';
 
 /** `projection` is the composed one (projections/registry.ts), so the followers move with the rows. */
 export async function repairBets(
   pool: Pool,
   projection: Projection,
-  bets: readonly BetRef[],
+  bets: ReadonlyArray<BetRef & { readonly latestVersion?: number }>,
   options: RepairOptions = {},
 ): Promise<RepairResult> {
   const batchSize = options.batchSize ?? 500;
   const limit = pLimit(options.concurrency ?? 2);
-  const batches: BetRef[][] = [];
+  const batches: Array<Array<BetRef & { readonly latestVersion?: number }>> = [];
   for (let i = 0; i < bets.length; i += batchSize) batches.push(bets.slice(i, i + batchSize));
   let done = 0;
   let rowsWritten = 0;
@@ -30,6 +31,8 @@ export async function repairBets(
         rowsWritten += written;
         done += batch.length;
         options.onProgress?.(done, bets.length);
+        // A bet's versions run from 1: its re-fold reads latestVersion events.
+        await options.throttle?.take(batch.reduce((n, b) => n + (b.latestVersion ?? 1), 0));
       }),
     ),
   );
@@ -46,7 +49,11 @@ const HEAL_BATCH = 500;
  * write goes backwards while workers run. The followers are not moved here: the caller sets them
  * from bets_view afterwards. Returns the rows rewritten.
  */
-export async function healDiffering(pool: Pool, differing: readonly DifferingBet[]): Promise<number> {
+export async function healDiffering(
+  pool: Pool,
+  differing: readonly DifferingBet[],
+  throttle?: Throttle,
+): Promise<number> {
   const withEvents = differing.filter((d) => d.foldVersion !== null);
   let rewritten = 0;
   for (let i = 0; i < withEvents.length; i += HEAL_BATCH) {
@@ -54,6 +61,7 @@ export async function healDiffering(pool: Pool, differing: readonly DifferingBet
     rewritten += await inTransaction(pool, async (client) =>
       rewriteBetRows(client, await foldFromStore(client, bets)),
     );
+    await throttle?.take(withEvents.slice(i, i + HEAL_BATCH).reduce((n, d) => n + (d.foldVersion ?? 1), 0));
   }
   return rewritten;
 }

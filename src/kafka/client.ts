@@ -9,6 +9,7 @@ import type { ConnectionOptions } from 'node:tls';
 import type { Config } from '../config.js';
 import type { Logger } from '../observability/logger.js';
 import { installCodecs } from './codecs/index.js';
+import { failoverEpisodes, failoverMeaning } from './failovers.js';
 
 /**
  * Broker answers that are part of a group's normal life — the coordinator still loading, a
@@ -47,7 +48,7 @@ export function isTransientGroupAnswer(error: unknown): boolean {
 const CONSUMER_CRASH_REPORT = /^(Crash: |Restarting the consumer in )/;
 
 /** kafkajs logs through our JSON logger, at warn and above unless debugging. */
-export function kafkaLogCreator(logger: Logger): logCreator {
+export function kafkaLogCreator(logger: Logger, episodes = failoverEpisodes()): logCreator {
   return () =>
     ({ level, log }) => {
       const { message, ...extra } = log;
@@ -58,6 +59,18 @@ export function kafkaLogCreator(logger: Logger): logCreator {
       const answer = typeof extra['error'] === 'string' ? extra['error'] : '';
       if (TRANSIENT_GROUP_ANSWERS.some((t) => answer.startsWith(t)) || CONSUMER_CRASH_REPORT.test(message)) {
         logger.debug(child, message);
+        return;
+      }
+      // A broker lost and regained, a leader moved: once per broker and episode, at warn.
+      const meaning = level <= KafkaLogLevel.WARN ? failoverMeaning(`${message} ${answer}`) : undefined;
+      if (meaning !== undefined) {
+        const broker = typeof extra['broker'] === 'string' ? extra['broker'] : 'the cluster';
+        if (episodes.opens(broker)) {
+          logger.warn(
+            { ...child, failover: meaning },
+            `Kafka failover at ${broker}: ${meaning} (${message}); kafkajs reconnects and retries, and the rest of this episode is logged at debug`,
+          );
+        } else logger.debug(child, message);
         return;
       }
       if (level <= KafkaLogLevel.ERROR) logger.error(child, message);

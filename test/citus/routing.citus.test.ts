@@ -2,8 +2,9 @@
  * On the cluster, every write a flush sends goes to the shards that hold its rows: none is planned
  * through the coordinator (Citus's "INSERT/SELECT method: pull to coordinator" computes the rows
  * there and pushes them to each shard in turn — a round trip per shard touched, inside the
- * transaction). Each statement the write sent is EXPLAINed on the cluster itself; so is verify's
- * comparison of one tenant, which must be a single task.
+ * transaction). Each statement the write sent is EXPLAINed on the cluster itself; so are verify's
+ * comparison of one tenant and every statement of one tenant's rebuild, each of which must be a
+ * single task.
  */
 import pg from 'pg';
 import { detectDialect } from '../../src/db/platform.js';
@@ -13,6 +14,9 @@ import { groupByBet } from '../../projections/bets/plan.js';
 import { foldBet } from '../../projections/bets/reducer.js';
 import { writeBetRows } from '../../projections/bets/statements.js';
 import { FOLLOWERS, reconciler } from '../../projections/registry.js';
+import { rebuildTenant } from '../../projections/bets/rebuildTenant.js';
+import { noPublisher } from '../../src/kafka/publisher.js';
+import { createEventStore } from '../../src/store/eventStore.js';
 import type { Queryable } from '../../src/db/pool.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 
@@ -90,5 +94,50 @@ describe('the writes of a flush on the Citus cluster', () => {
     });
     const text = plan.rows.map((r) => r['QUERY PLAN']).join('\n');
     expect(text).toMatch(/Task Count: 1\b/);
+  });
+
+  it("rebuild --tenant's statements each run on that tenant's shard alone", async () => {
+    const events = [...simulateEvents({ seed: 63, events: 300, tenants: 3, openBets: 20, now: () => 1 })];
+    const store = createEventStore({ pool: db.pool, publisher: noPublisher });
+    await store.append(events);
+    const sent: Array<{ text: string; values: unknown[] }> = [];
+    const spied = createPool({ databaseUrl: db.url, dbPoolMax: 2 }, 'bet-projector:test-routing-rebuild');
+    spied.on('connect', (client) => {
+      const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+      (client as unknown as { query: typeof query }).query = (...args: unknown[]) => {
+        const [config, values] = args as [string | pg.QueryConfig, unknown];
+        const text = typeof config === 'string' ? config : config.text;
+        const bound = Array.isArray(values)
+          ? values
+          : typeof config === 'string'
+            ? []
+            : (config.values ?? []);
+        if (
+          !/^\s*(BEGIN|COMMIT|ROLLBACK|SET|SELECT (set_config|citus_version|current_setting|version))/i.test(
+            text,
+          )
+        )
+          sent.push({ text, values: bound });
+        return query(...args);
+      };
+    });
+    try {
+      await detectDialect(spied);
+      sent.length = 0;
+      const report = await rebuildTenant(spied, events[0]!.tenantId, { batchSize: 7 });
+      expect(report.rowsWritten).toBeGreaterThan(0);
+    } finally {
+      await spied.end();
+    }
+    // The size, the pages, the fold's reads, the rewrites and the delete: each one task.
+    expect(sent.length).toBeGreaterThan(4);
+    for (const statement of sent) {
+      const plan = await db.pool.query<{ 'QUERY PLAN': string }>({
+        text: `EXPLAIN (COSTS OFF) ${statement.text}`,
+        values: statement.values,
+      });
+      const text = plan.rows.map((r) => r['QUERY PLAN']).join('\n');
+      expect(`${statement.text.slice(0, 80)}\n${text}`).toMatch(/Task Count: 1\b/);
+    }
   });
 });

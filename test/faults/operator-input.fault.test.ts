@@ -43,6 +43,24 @@ function documentedVariables(): string[] {
 /** variable → [bad value, what the one line must say]. A secret's value must not appear. */
 const BAD_VALUES: Record<string, [string, string]> = {
   DATABASE_URL: ['mysql://db/x', 'DATABASE_URL scheme "mysql:" is not postgres:'],
+  OTEL_EXPORTER_OTLP_ENDPOINT: [
+    'collector:4318',
+    'OTEL_EXPORTER_OTLP_ENDPOINT scheme "collector:" is not http: or https:',
+  ],
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: [
+    'ftp://c/v1/traces',
+    'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT scheme "ftp:"',
+  ],
+  OTEL_EXPORTER_OTLP_PROTOCOL: [
+    'grpc',
+    'OTEL_EXPORTER_OTLP_PROTOCOL "grpc" is not one of http/protobuf, http/json',
+  ],
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: ['http', 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL "http" is not one of'],
+  OTEL_SERVICE_NAME: ['bet\tprojector', 'OTEL_SERVICE_NAME "bet\tprojector" must be 1-255 printable'],
+  OTEL_TRACES_SAMPLER: ['sometimes', 'OTEL_TRACES_SAMPLER "sometimes" is not one of'],
+  OTEL_TRACES_SAMPLER_ARG: ['2', 'OTEL_TRACES_SAMPLER_ARG "2" is not a ratio between 0 and 1'],
+  OTEL_TRACES_EXPORTER: ['zipkin', 'OTEL_TRACES_EXPORTER "zipkin" is not one of otlp, none'],
+  OTEL_SDK_DISABLED: ['maybe', 'OTEL_SDK_DISABLED "maybe" is not a boolean'],
   DATABASE_PASSWORD: [SECRET, 'DATABASE_PASSWORD is set and DATABASE_URL has a password too'],
   DATABASE_SSL_MODE: ['prefer', 'DATABASE_SSL_MODE "prefer" is not one of'],
   DATABASE_SSL_CA: ['not-a-pem', 'DATABASE_SSL_CA does not hold a PEM certificate'],

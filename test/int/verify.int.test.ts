@@ -249,4 +249,34 @@ describe('projector verify', () => {
     expect(twoForOneBet.code).toBe(2);
     expect(twoForOneBet.stderr).toContain('--bet needs exactly one --tenant');
   });
+
+  it('repair --max-events-per-second re-folds no faster than the rate, and heals the same', async () => {
+    expect((await runProjector(['repair'], env)).code).toBe(0);
+    const tenant = events[0]!.tenantId;
+    // Rows taken away (as by a write from outside): their bets lag by every one of their events.
+    const { rows } = await db.pool.query<{ events: number }>(
+      `WITH gone AS (
+         DELETE FROM bets_view WHERE (tenant_id, bet_id) IN
+           (SELECT tenant_id, bet_id FROM bets_view WHERE tenant_id = $1 ORDER BY bet_id LIMIT 12)
+         RETURNING version)
+       SELECT sum(version)::int AS events FROM gone`,
+      [tenant],
+    );
+    const lagging = rows[0]!.events;
+    const rate = Math.max(1, Math.floor(lagging / 3));
+    const repaired = await runProjector(
+      ['repair', '--tenant', String(tenant), '--max-events-per-second', String(rate), '--batch-size', '3'],
+      env,
+    );
+    expect(repaired.code).toBe(0);
+    const report = JSON.parse(repaired.stdout.trim().split('\n').at(-1)!) as {
+      lagging: number;
+      repaired: number;
+      throttledMs: number;
+    };
+    expect(report).toMatchObject({ lagging: 12, repaired: 12 });
+    // At `rate` events a second, `lagging` events take about three seconds: most of it waited.
+    expect(report.throttledMs).toBeGreaterThan(1_000);
+    expect(await reconciler.differingBets(db.pool, { cutoffMs: LONG_AGO, tenantIds: [tenant] })).toEqual([]);
+  });
 });

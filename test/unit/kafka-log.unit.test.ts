@@ -1,5 +1,6 @@
 import { logLevel } from 'kafkajs';
 import { isTransientGroupAnswer, kafkaLogCreator } from '../../src/kafka/client.js';
+import { failoverEpisodes } from '../../src/kafka/failovers.js';
 import { recordingLogger as recording } from '../support/recordingLogger.js';
 
 describe("kafkajs's log lines in ours", () => {
@@ -46,6 +47,42 @@ describe("kafkajs's log lines in ours", () => {
       ['debug', 'Restarting the consumer in 100ms'],
       ['error', 'Crashing for another reason, not the crash report'],
     ]);
+  });
+
+  it('a broker lost and regained is one warning per broker and episode, saying what it means; the retries are debug; other errors stay errors', () => {
+    const { logger, lines } = recording();
+    let now = 0;
+    const log = kafkaLogCreator(
+      logger,
+      failoverEpisodes(60_000, () => now),
+    )(logLevel.INFO);
+    const entry = (message: string, extra: Record<string, string> = {}) =>
+      log({
+        namespace: 'Connection',
+        level: logLevel.ERROR,
+        label: 'ERROR',
+        log: { message, timestamp: '', ...extra },
+      });
+    // 72 refused connections to one broker while it is down, interleaved with another broker's.
+    for (let i = 0; i < 72; i++) {
+      now += 250;
+      entry('Connection error: connect ECONNREFUSED 127.0.0.1:9093', { broker: '127.0.0.1:9093' });
+      if (i % 24 === 0)
+        entry('Response Produce(key: 0, version: 7)', {
+          broker: '127.0.0.1:9094',
+          error: 'This server is not the leader for that topic-partition',
+        });
+    }
+    entry('Response Produce(key: 0, version: 7)', { error: 'SASL Authentication failed' });
+    // Back for a while, then down again: a new episode.
+    now += 61_000;
+    entry('Connection error: connect ECONNREFUSED 127.0.0.1:9093', { broker: '127.0.0.1:9093' });
+    const above = lines.filter(([level]) => level !== 'debug');
+    expect(above.map(([level]) => level)).toEqual(['warn', 'warn', 'error', 'warn']);
+    expect(above[0]![1]).toContain('Kafka failover at 127.0.0.1:9093: the broker is unreachable');
+    expect(above[1]![1]).toContain('Kafka failover at 127.0.0.1:9094: a partition leader moved');
+    expect(above[2]![1]).toBe('Response Produce(key: 0, version: 7)');
+    expect(lines.filter(([level]) => level === 'debug')).toHaveLength(71 + 2);
   });
 
   it('a transient group answer is recognised through the errors that wrap it, and nothing else is', () => {
