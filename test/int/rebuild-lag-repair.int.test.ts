@@ -274,6 +274,8 @@ describe('lag, repair and the reconciliation sweep', () => {
       leftToRebuild: 0,
       // Written through bets_view's UPSERT, the followers moved with the repaired rows: nothing to set.
       followersRepaired: Object.fromEntries(FOLLOWERS.map((f) => [f.name, 0])),
+      // No --max-events-per-second: it never waited.
+      throttledMs: 0,
     });
     const last = pushes.at(-1)!;
     expect(last).toMatchObject({ method: 'PUT', url: '/metrics/job/bet_projector_repair' });
