@@ -38,6 +38,15 @@ export default {
       setupFilesAfterEnv: ['<rootDir>/test/support/faultTimeouts.ts'],
     },
     {
+      // npm run test:cluster: failovers of a 3-broker Kafka cluster (scripts/kafka-cluster.sh).
+      ...common,
+      displayName: 'cluster',
+      testMatch: ['<rootDir>/test/cluster/**/*.cluster.test.ts'],
+      globalSetup: '<rootDir>/test/support/globalSetup.js',
+      globalTeardown: '<rootDir>/test/support/globalTeardown.js',
+      setupFilesAfterEnv: ['<rootDir>/test/support/faultTimeouts.ts'],
+    },
+    {
       ...common,
       displayName: 'faults',
       testMatch: ['<rootDir>/test/faults/**/*.fault.test.ts'],

@@ -23,6 +23,10 @@ const FAILOVER_SIGNS: ReadonlyArray<readonly [RegExp, string]> = [
     'in-sync replicas are below min.insync.replicas: writes wait for a replica to return',
   ],
   [/Broker not available|The broker is not available/i, 'the broker is not available'],
+  [
+    /out of order sequence number/i,
+    "the idempotent producer's sequence was lost in a failover; the publisher starts a new producer and sends again",
+  ],
 ];
 
 /** What a failover line means, or undefined for a line that is not one. */

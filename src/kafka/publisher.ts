@@ -57,6 +57,13 @@ export function createKafkaPublisher(
     return connecting;
   }
 
+  async function dropProducer(): Promise<void> {
+    const old = producer;
+    producer = undefined;
+    connecting = undefined;
+    await old?.disconnect().catch(() => undefined);
+  }
+
   // Publishes that arrive while a request is in flight wait and leave together in the next one:
   // the idempotent producer keeps one request in flight, so concurrent appends (immediate mode
   // behind an API) would otherwise queue one broker round trip each. Each caller hears of its own
@@ -80,6 +87,11 @@ export function createKafkaPublisher(
         await send(carried.flatMap((c) => c.messages));
         for (const c of carried) c.resolve();
       } catch (error) {
+        // kafkajs's idempotent producer does not recover once the broker has refused its sequence
+        // (after a failover; tulios/kafkajs#598): drop it, and the callers' retries go out through a
+        // new one, with a producer id of its own. A message the old one did persist may then be in
+        // the log twice, which the view's version guard makes harmless.
+        if (lostItsSequence(error)) void dropProducer();
         if (carried.length === 1 || !refusedForItsRecords(error)) for (const c of carried) c.reject(error);
         else for (const c of carried) await send([...c.messages]).then(c.resolve, c.reject);
       } finally {
@@ -174,8 +186,28 @@ function refusedForItsRecords(error: unknown): boolean {
 
 interface KafkaError {
   readonly name?: string;
+  readonly type?: string;
   readonly retriable?: boolean;
   readonly cause?: KafkaError;
+  readonly originalError?: KafkaError;
+}
+
+/** The broker no longer accepts this producer's sequence: only a new producer id sends again. */
+const LOST_SEQUENCE = new Set([
+  'OUT_OF_ORDER_SEQUENCE_NUMBER',
+  'UNKNOWN_PRODUCER_ID',
+  'INVALID_PRODUCER_EPOCH',
+]);
+
+export function lostItsSequence(error: unknown): boolean {
+  for (
+    let e = error as KafkaError | undefined, depth = 0;
+    e && depth < 5;
+    e = e.cause ?? e.originalError, depth++
+  ) {
+    if (e.type !== undefined && LOST_SEQUENCE.has(e.type)) return true;
+  }
+  return false;
 }
 /** For deployments where change-data-capture publishes, and for tests: publishing switched off. */
 export const noPublisher: EventPublisher = {

@@ -1,6 +1,7 @@
 import { logLevel } from 'kafkajs';
 import { isTransientGroupAnswer, kafkaLogCreator } from '../../src/kafka/client.js';
 import { failoverEpisodes } from '../../src/kafka/failovers.js';
+import { lostItsSequence } from '../../src/kafka/publisher.js';
 import { recordingLogger as recording } from '../support/recordingLogger.js';
 
 describe("kafkajs's log lines in ours", () => {
@@ -83,6 +84,20 @@ describe("kafkajs's log lines in ours", () => {
     expect(above[1]![1]).toContain('Kafka failover at 127.0.0.1:9094: a partition leader moved');
     expect(above[2]![1]).toBe('Response Produce(key: 0, version: 7)');
     expect(lines.filter(([level]) => level === 'debug')).toHaveLength(71 + 2);
+  });
+
+  it('a producer whose sequence the broker refused is recognised however kafkajs wraps it (tulios/kafkajs#598)', () => {
+    const refused = Object.assign(new Error('The broker received an out of order sequence number'), {
+      name: 'KafkaJSProtocolError',
+      type: 'OUT_OF_ORDER_SEQUENCE_NUMBER',
+    });
+    expect(lostItsSequence(refused)).toBe(true);
+    expect(lostItsSequence(new Error('retries exceeded', { cause: refused }))).toBe(true);
+    expect(
+      lostItsSequence(Object.assign(new Error('x'), { originalError: { type: 'UNKNOWN_PRODUCER_ID' } })),
+    ).toBe(true);
+    expect(lostItsSequence(Object.assign(new Error('x'), { type: 'NOT_LEADER_FOR_PARTITION' }))).toBe(false);
+    expect(lostItsSequence(undefined)).toBe(false);
   });
 
   it('a transient group answer is recognised through the errors that wrap it, and nothing else is', () => {
