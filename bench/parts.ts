@@ -436,18 +436,22 @@ function latencyHistogram(sorted: readonly number[]): Array<[string, number]> {
   });
 }
 
-/** Empty tables, then `count` events of 50 tenants in bet_events (the rebuild's input). */
-export async function fillEvents(ctx: BenchContext, count: number): Promise<void> {
-  ctx.log(`filling bet_events with ${count} events...`);
+/** Empty tables, then `count` events of `tenants` tenants in bet_events (a rebuild's input). */
+export async function fillEvents(
+  ctx: BenchContext,
+  count: number,
+  { tenants = 50, seed = 1 }: { tenants?: number; seed?: number } = {},
+): Promise<void> {
+  ctx.log(`filling bet_events with ${count} events of ${tenants} tenants...`);
   await resetTables(ctx.pool);
   const store = createEventStore({ pool: ctx.pool, publisher: noPublisher, inline: inlineProjection });
   await runSimulation(store, {
     events: count,
     rate: 0,
-    tenants: 50,
+    tenants,
     batchSize: 1_000,
     duplicateRate: 0,
-    seed: 1,
+    seed,
     openBets: 20_000,
     v2Share: ctx.v2Share,
   });

@@ -8,12 +8,11 @@
  */
 import type { BetEvent } from '../src/events/types.js';
 import { noPublisher } from '../src/kafka/publisher.js';
-import { runSimulation } from '../src/simulate/run.js';
 import { simulateEvents } from '../src/simulate/generator.js';
 import { createEventStore, type EventStore } from '../src/store/eventStore.js';
 import { inlineProjection, rebuildReadModels, rebuildTenants } from '../projections/registry.js';
 import { throttle } from '../projections/throttle.js';
-import { PROJECTED_TABLES, type BenchContext } from './parts.js';
+import { fillEvents, type BenchContext } from './parts.js';
 import { figure, quantile, type Figure } from './stats.js';
 
 const CALLERS = 8;
@@ -88,19 +87,9 @@ export async function benchTenantRebuild(
   ctx: BenchContext,
   tenantEvents: number,
 ): Promise<TenantRebuildFigures> {
-  ctx.log(`filling tenant ${BIG_TENANT} with ${tenantEvents} events...`);
-  await ctx.pool.query(`TRUNCATE bet_events, ${PROJECTED_TABLES}`);
+  // The simulator numbers tenants from 1: one tenant is BIG_TENANT.
+  await fillEvents(ctx, tenantEvents, { tenants: 1, seed: 11 });
   const store = createEventStore({ pool: ctx.pool, publisher: noPublisher, inline: inlineProjection });
-  await runSimulation(store, {
-    events: tenantEvents,
-    rate: 0,
-    tenants: 1,
-    batchSize: 1_000,
-    duplicateRate: 0,
-    seed: 11,
-    openBets: 20_000,
-    v2Share: ctx.v2Share,
-  });
   await rebuildReadModels(ctx.pool);
   await ctx.pool.query('VACUUM ANALYZE bet_events');
 
