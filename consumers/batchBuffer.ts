@@ -72,6 +72,11 @@ export class BatchBuffer<T> {
     return this.open.items.length + this.sealed.reduce((n, b) => n + b.items.length, 0);
   }
 
+  /** Nothing buffered, sealed or flushing. */
+  get idle(): boolean {
+    return !this.flushing && this.pending === 0;
+  }
+
   add(items: readonly T[]): Promise<void> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
     if (items.length === 0) return Promise.resolve();

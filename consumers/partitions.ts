@@ -25,6 +25,8 @@ export interface Partitions {
   bufferOf(partition: number): BatchBuffer<ConsumedItem>;
   /** The next offset the view already holds for the partition (asks the DB checkpoint once). */
   appliedOffset(partition: number): Promise<number>;
+  /** Nothing of the partition buffered or flushing. */
+  idle(partition: number): boolean;
   /** After a rebalance: assignments may have moved, so checkpoints are read again. */
   forgetOffsets(): void;
   /** Flushes every buffer; settles once all have. */
@@ -80,6 +82,9 @@ export function createPartitions(deps: {
       );
       applied.set(partition, stored ?? 0);
       return stored ?? 0;
+    },
+    idle(partition) {
+      return buffers.get(partition)?.idle ?? true;
     },
     forgetOffsets() {
       applied.clear();

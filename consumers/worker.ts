@@ -3,8 +3,10 @@
  * projection in one transaction per batch. The loop holds no SQL; it moves messages and offsets.
  *
  *   created → starting → running → stopping → stopped
- *                              ↘ failed (a flush that exhausted its retries; the process exits
- *                                non-zero and Kubernetes restarts it from the DB checkpoint)
+ *                          ↑   ↓    ↘ failed (a flush that exhausted its retries; the process exits
+ *                        restarting   non-zero and Kubernetes restarts it from the DB checkpoint)
+ *
+ * restarting: the stall watch found the kafkajs consumer stuck, and a new one replaces it.
  */
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import { backlogFlushSize, type Config } from '../src/config.js';
@@ -19,7 +21,9 @@ import { createFlusher, type FlushResult } from './flush.js';
 import { flushCapacity, flushWait, maxPending } from './flushSize.js';
 import type { WorkerStats } from './flushStats.js';
 import { toConsumedItem, type ConsumedItem } from './messages.js';
+import { partitionGauges } from './partitionGauges.js';
 import { createPartitions } from './partitions.js';
+import { createStallDetector } from './stallDetector.js';
 import { undecodableReporter } from './undecodable.js';
 
 export type { WorkerStats };
@@ -28,11 +32,14 @@ function asError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
 }
 
-export type WorkerState = 'created' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
+export type WorkerState =
+  'created' | 'starting' | 'running' | 'restarting' | 'stopping' | 'stopped' | 'failed';
 
 export interface WorkerHooks {
   /** Runs after the flush transaction commits and before Kafka offsets are committed (fault tests). */
   afterDbCommit?(result: FlushResult): void | Promise<void>;
+  /** Each kafkajs consumer the worker starts, once it runs (the stall test pauses one behind its back). */
+  consumerRunning?(consumer: Consumer): void;
 }
 
 export interface Worker {
@@ -56,6 +63,7 @@ export type WorkerConfig = Pick<
   | 'retryInitialMs'
   | 'retryMaxMs'
   | 'retryMaxAttempts'
+  | 'consumerStallTimeoutMs'
 >;
 
 export function createWorker(deps: {
@@ -136,31 +144,30 @@ export function createWorker(deps: {
       ? { afterDbCommit: (result: FlushResult) => hooks.afterDbCommit?.(result) }
       : {}),
   });
+  const stalls = createStallDetector({
+    kafka,
+    pool,
+    topic: config.topic,
+    checkpointName: projection.name,
+    stallMs: config.consumerStallTimeoutMs,
+    idle: (partition) => partitions.idle(partition),
+    active: () => state === 'running',
+    logger,
+    ...(metrics ? { metrics } : {}),
+  });
   const reportUndecodable = undecodableReporter(logger, metrics);
   const sizes = {
     flushMaxEvents: config.flushMaxEvents,
     flushBacklogMaxEvents: backlogFlushSize(config, dialectOf(pool).backlogFlushEvents),
   };
 
-  /**
-   * Per-partition gauges are this worker's only while it owns the partition: after a rebalance takes
-   * one away, its last value would otherwise be scraped for ever, next to the new owner's, and
-   * inflate lag sums, alerts and the autoscaler's input.
-   */
-  const gauged = new Set<number>();
-  function forgetGauges(owned: ReadonlySet<number>): void {
-    for (const partition of gauged) {
-      if (owned.has(partition)) continue;
-      metrics?.consumerLag.remove({ topic: config.topic, partition });
-      metrics?.checkpointTimestamp.remove({ topic: config.topic, partition });
-      gauged.delete(partition);
-    }
-  }
+  const gauges = partitionGauges(config.topic, metrics);
 
   async function eachBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
     if (batch.messages.length === 0 || payload.isStale()) return;
     const { topic, partition } = batch;
+    stalls.delivered(partition);
     // Messages the broker holds beyond this batch: the partition's backlog.
     const behind = Math.max(0, Number(batch.highWatermark) - Number(batch.lastOffset()) - 1);
     const from = await partitions.appliedOffset(partition);
@@ -198,9 +205,58 @@ export function createWorker(deps: {
       throw error;
     }
     payload.resolveOffset(batch.lastOffset());
-    metrics?.consumerLag.set({ topic, partition }, behind);
-    gauged.add(partition);
+    gauges.lag(partition, behind);
     await payload.heartbeat();
+  }
+
+  /** A new kafkajs consumer, joined and running; the one before it (if any) is closed. */
+  async function openConsumer(): Promise<Consumer> {
+    const c = createGroupConsumer(kafka, config);
+    consumer = c;
+    watchGroup(c, {
+      stats,
+      logger,
+      ...(metrics ? { metrics } : {}),
+      onJoin: (assigned) => {
+        if (consumer !== c) return;
+        const owned = assigned[config.topic] ?? [];
+        partitions.forgetOffsets();
+        gauges.keepOnly(owned);
+        stalls.assigned(owned);
+      },
+      onFatal: (error) => {
+        if (consumer === c) failWith(error);
+      },
+    });
+    await c.connect();
+    await c.subscribe({ topic: config.topic, fromBeginning: true });
+    await c.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: config.partitionsConsumedConcurrently,
+      eachBatch,
+    });
+    hooks?.consumerRunning?.(c);
+    return c;
+  }
+
+  /** Stops fetching, flushes and commits what is buffered while still in the group, leaves, then
+   * flushes anything the batches in flight added meanwhile (its offsets stay in the DB checkpoint). */
+  async function closeConsumer(c: Consumer): Promise<void> {
+    try {
+      // Throws when the consumer never got to run (a failed subscribe): nothing to pause then.
+      c.pause([{ topic: config.topic }]);
+    } catch (error) {
+      logger.debug({ err: error }, 'consumer not running: nothing to pause');
+    }
+    await partitions.drainAll();
+    try {
+      // Always, even after a failure: an open kafkajs client keeps the process alive.
+      await c.disconnect();
+    } catch (error) {
+      logger.warn({ err: error }, 'consumer disconnect failed');
+    }
+    await partitions.drainAll();
   }
 
   async function run(signal: AbortSignal): Promise<void> {
@@ -210,62 +266,33 @@ export function createWorker(deps: {
       failWith = (error) => reject(asError(error));
     });
     failed.catch(() => undefined);
-    const aborted = new Promise<void>((resolve) => {
-      if (signal.aborted) resolve();
-      else signal.addEventListener('abort', () => resolve(), { once: true });
-    });
-
-    const c = createGroupConsumer(kafka, config);
-    consumer = c;
-    watchGroup(c, {
-      stats,
-      logger,
-      ...(metrics ? { metrics } : {}),
-      onJoin: (assigned) => {
-        partitions.forgetOffsets();
-        forgetGauges(new Set(assigned[config.topic] ?? []));
-      },
-      onFatal: (error) => failWith(error),
+    const stop = new Promise<'stop'>((resolve) => {
+      if (signal.aborted) resolve('stop');
+      else signal.addEventListener('abort', () => resolve('stop'), { once: true });
     });
 
     let failure: Error | undefined;
     try {
-      await c.connect();
-      await c.subscribe({ topic: config.topic, fromBeginning: true });
-      await c.run({
-        autoCommit: false,
-        eachBatchAutoResolve: false,
-        partitionsConsumedConcurrently: config.partitionsConsumedConcurrently,
-        eachBatch,
-      });
+      let c = await openConsumer();
       state = 'running';
       logger.info({ backlogFlushSize: sizes.flushBacklogMaxEvents }, 'running');
-      await Promise.race([aborted, failed]);
+      while ((await Promise.race([stop, failed, stalls.stalled()])) === 'stalled') {
+        state = 'restarting';
+        await closeConsumer(c);
+        c = await openConsumer();
+        state = 'running';
+      }
     } catch (error) {
       failure = asError(error);
     }
+    stalls.stop();
     state = failure === undefined ? 'stopping' : 'failed';
     logger.info(
       { reason: failure === undefined ? 'shutdown' : 'failure' },
       'stopping: finishing the flush in flight',
     );
-    const drainAll = () => partitions.drainAll();
-    // Stop fetching, flush and commit what is buffered while still in the group, leave, then
-    // flush anything the batches in flight added meanwhile (its offsets stay in the DB checkpoint).
-    try {
-      // Throws when the consumer never got to run (a failed subscribe): nothing to pause then.
-      c.pause([{ topic: config.topic }]);
-    } catch (error) {
-      logger.debug({ err: error }, 'consumer not running: nothing to pause');
-    }
-    await drainAll();
-    try {
-      // Always, even after a failure: an open kafkajs client keeps the process alive.
-      await c.disconnect();
-    } catch (error) {
-      logger.warn({ err: error }, 'consumer disconnect failed');
-    }
-    await drainAll();
+    if (consumer) await closeConsumer(consumer);
+    await stalls.close();
     if (failure !== undefined) {
       logger.error({ err: failure }, 'worker failed');
       throw failure;

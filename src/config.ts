@@ -80,6 +80,8 @@ export interface Config {
   readonly shutdownTimeoutMs: number;
   readonly httpPort: number;
   readonly livenessTimeoutMs: number;
+  /** A partition with messages beyond its checkpoint and no batch for this long restarts the consumer; 0: never. */
+  readonly consumerStallTimeoutMs: number;
   readonly sweepIntervalMs: number;
   readonly sweepWindowMs: number;
   readonly sweepGraceMs: number;
@@ -132,6 +134,8 @@ export interface TracingSettings {
 /** Plain PostgreSQL, or a Citus coordinator: what the database reports once at start (src/db/platform.ts). */
 export type Platform = 'postgres' | 'citus';
 
+const MIN_STALL_TIMEOUT_MS = 5_000;
+
 function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
   const value = raw(env, name);
   if (value === undefined) return fallback;
@@ -141,6 +145,17 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
     throw new ConfigError(`${name} ${value} is out of range (${min}..${max})`);
   }
   return parsed;
+}
+
+/** Off (0) or long enough that a slow fetch is not taken for a stuck consumer. */
+function stallTimeout(env: Env): number {
+  const value = integer(env, 'CONSUMER_STALL_TIMEOUT_MS', 60_000, 0, 3_600_000);
+  if (value > 0 && value < MIN_STALL_TIMEOUT_MS) {
+    throw new ConfigError(
+      `CONSUMER_STALL_TIMEOUT_MS ${value} is below ${MIN_STALL_TIMEOUT_MS} (0 turns the stall watch off)`,
+    );
+  }
+  return value;
 }
 
 function name(env: Env, key: string, fallback: string): string {
@@ -326,6 +341,7 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 30_000, 100, 3_600_000),
     httpPort: integer(env, 'HTTP_PORT', 9464, 0, 65_535),
     livenessTimeoutMs: integer(env, 'LIVENESS_TIMEOUT_MS', 120_000, 1_000, 3_600_000),
+    consumerStallTimeoutMs: stallTimeout(env),
     sweepIntervalMs: integer(env, 'SWEEP_INTERVAL_MS', 60_000, 0, 86_400_000),
     sweepWindowMs: integer(env, 'SWEEP_WINDOW_MS', 3_600_000, 1_000, 30 * 86_400_000),
     sweepGraceMs: integer(env, 'SWEEP_GRACE_MS', 30_000, 0, 86_400_000),

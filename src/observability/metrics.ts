@@ -22,6 +22,7 @@ export const METRIC = {
   heldBets: 'projector_held_bets_total',
   rebalances: 'projector_rebalances_total',
   groupJoins: 'projector_group_joins_total',
+  consumerRestarts: 'projector_consumer_restarts_total',
   rebuildProgress: 'projector_rebuild_progress_ratio',
   repairProgress: 'projector_repair_progress_ratio',
   repairedBets: 'projector_repaired_bets_total',
@@ -47,6 +48,7 @@ export interface Metrics {
   readonly heldBets: Counter<'event_type'>;
   readonly rebalances: Counter;
   readonly groupJoins: Counter;
+  readonly consumerRestarts: Counter<'reason'>;
   readonly rebuildProgress: Gauge;
   readonly repairProgress: Gauge;
   readonly repairedBets: Counter<'source'>;
@@ -128,6 +130,12 @@ export function createMetrics(options: { defaultMetrics?: boolean; exemplars?: b
     }),
     rebalances: new Counter({ name: METRIC.rebalances, help: 'Consumer group rebalances seen', registers }),
     groupJoins: new Counter({ name: METRIC.groupJoins, help: 'Consumer group joins', registers }),
+    consumerRestarts: new Counter({
+      name: METRIC.consumerRestarts,
+      help: 'Kafka consumers the worker replaced, by reason (stalled: fetched nothing while its partitions had messages)',
+      labelNames: ['reason'],
+      registers,
+    }),
     rebuildProgress: new Gauge({
       name: METRIC.rebuildProgress,
       help: 'Progress of a running rebuild, 0..1 (pushed to the Pushgateway by `projector rebuild`)',

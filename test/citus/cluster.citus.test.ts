@@ -158,20 +158,27 @@ describe('Citus cluster faults', () => {
     });
   }
 
-  if (localCluster()) {
-    it('a worker node crashed under a running `projector simulate`: the producer retries, finishes, nothing is lost', async () => {
-      const run = await begin('citus-node-producer', 0);
+  // The coordinator too: every statement of the producer and the worker goes through it, and its
+  // restart cuts every connection they hold, in the middle of distributed transactions.
+  const restarted = [
+    { node: 'worker2', what: 'a worker node', topic: 'citus-node-producer' },
+    { node: 'coordinator', what: 'the coordinator', topic: 'citus-coordinator-producer' },
+  ];
+  for (const { node, what, topic } of restarted) {
+    if (!localCluster()) continue;
+    it(`${what} crashed under a running \`projector simulate\`: the producer retries, finishes, nothing is lost`, async () => {
+      const run = await begin(topic, 0);
       const producing = simulateProcess(env, run.topic, { events: 6_000, rate: 600, seed: 4_344 });
       await sleep(2_500);
-      citus('node-stop', 'worker2', 'immediate');
+      citus('node-stop', node, 'immediate');
       await sleep(10_000);
-      citus('node-start', 'worker2');
+      citus('node-start', node);
       const faultEnded = Date.now();
       const produced = await producing;
       await expectProducerFinished(db, produced, 6_000);
       await end(
         run,
-        `Citus worker node crashed for 10 s under \`projector simulate\`: ${produced.retries} producer retries`,
+        `Citus ${node === 'coordinator' ? 'coordinator' : 'worker node'} crashed for 10 s under \`projector simulate\`: ${produced.retries} producer retries`,
         { duplicates: produced.report.duplicates ?? 0, faultEnded, produced: 6_000 },
       );
     });

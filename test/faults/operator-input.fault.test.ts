@@ -101,6 +101,7 @@ const BAD_VALUES: Record<string, [string, string]> = {
   SHUTDOWN_TIMEOUT_MS: ['soon', 'SHUTDOWN_TIMEOUT_MS "soon" is not a whole number'],
   HTTP_PORT: ['70000', 'HTTP_PORT 70000 is out of range'],
   LIVENESS_TIMEOUT_MS: ['1', 'LIVENESS_TIMEOUT_MS 1 is out of range'],
+  CONSUMER_STALL_TIMEOUT_MS: ['100', 'CONSUMER_STALL_TIMEOUT_MS 100 is below 5000'],
   SWEEP_INTERVAL_MS: ['1m', 'SWEEP_INTERVAL_MS "1m" is not a whole number'],
   SWEEP_WINDOW_MS: ['0', 'SWEEP_WINDOW_MS 0 is out of range'],
   SWEEP_GRACE_MS: ['-5', 'SWEEP_GRACE_MS "-5" is not a whole number'],

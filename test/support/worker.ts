@@ -27,6 +27,7 @@ export function workerConfig(
     retryInitialMs: 20,
     retryMaxMs: 200,
     retryMaxAttempts: 3,
+    consumerStallTimeoutMs: 60_000,
     ...overrides,
   };
 }
