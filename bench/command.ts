@@ -24,6 +24,7 @@ import { benchPeer, peerMarkdown, type PeerFigures } from './peer.js';
 import { benchPlatform, platformsMarkdown, type PlatformFigures } from './platforms.js';
 import { barChart, lineChart } from './svg.js';
 import { benchTracing, type TracingFigures } from './tracing.js';
+import { benchSoak, type SoakFigures, type SoakSample } from './soak.js';
 import { benchTenantRebuild, type TenantRebuildFigures } from './tenantRebuild.js';
 import { spread, type Figure } from './stats.js';
 import { STAGES, type Stage } from '../src/observability/stages.js';
@@ -56,6 +57,7 @@ const PARTS = [
   'peer',
   'codecs',
   'clients',
+  'soak',
 ] as const;
 /** Immediate mode under concurrency: callers, and whether each append publishes to Kafka. */
 const IMMEDIATE_CALLERS = [
@@ -65,9 +67,19 @@ const IMMEDIATE_CALLERS = [
   [16, true],
   [64, true],
 ] as const;
-/** Parts a plain `bench` runs; `clients` needs Node ≥ 22.22 and is asked for by name. */
-const DEFAULT_PARTS = PARTS.filter((p) => p !== 'clients');
+/**
+ * Parts a plain `bench` runs; `clients` needs Node ≥ 22.22 and `soak` takes half an hour: each is
+ * asked for by name.
+ */
+const DEFAULT_PARTS = PARTS.filter((p) => p !== 'clients' && p !== 'soak');
 type Part = (typeof PARTS)[number];
+
+const SOAK_CHARTS: ReadonlyArray<[string, string, string, (s: SoakSample) => number]> = [
+  ['rss', 'Soak: worker RSS per minute (lowest of its scrapes)', 'MB', (s) => s.rssFloorMb],
+  ['heap', 'Soak: worker heap used per minute (lowest of its scrapes)', 'MB', (s) => s.heapFloorMb],
+  ['latency', 'Soak: p99 event → view per minute', 'ms', (s) => s.eventToViewP99Ms],
+  ['event-loop', 'Soak: event-loop delay p99 per minute', 'ms', (s) => s.eventLoopP99Ms],
+];
 
 export const benchCommand: Command = {
   name: 'bench',
@@ -87,6 +99,9 @@ unthrottled and at a third of that rate, while 8 callers append other tenants' e
 and p99 against a baseline without the rebuild, alternating, and the rebuild's longest lock.
 --only tracing: one worker at the defaults with traces off and on (0.01 sampled, OTLP/HTTP to a
 stand-in collector), alternating, over min(--e2e-events, 200000) events that carry traceparent.
+--only soak (not in the default set): one worker at the defaults, the sweep on, under appends at
+--soak-rate events/s (default 3000) for --soak-minutes (default 30); every minute its RSS, heap,
+event-loop delay p99 and the p99 event → view latency, with the growth over the last two thirds.
 --only codecs: each Kafka codec through the publisher and one worker (--codec-events each).
 --only clients (not in the default set; needs Node ≥ 22.22: scripts/with-node.sh 24 ...): kafkajs
 and @platformatic/kafka draining the same 2 × --codec-events events, and a member joining a group.
@@ -110,6 +125,8 @@ them accumulators (default 0: V1 only, as every earlier run recorded).`,
     'codec-events': { type: 'string' },
     'peer-events': { type: 'string' },
     'v2-share': { type: 'string' },
+    'soak-minutes': { type: 'string' },
+    'soak-rate': { type: 'string' },
   },
   async run(values) {
     if (values['citus'] === true) {
@@ -238,6 +255,24 @@ them accumulators (default 0: V1 only, as every earlier run recorded).`,
       if (want('peer')) results['peer'] = await benchPeer(ctx, peerEvents);
       if (want('codecs')) results['codecs'] = await benchCodecs(ctx, codecEvents);
       if (want('clients')) results['clients'] = await benchClients(ctx, codecEvents * 2);
+      if (want('soak')) {
+        const soak = await benchSoak(
+          ctx,
+          intOption(values, 'soak-minutes', 30, 3, 24 * 60),
+          intOption(values, 'soak-rate', 3_000, 100, 100_000),
+        );
+        results['soak'] = soak;
+        for (const [name, title, unit, pick] of SOAK_CHARTS)
+          await writeFile(
+            path.join(out, `${stamp}-soak-${name}.svg`),
+            lineChart(
+              title,
+              soak.samples.map((s) => [s.minute, pick(s)] as [number, number]),
+              'minute',
+              unit,
+            ),
+          );
+      }
       await writeFile(path.join(out, `${stamp}.json`), `${JSON.stringify(results, null, 2)}\n`);
       await writeFile(path.join(out, `${stamp}.md`), markdown(results));
       log(`wrote ${path.join(out, `${stamp}.json`)} and .md`);
@@ -329,6 +364,22 @@ function machine() {
   return { node: process.version, cpus: os.cpus().length, memoryGb: Math.round(os.totalmem() / 2 ** 30) };
 }
 
+function soakRows(soak: SoakFigures | undefined): string[] {
+  if (!soak) return [];
+  const v = soak.verdict;
+  const samples = soak.samples.map(
+    (s) =>
+      `| soak minute ${s.minute}: RSS floor–peak / heap floor–peak / event-loop p99 / mean flush / event → view p99 | ${s.rssFloorMb}–${s.rssPeakMb} MB / ${s.heapFloorMb}–${s.heapPeakMb} MB / ${s.eventLoopP99Ms} ms / ${s.flushMeanMs} ms / ${s.eventToViewP99Ms} ms (${s.betsProjected} bets) | |`,
+  );
+  return [
+    `| soak: ${soak.minutes} min at ${soak.rate} events/s, ${soak.appended} events (tables at the end: ${soak.betEvents} events, ${soak.betsView} bets), growth of the RSS floor from minute ${v.fromMinute} (least squares) | ${v.rssGrowthMb} MB | ≤ 10 MB |`,
+    `| soak: growth of the heap floor from minute ${v.fromMinute} | ${v.heapGrowthMb} MB | |`,
+    `| soak: p99 event → view, first / last third from minute ${v.fromMinute} | ${v.eventToViewP99FirstMs} / ${v.eventToViewP99LastMs} ms | no drift |`,
+    `| soak: the worker's mean flush, first / last third from minute ${v.fromMinute} | ${v.flushMeanFirstMs} / ${v.flushMeanLastMs} ms | |`,
+    ...samples,
+  ];
+}
+
 function markdown(r: Record<string, unknown>): string {
   const rows: string[] = ['| figure | median (min–max, runs) | target |', '|---|---|---|'];
   const add = (name: string, f: Figure | undefined, unit: string, target = '') => {
@@ -352,6 +403,7 @@ function markdown(r: Record<string, unknown>): string {
       `| batch (ceiling, 100) / immediate | ${(ceiling.batch100.median / immediate.median).toFixed(1)}× | ≥ 25× |`,
     );
   rows.push(...callersRows(r['callers'] as CallersResult | undefined));
+  rows.push(...soakRows(r['soak'] as SoakFigures | undefined));
   const tenantRebuild = r['tenantRebuild'] as TenantRebuildFigures | undefined;
   if (tenantRebuild) {
     const t = tenantRebuild;

@@ -14,8 +14,10 @@ export interface StallDetector {
   /** A join: these partitions are ours from now, each as if it had just delivered. */
   assigned(owned: readonly number[]): void;
   delivered(partition: number): void;
-  /** Resolves at the next stall while `active()` holds (never when the watch is off). */
+  /** Resolves at the next stall, or the next call of `replace`, while `active()` holds. */
   stalled(): Promise<'stalled'>;
+  /** The consumer is broken in a way the worker saw itself: replace it as for a stall. */
+  replace(reason: 'coordinator_lost', detail: Record<string, unknown>, message: string): void;
   stop(): void;
   /** Stops, and closes the admin client. */
   close(): Promise<void>;
@@ -61,18 +63,27 @@ export function createStallDetector(deps: {
     return new Map(rows.filter((r) => r.topic === topic).map((r) => [r.partition, Number(r.next_offset)]));
   }
 
-  function stalled(found: readonly StalledPartition[]): void {
+  function replaceConsumer(
+    reason: 'stalled' | 'coordinator_lost',
+    detail: Record<string, unknown>,
+    message: string,
+  ): void {
     if (!deps.active() || onStall === undefined) return;
-    metrics?.consumerRestarts.inc({ reason: 'stalled' });
-    logger.warn(
-      { stalled: found, stallTimeoutMs: stallMs },
-      'partitions have messages beyond the checkpoint and delivered no batch for the stall timeout: ' +
-        'the consumer is stuck (tulios/kafkajs#1152); starting a new one, from the checkpoint',
-    );
+    metrics?.consumerRestarts.inc({ reason });
+    logger.warn(detail, message);
     const resolve = onStall;
     onStall = undefined;
     lastDeliveredAt.clear();
     resolve();
+  }
+
+  function stalled(found: readonly StalledPartition[]): void {
+    replaceConsumer(
+      'stalled',
+      { stalled: found, stallTimeoutMs: stallMs },
+      'partitions have messages beyond the checkpoint and delivered no batch for the stall timeout: ' +
+        'the consumer is stuck (tulios/kafkajs#1152); starting a new one, from the checkpoint',
+    );
   }
 
   if (stallMs > 0) {
@@ -110,9 +121,10 @@ export function createStallDetector(deps: {
     },
     stalled() {
       return new Promise((resolve) => {
-        if (watch !== undefined) onStall = () => resolve('stalled');
+        onStall = () => resolve('stalled');
       });
     },
+    replace: replaceConsumer,
     stop,
     async close() {
       stop();

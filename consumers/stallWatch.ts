@@ -3,9 +3,9 @@
  * heartbeats, so the liveness probe passes — and projects nothing. The failover suite met one after
  * a group coordinator moved: offset commits failed with NOT_COORDINATOR, and no batch came again
  * (tulios/kafkajs#1152). The watch judges by what matters rather than by kafkajs's state: a partition
- * this worker owns has messages beyond the database checkpoint, nothing of it is buffered or
- * flushing, and no batch of it has arrived for the stall timeout. Then the worker starts a new
- * consumer; the checkpoint makes that safe at any moment.
+ * this worker owns has messages beyond the database checkpoint, no batch of it has arrived for the
+ * stall timeout, and nothing is buffered or flushing (the worker waits on Kafka, not on the
+ * database). Then the worker starts a new consumer; the checkpoint makes that safe at any moment.
  */
 import type { Logger } from '../src/observability/logger.js';
 
@@ -14,7 +14,7 @@ export interface WatchedPartition {
   readonly partition: number;
   /** When its last batch arrived, or when it was assigned (ms since the epoch). */
   readonly lastDeliveredAt: number;
-  /** Nothing of it buffered or flushing: the worker is waiting on Kafka, not on the database. */
+  /** Nothing of it buffered or flushing. */
   readonly idle: boolean;
 }
 
@@ -31,13 +31,18 @@ export interface StalledPartition {
   readonly behind: number;
 }
 
-/** Partitions silent and idle for at least `stallMs`: the only ones worth asking the broker about. */
+/**
+ * Partitions silent for at least `stallMs`: the only ones worth asking the broker about. None while
+ * any partition is busy: kafkajs hands out the batches of one fetch before it fetches again, so a
+ * flush that waits on the database (retrying an outage, say) holds every partition's next batch.
+ */
 export function silentPartitions(
   partitions: readonly WatchedPartition[],
   now: number,
   stallMs: number,
 ): WatchedPartition[] {
-  return partitions.filter((p) => p.idle && now - p.lastDeliveredAt >= stallMs);
+  if (partitions.some((p) => !p.idle)) return [];
+  return partitions.filter((p) => now - p.lastDeliveredAt >= stallMs);
 }
 
 /**

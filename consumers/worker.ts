@@ -8,8 +8,10 @@
  *
  * restarting: the stall watch found the kafkajs consumer stuck, and a new one replaces it.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import { backlogFlushSize, type Config } from '../src/config.js';
+import { askedAStaleCoordinator } from '../src/kafka/client.js';
 import { dialectOf } from '../src/db/platform.js';
 import type { Pool } from '../src/db/pool.js';
 import type { Logger } from '../src/observability/logger.js';
@@ -23,6 +25,7 @@ import type { WorkerStats } from './flushStats.js';
 import { toConsumedItem, type ConsumedItem } from './messages.js';
 import { partitionGauges } from './partitionGauges.js';
 import { createPartitions } from './partitions.js';
+import { offsetCommits, type PartitionOffset } from './offsetCommits.js';
 import { createStallDetector } from './stallDetector.js';
 import { undecodableReporter } from './undecodable.js';
 
@@ -31,6 +34,9 @@ export type { WorkerStats };
 function asError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
 }
+
+/** How long closing a consumer waits for the offset commits handed over before it. */
+const COMMIT_SETTLE_MS = 5_000;
 
 export type WorkerState =
   'created' | 'starting' | 'running' | 'restarting' | 'stopping' | 'stopped' | 'failed';
@@ -118,19 +124,32 @@ export function createWorker(deps: {
 
   /**
    * A failed commit (typically a rebalance took the partition away) loses nothing: the checkpoint
-   * is in the database, and the partition's next owner starts from it.
+   * is in the database, and the partition's next owner starts from it. One that asked a coordinator
+   * that moved will fail again and again: the consumer is replaced.
    */
-  async function commitOffsets(
-    offsets: Array<{ topic: string; partition: number; offset: string }>,
-  ): Promise<void> {
-    if (offsets.length === 0 || !consumer) return;
-    try {
-      await consumer.commitOffsets(offsets);
-    } catch (error) {
+  const commits = offsetCommits({
+    commit: async (offsets) => {
+      await consumer?.commitOffsets(offsets);
+    },
+    onFailure: (error, offsets) => {
       metrics?.errors.inc({ kind: 'kafka_commit' });
       logger.warn({ err: error, offsets }, 'offset commit failed; the DB checkpoint stands');
-    }
+      if (askedAStaleCoordinator(error))
+        stalls.replace(
+          'coordinator_lost',
+          { offsets },
+          'offset commits keep going to a broker that is no longer the group coordinator ' +
+            '(tulios/kafkajs#1069); starting a new consumer, which finds the new one',
+        );
+    },
+  });
+  function commitOffsets(offsets: PartitionOffset[]): Promise<void> {
+    if (offsets.length > 0) commits.submit(offsets);
+    return Promise.resolve();
   }
+  /** Normally milliseconds; one stuck in kafkajs's retries is left behind (the checkpoint stands). */
+  const settleCommits = () =>
+    Promise.race([commits.settle(), sleep(COMMIT_SETTLE_MS, undefined, { ref: false })]);
 
   const partitions = createPartitions({
     config: { ...config, checkpointName: projection.name },
@@ -209,7 +228,7 @@ export function createWorker(deps: {
     await payload.heartbeat();
   }
 
-  /** A new kafkajs consumer, joined and running; the one before it (if any) is closed. */
+  /** A new kafkajs consumer, subscribed and running (the caller closed the one before it). */
   async function openConsumer(): Promise<Consumer> {
     const c = createGroupConsumer(kafka, config);
     consumer = c;
@@ -250,6 +269,7 @@ export function createWorker(deps: {
       logger.debug({ err: error }, 'consumer not running: nothing to pause');
     }
     await partitions.drainAll();
+    await settleCommits();
     try {
       // Always, even after a failure: an open kafkajs client keeps the process alive.
       await c.disconnect();
@@ -257,6 +277,7 @@ export function createWorker(deps: {
       logger.warn({ err: error }, 'consumer disconnect failed');
     }
     await partitions.drainAll();
+    await settleCommits();
   }
 
   async function run(signal: AbortSignal): Promise<void> {

@@ -42,6 +42,20 @@ export function isTransientGroupAnswer(error: unknown): boolean {
 }
 
 /**
+ * kafkajs kept asking a group coordinator that is no longer one (tulios/kafkajs#1069: its consumer
+ * refreshes metadata on NOT_COORDINATOR but commits to the broker it cached at the join): only a
+ * new consumer, joining afresh, finds the new one.
+ */
+export function askedAStaleCoordinator(error: unknown): boolean {
+  for (let e = error, depth = 0; typeof e === 'object' && e !== null && depth < 5; depth++) {
+    const { type, originalError, cause } = e as { type?: unknown; originalError?: unknown; cause?: unknown };
+    if (type === 'NOT_COORDINATOR_FOR_GROUP') return true;
+    e = originalError ?? cause;
+  }
+  return false;
+}
+
+/**
  * The consumer's own crash report ("Crash: …", then "Restarting the consumer in …"): the worker
  * reports each crash once, at the level it deserves, from the consumer's CRASH event.
  */

@@ -132,7 +132,7 @@ export function createMetrics(options: { defaultMetrics?: boolean; exemplars?: b
     groupJoins: new Counter({ name: METRIC.groupJoins, help: 'Consumer group joins', registers }),
     consumerRestarts: new Counter({
       name: METRIC.consumerRestarts,
-      help: 'Kafka consumers the worker replaced, by reason (stalled: fetched nothing while its partitions had messages)',
+      help: 'Kafka consumers the worker replaced as stuck, by reason (stalled: fetched nothing while its partitions had messages; coordinator_lost: committed to a broker no longer the group coordinator)',
       labelNames: ['reason'],
       registers,
     }),

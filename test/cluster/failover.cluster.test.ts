@@ -26,9 +26,9 @@ const errorLines = (text: string) =>
 
 const recovery: Array<{ scenario: string; seconds: number; unpublished: number; replaced: number }> = [];
 
-/** Consumers the worker replaced because they fetched nothing (consumers/stallWatch.ts). */
+/** Consumers the worker replaced as stuck (consumers/stallDetector.ts). */
 const replacedConsumers = (logs: string) =>
-  logs.split('\n').filter((l) => l.includes('the consumer is stuck')).length;
+  logs.split('\n').filter((l) => /the consumer is stuck|starting a new consumer/.test(l)).length;
 
 describe('a 3-broker Kafka cluster losing brokers under load', () => {
   let kafka: Kafka;
@@ -61,6 +61,44 @@ describe('a 3-broker Kafka cluster losing brokers under load', () => {
       const counts = new Map<number, number>();
       for (const p of topics[0]!.partitions) counts.set(p.leader, (counts.get(p.leader) ?? 0) + 1);
       return counts;
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  /** Partition → its leader and replicas. */
+  async function layout(topic: string): Promise<Map<number, { leader: number; replicas: number[] }>> {
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+      return new Map(
+        topics[0]!.partitions.map((p) => [p.partitionId, { leader: p.leader, replicas: p.replicas }]),
+      );
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  /** Moves the partitions' replicas as an operator's reassignment does, and waits until it is done. */
+  async function reassign(topic: string, replicas: ReadonlyMap<number, number[]>): Promise<void> {
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await admin.alterPartitionReassignments({
+        topics: [
+          {
+            topic,
+            partitionAssignment: [...replicas].map(([partition, nodes]) => ({ partition, replicas: nodes })),
+          },
+        ],
+      });
+      await waitFor(
+        'the reassignment to finish',
+        async () => (await admin.listPartitionReassignments({})).topics.every((t) => t.topic !== topic),
+        60_000,
+        250,
+      );
     } finally {
       await admin.disconnect();
     }
@@ -156,6 +194,31 @@ describe('a 3-broker Kafka cluster losing brokers under load', () => {
       await sleep(15_000);
       cluster('start', node);
     });
+  });
+
+  it('every leader moved by a reassignment while the worker reads, then the replicas restored: quiet, nothing lost', async () => {
+    let moved = -1;
+    await underLoad('every leader moved by a reassignment, replicas restored', 12_000, async (topic) => {
+      const before = await layout(topic);
+      // Each partition loses its leader from its replicas: the controller elects another.
+      await reassign(
+        topic,
+        new Map([...before].map(([p, m]) => [p, m.replicas.filter((node) => node !== m.leader)])),
+      );
+      await waitFor('the leaders to have moved', async () => {
+        const now = await layout(topic);
+        moved = [...now].filter(([p, m]) => m.leader !== before.get(p)!.leader).length;
+        return moved === before.size;
+      });
+      // And gets it back as a follower, which copies the partition again while the worker reads.
+      await reassign(
+        topic,
+        new Map(
+          [...before].map(([p, m]) => [p, [...m.replicas.filter((node) => node !== m.leader), m.leader]]),
+        ),
+      );
+    });
+    expect(moved).toBe(6);
   });
 
   it('every broker killed in turn, 8 s each: quiet, nothing lost', async () => {

@@ -301,6 +301,7 @@ describe('the Helm chart rendered by real Helm', () => {
         projector_events_total: ['result'],
         projector_undecodable_batches_total: ['topic', 'partition', 'codec'],
         projector_retries_total: ['operation'],
+        projector_consumer_restarts_total: ['reason'],
       };
       const alerts = rules.spec.groups.flatMap(
         (g: { rules: Array<{ alert: string; expr: string }> }) => g.rules,

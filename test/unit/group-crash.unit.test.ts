@@ -1,5 +1,6 @@
 import { KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError, type Consumer } from 'kafkajs';
 import { watchGroup } from '../../consumers/consumerGroup.js';
+import { askedAStaleCoordinator } from '../../src/kafka/client.js';
 import type { WorkerStats } from '../../consumers/flushStats.js';
 import { recordingLogger } from '../support/recordingLogger.js';
 
@@ -55,5 +56,32 @@ describe('what a consumer crash means to the worker', () => {
     crash(gone, false);
     expect(lines.map(([level]) => level)).toEqual(['warn', 'error']);
     expect(fatal).toEqual([gone]);
+  });
+});
+
+describe('an offset commit that asked a stale coordinator', () => {
+  it("is known through kafkajs's exhausted retries, and nothing else is taken for it", () => {
+    const stale = new KafkaJSProtocolError({
+      type: 'NOT_COORDINATOR_FOR_GROUP',
+      code: 16,
+      retriable: true,
+      message: 'This is not the correct coordinator for this group',
+    } as never);
+    const exhausted = new KafkaJSNumberOfRetriesExceeded(stale, { retryCount: 20, retryTime: 5_000 });
+    expect(askedAStaleCoordinator(exhausted)).toBe(true);
+    const rebalancing = new KafkaJSProtocolError({
+      type: 'REBALANCE_IN_PROGRESS',
+      code: 27,
+      retriable: false,
+      message: 'The group is rebalancing, so a rejoin is needed',
+    } as never);
+    expect(
+      askedAStaleCoordinator(
+        new KafkaJSNumberOfRetriesExceeded(rebalancing, { retryCount: 1, retryTime: 1 }),
+      ),
+    ).toBe(false);
+    expect(askedAStaleCoordinator(new Error('This is not the correct coordinator for this group'))).toBe(
+      false,
+    );
   });
 });

@@ -19,14 +19,15 @@ const ends = (entries: Array<[number, number, number]>) =>
   new Map<number, LogEnds>(entries.map(([p, low, high]) => [p, { low, high }]));
 
 describe('which partitions are stalled', () => {
-  it('a partition is silent only when idle and quiet for the whole timeout', () => {
+  it('a partition is silent after the whole timeout, and none is while any flush is in progress', () => {
     const now = 100_000;
-    const watched = [
+    const quiet = [
       at(0, now - STALL), // exactly the timeout
       at(1, now - STALL + 1), // one ms short
-      at(2, now - 5 * STALL, false), // quiet for long, but a flush holds it: waiting on the database
     ];
-    expect(silentPartitions(watched, now, STALL).map((p) => p.partition)).toEqual([0]);
+    expect(silentPartitions(quiet, now, STALL).map((p) => p.partition)).toEqual([0]);
+    // A flush waiting on the database holds the consumer's next fetch, for every partition.
+    expect(silentPartitions([...quiet, at(2, now, false)], now, STALL)).toEqual([]);
   });
 
   it('is stalled only with messages beyond the checkpoint; never checkpointed starts at the low end', () => {
