@@ -6,6 +6,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../src/config.js';
+import { classifyError } from '../src/errors.js';
 import type { Pool } from '../src/db/pool.js';
 import type { Logger } from '../src/observability/logger.js';
 import type { Metrics } from '../src/observability/metrics.js';
@@ -84,7 +85,11 @@ export async function runSweep(deps: {
       }
     } catch (error) {
       metrics?.errors.inc({ kind: 'sweep' });
-      logger.error({ err: error }, 'sweep failed');
+      // A deadlock with a flush over the same followers' rows, a connection lost: the flush retries
+      // its side, and the next sweep finds whatever is still behind. Only the rest needs a person.
+      if (classifyError(error) === 'retryable')
+        logger.warn({ err: error }, 'sweep met a transient error; the next sweep tries again');
+      else logger.error({ err: error }, 'sweep failed');
     }
   }
 }

@@ -9,6 +9,7 @@ export function recordingLogger(): { logger: Logger; lines: Array<[string, strin
     warn: at('warn'),
     info: at('info'),
     debug: at('debug'),
+    child: () => logger,
   } as unknown as Logger;
   return { logger, lines };
 }
