@@ -2,7 +2,7 @@
  * The benchmark's measurements. Each runs against the bench database and the local broker, and
  * returns figures (median and spread over runs) rather than single timings.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -47,6 +47,35 @@ export const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
  * semi-space, V8 keeps a worker at full speed smaller at the same throughput (docs/benchmarks.md).
  */
 export const WORKER_NODE_FLAGS = ['--max-semi-space-size=4'];
+
+/**
+ * A worker process on the bench's database and broker, reading `topic` as `group`; its log (warn
+ * and above) goes to the bench's stderr. `settings`: its environment on top of the bench's base
+ * (an ephemeral HTTP port, the sweep off, LOG_LEVEL=warn); a setting given as undefined leaves
+ * that variable out, so the worker takes its default.
+ */
+export function workerProcess(
+  ctx: BenchContext,
+  topic: string,
+  group: string,
+  settings: Record<string, string | undefined> = {},
+): ChildProcess {
+  const env = Object.entries({
+    PATH: process.env['PATH'] ?? '',
+    DATABASE_URL: ctx.databaseUrl,
+    KAFKA_BROKERS: ctx.brokers,
+    KAFKA_TOPIC: topic,
+    KAFKA_GROUP_ID: group,
+    HTTP_PORT: '0',
+    SWEEP_INTERVAL_MS: '0',
+    LOG_LEVEL: 'warn',
+    ...settings,
+  }).filter((entry): entry is [string, string] => entry[1] !== undefined);
+  return spawn(process.execPath, [...WORKER_NODE_FLAGS, CLI, 'worker'], {
+    env: Object.fromEntries(env),
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+}
 const perSecond = (count: number, ms: number) => Math.round((count / ms) * 1000);
 
 function events(ctx: BenchContext, count: number, seed: number): BetEvent[] {
@@ -242,27 +271,17 @@ export async function benchEndToEnd(
   const f = await repeat(ctx.runs, async (run) => {
     await ctx.pool.query(`TRUNCATE ${PROJECTED_TABLES}`);
     const group = `bench-${Date.now()}-${run}`;
-    const env = {
-      PATH: process.env['PATH'] ?? '',
-      DATABASE_URL: ctx.databaseUrl,
-      KAFKA_BROKERS: ctx.brokers,
-      KAFKA_TOPIC: topic,
-      KAFKA_GROUP_ID: group,
-      FLUSH_MAX_EVENTS: String(flush.maxEvents),
-      FLUSH_INTERVAL_MS: String(flush.intervalMs),
-      SWEEP_INTERVAL_MS: '0',
-      LOG_LEVEL: 'warn',
-      ...settings,
-    };
     const ports = await Promise.all(Array.from({ length: workers }, () => freePort()));
     // The end offsets once, up front: asking the broker four times a second while measuring would
     // load the same two cores the workers run on (it cost the default-buffer run ~20 %).
     const end = [...(await topicEndOffsets(ctx.kafka, topic)).values()].reduce((a, b) => a + b, 0);
     const started = performance.now();
     const children = ports.map((port) =>
-      spawn(process.execPath, [...WORKER_NODE_FLAGS, CLI, 'worker'], {
-        env: { ...env, HTTP_PORT: String(port) },
-        stdio: ['ignore', 'ignore', 'inherit'],
+      workerProcess(ctx, topic, group, {
+        FLUSH_MAX_EVENTS: String(flush.maxEvents),
+        FLUSH_INTERVAL_MS: String(flush.intervalMs),
+        ...settings,
+        HTTP_PORT: String(port),
       }),
     );
     const series: Array<[number, number]> = [];
@@ -373,21 +392,7 @@ async function latencyRun(
   await resetTables(ctx.pool);
   const topic = `bench-latency-${Date.now()}`;
   await ensureTopic(ctx.kafka, topic, 6);
-  const env = {
-    PATH: process.env['PATH'] ?? '',
-    DATABASE_URL: ctx.databaseUrl,
-    KAFKA_BROKERS: ctx.brokers,
-    KAFKA_TOPIC: topic,
-    KAFKA_GROUP_ID: `${topic}-g`,
-    HTTP_PORT: '0',
-    SWEEP_INTERVAL_MS: '0',
-    LOG_LEVEL: 'warn',
-    ...settings,
-  };
-  const worker = spawn(process.execPath, [...WORKER_NODE_FLAGS, CLI, 'worker'], {
-    env,
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const worker = workerProcess(ctx, topic, `${topic}-g`, settings);
   await sleep(3_000);
   const cpuBefore = cpuMs(worker.pid!);
   const { createKafkaPublisher } = await import('../src/kafka/publisher.js');

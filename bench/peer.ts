@@ -9,19 +9,17 @@
  * version guard (it is right only because a bet's events stay in order within one partition), no
  * checkpoint in the database, no user_exposure. It writes a table shaped like bets_view.
  */
-import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { betKey, type BetEvent } from '../src/events/types.js';
 import { encodeEvent } from '../src/kafka/publisher.js';
 import { simulateEvents } from '../src/simulate/generator.js';
 import { connectPaths, rowMessages, startConnect, type Reader } from './kafkaConnect.js';
 import {
-  CLI,
   cpuMs,
   fillTopicWith,
   peakRssMb,
   PROJECTED_TABLES,
-  WORKER_NODE_FLAGS,
+  workerProcess,
   type BenchContext,
 } from './parts.js';
 import { figure, spread, type Figure } from './stats.js';
@@ -189,19 +187,7 @@ async function measure(
 }
 
 async function startWorker(ctx: BenchContext, topic: string, group: string): Promise<Reader> {
-  const child = spawn(process.execPath, [...WORKER_NODE_FLAGS, CLI, 'worker'], {
-    env: {
-      PATH: process.env['PATH'] ?? '',
-      DATABASE_URL: ctx.databaseUrl,
-      KAFKA_BROKERS: ctx.brokers,
-      KAFKA_TOPIC: topic,
-      KAFKA_GROUP_ID: group,
-      HTTP_PORT: '0',
-      SWEEP_INTERVAL_MS: '0',
-      LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const child = workerProcess(ctx, topic, group);
   return { child, diagnose: () => "its log is on the bench's stderr" };
 }
 

@@ -7,7 +7,6 @@
  * two thirds of the run (the last 20 minutes of 30): RSS growth, heap growth, and the p99 of its
  * last third against its first.
  */
-import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isCaughtUp } from '../consumers/lag.js';
 import { inlineProjection } from '../projections/registry.js';
@@ -16,7 +15,7 @@ import { createKafkaPublisher } from '../src/kafka/publisher.js';
 import { ensureTopic } from '../src/kafka/topics.js';
 import { runSimulation } from '../src/simulate/run.js';
 import { createEventStore } from '../src/store/eventStore.js';
-import { CLI, PROJECTED_TABLES, WORKER_NODE_FLAGS, type BenchContext } from './parts.js';
+import { PROJECTED_TABLES, workerProcess, type BenchContext } from './parts.js';
 import { quantile } from './stats.js';
 
 const SCRAPE_MS = 5_000;
@@ -126,17 +125,10 @@ export async function benchSoak(ctx: BenchContext, minutes: number, rate: number
   const topic = `bench-soak-${Date.now()}`;
   await ensureTopic(ctx.kafka, topic, 6);
   const port = await freePort();
-  const worker = spawn(process.execPath, [...WORKER_NODE_FLAGS, CLI, 'worker'], {
-    env: {
-      PATH: process.env['PATH'] ?? '',
-      DATABASE_URL: ctx.databaseUrl,
-      KAFKA_BROKERS: ctx.brokers,
-      KAFKA_TOPIC: topic,
-      KAFKA_GROUP_ID: `${topic}-g`,
-      HTTP_PORT: String(port),
-      LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
+  const worker = workerProcess(ctx, topic, `${topic}-g`, {
+    HTTP_PORT: String(port),
+    // The soak runs the worker at its defaults: the sweep on.
+    SWEEP_INTERVAL_MS: undefined,
   });
   const exited = new Promise<number | null>((resolve) => worker.once('close', (code) => resolve(code)));
   const publisher = createKafkaPublisher(ctx.kafka, topic);
