@@ -19,7 +19,9 @@ import {
   type BenchContext,
   type EndToEndResult,
 } from './parts.js';
+import { serverCpu } from './serverCpu.js';
 import { figure, repeat, spread, type Figure } from './stats.js';
+import { benchUpsertCeiling } from './upsertCeiling.js';
 
 export interface PlatformFigures {
   readonly platform: string;
@@ -28,6 +30,17 @@ export interface PlatformFigures {
   readonly e2e: EndToEndResult;
   /** The worker's flush statements from memory, as many partitions at once as the e2e topic has. */
   readonly ceiling: Figure;
+  /**
+   * CPU per event while the ceiling ran, in µs: each database server's (where it runs on this
+   * machine) and the bench process's own (the flusher's reading, folding and sending).
+   */
+  readonly ceilingCpu?: {
+    readonly nodes: readonly string[];
+    readonly serverMicros: readonly number[];
+    readonly clientMicros: number;
+  };
+  /** Plain 100-row UPSERTs at 4 clients, rows of 20 tenants in each statement, and of one. */
+  readonly upsertCeiling: { readonly tenants: Figure; readonly oneTenant: Figure };
   readonly rebuild: { readonly totalMs: Figure; readonly lockedMs: Figure; readonly fillMs: Figure };
 }
 
@@ -36,6 +49,9 @@ const BATCH = 100;
 const CONCURRENT_PRODUCERS = 4;
 /** The e2e topic's partitions (parts.ts fillTopic): the worker flushes that many at once. */
 const WORKER_PARTITIONS = 6;
+/** The plain UPSERT ceiling's shape: pgbench's, as issue 23 measured it. */
+const UPSERT_CLIENTS = 4;
+const UPSERT_ROWS = 100;
 
 function stream(count: number, seed: number): BetEvent[] {
   return [...simulateEvents({ seed, events: count, tenants: TENANTS, openBets: 5_000, now: Date.now })];
@@ -97,13 +113,37 @@ export async function benchPlatform(
   );
   const e2e = await benchEndToEnd(ctx, topic, options.e2eEvents, 1, { maxEvents: 100, intervalMs: 100 });
   // The flush size the worker reaches while it works off the topic's backlog.
+  const meter = await serverCpu(ctx.pool, dialectOf(ctx.pool).platform);
+  const serverBefore = meter?.seconds();
+  const clientBefore = process.cpuUsage();
   const ceiling = await benchCeiling(ctx, options.e2eEvents, dialectOf(ctx.pool).backlogFlushEvents, {
     lanes: WORKER_PARTITIONS,
   });
+  const client = process.cpuUsage(clientBefore);
+  const perEvent = (seconds: number) =>
+    Math.round((seconds / (options.e2eEvents * ctx.runs)) * 1e6 * 10) / 10;
+  const ceilingCpu = meter &&
+    serverBefore && {
+      nodes: meter.nodes,
+      serverMicros: meter.seconds().map((after, i) => perEvent(after - serverBefore[i]!)),
+      clientMicros: perEvent((client.user + client.system) / 1e6),
+    };
   ctx.log(`${platform}: end to end ${e2e.eventsPerSecond.median} events/s; its ceiling ${ceiling.median}`);
+  const upsert = (tenants: number) =>
+    benchUpsertCeiling(ctx, options.e2eEvents, { clients: UPSERT_CLIENTS, rows: UPSERT_ROWS, tenants });
+  const upsertCeiling = { tenants: await upsert(TENANTS), oneTenant: await upsert(1) };
   const rebuild = await rebuildFigures(ctx, options.rebuildEvents);
   ctx.log(`${platform}: rebuild ${rebuild.totalMs.median} ms (locked ${rebuild.lockedMs.median} ms)`);
-  return { platform, append, appendConcurrent, e2e, ceiling, rebuild };
+  return {
+    platform,
+    append,
+    appendConcurrent,
+    e2e,
+    ceiling,
+    ...(ceilingCpu && { ceilingCpu }),
+    upsertCeiling,
+    rebuild,
+  };
 }
 
 /** The side-by-side table, with Citus as a ratio of PostgreSQL. */
@@ -148,6 +188,22 @@ export function platformsMarkdown(
       citus.e2e.eventsPerSecond.median,
       citus.ceiling.median,
     )} | | |`,
+    row(
+      `plain ${UPSERT_ROWS}-row UPSERTs, ${UPSERT_CLIENTS} clients, rows of ${TENANTS} tenants in each statement`,
+      pg.upsertCeiling.tenants,
+      citus.upsertCeiling.tenants,
+      'rows/s',
+    ),
+    row(
+      `the same, rows of one tenant in each statement`,
+      pg.upsertCeiling.oneTenant,
+      citus.upsertCeiling.oneTenant,
+      'rows/s',
+    ),
+    `| end to end / plain UPSERTs of ${TENANTS} tenants (PostgreSQL target ≥ 0.5) | ${ratio(
+      pg.e2e.eventsPerSecond.median,
+      pg.upsertCeiling.tenants.median,
+    )} | ${ratio(citus.e2e.eventsPerSecond.median, citus.upsertCeiling.tenants.median)} | | |`,
     row('peak RSS of that worker', pg.e2e.peakRssMb, citus.e2e.peakRssMb, 'MB'),
     row(
       `rebuild of ${options.rebuildEvents} events, total`,
@@ -178,5 +234,25 @@ export function platformsMarkdown(
           .join(' | ')} |`,
     ),
     '',
+    ...cpuTable([pg, citus]),
   ].join('\n');
+}
+
+/** CPU per event while the flush ceiling ran, server by server: where a flush's time goes. */
+function cpuTable(platforms: readonly PlatformFigures[]): string[] {
+  const measured = platforms.filter((p) => p.ceilingCpu);
+  if (measured.length === 0) return [];
+  return [
+    `CPU per event while the flush ceiling ran (µs; the bench process reads, folds and sends; each server's time from /proc):`,
+    '',
+    '| platform | the bench process | servers | server total |',
+    '|---|---|---|---|',
+    ...measured.map((p) => {
+      const cpu = p.ceilingCpu!;
+      const servers = cpu.nodes.map((node, i) => `${node} ${cpu.serverMicros[i]}`).join(', ');
+      const total = Math.round(cpu.serverMicros.reduce((a, b) => a + b, 0) * 10) / 10;
+      return `| ${p.platform} | ${cpu.clientMicros} | ${servers} | ${total} |`;
+    }),
+    '',
+  ];
 }
