@@ -112,6 +112,19 @@ export async function writeBetRows(
 const NOTHING_IN_FLIGHT = Promise.resolve();
 
 /**
+ * Rows in key order. Every writer of bets_view sends its rows in this order — a flush, the sweep's
+ * and repair's re-folds, immediate mode, two workers on one partition in a rebalance — so two
+ * transactions that share rows lock them in the same order and never wait on each other in a
+ * circle (CI's cluster run met a deadlock between a flush and the sweep's re-fold). The followers'
+ * additions are in key order already (projections/sums.ts).
+ */
+export function inKeyOrder(rows: readonly BetRow[]): BetRow[] {
+  return [...rows].sort(
+    (a, b) => a.tenantId - b.tenantId || (a.betId < b.betId ? -1 : a.betId > b.betId ? 1 : 0),
+  );
+}
+
+/**
  * writeBetRows for a pipelined caller: the rows are sent before the first await. Where writes
  * chain (PostgreSQL) the followers are in the same statement; elsewhere this resolves once the
  * UPSERT has answered, the followers' changes over the rows it accepted have been summed, and
@@ -125,7 +138,7 @@ export async function sendBetRows(
 ): Promise<{ written: Set<string>; followed: Promise<unknown> }> {
   if (rows.length === 0) return { written: new Set(), followed: NOTHING_IN_FLIGHT };
   const dialect = dialectOf(db);
-  const values = rows.map(rowValues);
+  const values = inKeyOrder(rows).map(rowValues);
   const keysOf = (answers: ReadonlyArray<{ rows: Key[] }>) =>
     new Set(answers.flatMap((a) => a.rows.map((r) => betKey(Number(r.tenant_id), r.bet_id))));
   if (followers.length === 0 || dialect.chainedWrites) {
