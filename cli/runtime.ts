@@ -61,6 +61,7 @@ export function createRuntime(command: string, overrides: Partial<Record<string,
         inline: inlineProjection,
         retry: {
           policy,
+          publishDeadlineMs: config.publishDeadlineMs,
           ...(signal && { signal }),
           onRetry: (step, error, attempt, delayMs) =>
             logger.warn(

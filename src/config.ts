@@ -77,6 +77,8 @@ export interface Config {
   readonly retryInitialMs: number;
   readonly retryMaxMs: number;
   readonly retryMaxAttempts: number;
+  /** An append's publish gives up this long after it began, whatever attempts remain. */
+  readonly publishDeadlineMs: number;
   readonly shutdownTimeoutMs: number;
   readonly httpPort: number;
   readonly livenessTimeoutMs: number;
@@ -338,6 +340,7 @@ export function loadConfig(env: Env = process.env): Config {
     retryInitialMs,
     retryMaxMs,
     retryMaxAttempts: integer(env, 'RETRY_MAX_ATTEMPTS', 20, 1, 1_000),
+    publishDeadlineMs: integer(env, 'PUBLISH_DEADLINE_MS', 30_000, 1_000, 3_600_000),
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 30_000, 100, 3_600_000),
     httpPort: integer(env, 'HTTP_PORT', 9464, 0, 65_535),
     livenessTimeoutMs: integer(env, 'LIVENESS_TIMEOUT_MS', 120_000, 1_000, 3_600_000),

@@ -54,12 +54,37 @@ export type AppendStep = 'store' | 'read back' | 'publish';
 export interface AppendRetry {
   readonly policy: RetryPolicy;
   readonly signal?: AbortSignal;
+  /**
+   * The publish step gives up this long after it began (PUBLISH_DEADLINE_MS), whatever attempts
+   * remain: while brokers drop in-sync replicas each send can be held for the broker's request
+   * timeout, so a bound in attempts alone can keep a caller waiting for minutes. The events are
+   * stored by then; the sweep projects them.
+   */
+  readonly publishDeadlineMs?: number;
   /** Told before each wait, so the caller can say so. */
   readonly onRetry?: (step: AppendStep, error: unknown, attempt: number, delayMs: number) => void;
 }
 
 /** One attempt per step: the caller retries, or not. */
 const NO_RETRY: AppendRetry = { policy: { initialMs: 1, maxMs: 1, maxAttempts: 1 } };
+
+/** The publish step was still unacknowledged at AppendRetry.publishDeadlineMs. */
+export class PublishDeadlineError extends Error {
+  override readonly name = 'PublishDeadlineError';
+  constructor(
+    readonly deadlineMs: number,
+    readonly attempts: number,
+    lastError: unknown,
+  ) {
+    super(
+      `no acknowledgement from Kafka within PUBLISH_DEADLINE_MS=${deadlineMs} ms, ${attempts} attempt(s)` +
+        (lastError === undefined
+          ? ', the first still unanswered'
+          : `; the last failure: ${(lastError as Error).message}`),
+      { cause: lastError },
+    );
+  }
+}
 
 /** A step of an append still failed when its retries ran out. */
 export class RetriesExhaustedError extends Error {
@@ -118,22 +143,43 @@ export function createEventStore(deps: {
 }): EventStore {
   const { pool, publisher, inline } = deps;
   const retry = deps.retry ?? NO_RETRY;
-  async function retried<T>(step: AppendStep, work: () => Promise<T>): Promise<T> {
+  /** `work` retried under the policy; within `deadlineMs` of its start when given. */
+  async function retried<T>(step: AppendStep, work: () => Promise<T>, deadlineMs?: number): Promise<T> {
     const started = Date.now();
     let attempts = 1;
+    let lastError: unknown;
+    const deadline = deadlineMs === undefined ? undefined : new AbortController();
+    const signals = [retry.signal, deadline?.signal].filter((s): s is AbortSignal => s !== undefined);
+    const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
+    const running = withRetry(retry.policy, work, {
+      ...(signal && { signal }),
+      onRetry: (error, attempt, delayMs) => {
+        attempts = attempt + 1;
+        lastError = error;
+        retry.onRetry?.(step, error, attempt, delayMs);
+      },
+    });
+    let timer: NodeJS.Timeout | undefined;
     try {
-      return await withRetry(retry.policy, work, {
-        ...(retry.signal && { signal: retry.signal }),
-        onRetry: (error, attempt, delayMs) => {
-          attempts = attempt + 1;
-          retry.onRetry?.(step, error, attempt, delayMs);
-        },
+      if (!deadline) return await running;
+      // Past the deadline the attempt in flight is left to finish or fail on its own (a second
+      // publish of the same events changes nothing), and no further attempt starts.
+      running.catch(() => undefined);
+      const expired = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          reject(new PublishDeadlineError(deadlineMs!, attempts, lastError));
+          deadline.abort();
+        }, deadlineMs);
       });
+      return await Promise.race([running, expired]);
     } catch (error) {
+      if (error instanceof PublishDeadlineError) throw error;
       // A conflict keeps its own type (callers catch it by type); its retries were announced.
       if (attempts > 1 && !(error instanceof ConcurrencyConflictError))
         throw new RetriesExhaustedError(step, attempts, Date.now() - started, error);
       throw error;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -282,7 +328,7 @@ export function createEventStore(deps: {
     // Stored: from here on a failure leaves the events for the sweep, never the caller to re-store.
     try {
       const publishing = await toPublish(unique, appendedSet);
-      await retried('publish', () => publisher.publish(publishing));
+      await retried('publish', () => publisher.publish(publishing), retry.publishDeadlineMs);
     } catch (error) {
       throw new PublishError(result, error);
     }

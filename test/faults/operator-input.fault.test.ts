@@ -97,6 +97,7 @@ const BAD_VALUES: Record<string, [string, string]> = {
   KAFKA_MAX_BYTES_PER_PARTITION: ['1', 'KAFKA_MAX_BYTES_PER_PARTITION 1 is out of range'],
   RETRY_INITIAL_MS: ['0', 'RETRY_INITIAL_MS 0 is out of range'],
   RETRY_MAX_MS: ['1.5', 'RETRY_MAX_MS "1.5" is not a whole number'],
+  PUBLISH_DEADLINE_MS: ['500', 'PUBLISH_DEADLINE_MS 500 is out of range'],
   RETRY_MAX_ATTEMPTS: ['0', 'RETRY_MAX_ATTEMPTS 0 is out of range'],
   SHUTDOWN_TIMEOUT_MS: ['soon', 'SHUTDOWN_TIMEOUT_MS "soon" is not a whole number'],
   HTTP_PORT: ['70000', 'HTTP_PORT 70000 is out of range'],
