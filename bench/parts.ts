@@ -28,6 +28,7 @@ import { simulateEvents } from '../src/simulate/generator.js';
 import { runSimulation } from '../src/simulate/run.js';
 import { createEventStore } from '../src/store/eventStore.js';
 import { eventRowValues } from '../src/store/statements.js';
+import { cpuMs } from './cpu.js';
 import { figure, quantile, repeat, type Figure } from './stats.js';
 
 export interface BenchContext {
@@ -146,7 +147,12 @@ export async function benchCeiling(
   ctx: BenchContext,
   count: number,
   batch: number,
-  options: { followers?: boolean; lanes?: number } = {},
+  options: {
+    followers?: boolean;
+    lanes?: number;
+    /** Told as each run's timed flushes start and end (after the tables are reset and the events made). */
+    timed?: (phase: 'start' | 'end') => void;
+  } = {},
 ): Promise<Figure> {
   const lanes = options.lanes ?? 1;
   const f = await repeat(ctx.runs, async (run) => {
@@ -167,13 +173,16 @@ export async function benchCeiling(
         logger: silentLogger,
       }),
     );
+    options.timed?.('start');
     const started = performance.now();
     await Promise.all(
       byLane.map(async (items, lane) => {
         for (let i = 0; i < items.length; i += batch) await flushers[lane]!(items.slice(i, i + batch));
       }),
     );
-    return perSecond(count, performance.now() - started);
+    const ms = performance.now() - started;
+    options.timed?.('end');
+    return perSecond(count, ms);
   });
   ctx.log(
     `ceiling (batch ${batch}${options.followers === false ? ', bets_view alone' : ''}${
@@ -417,17 +426,6 @@ async function latencyRun(
   const sorted = rows.map((r) => r.ms).sort((a, b) => a - b);
   const q = (p: number) => Math.round(quantile(sorted, p));
   return { sorted, quantiles: { p50: q(0.5), p95: q(0.95), p99: q(0.99) }, cpuMs: workerCpuMs };
-}
-
-/** A process's CPU time so far (user + system), in ms, from /proc (Linux). */
-export function cpuMs(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    // utime and stime: fields 14 and 15 of stat, 12 and 13 after the command name.
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-  } catch {
-    return 0;
-  }
 }
 
 function latencyHistogram(sorted: readonly number[]): Array<[string, number]> {

@@ -14,14 +14,8 @@ import { betKey, type BetEvent } from '../src/events/types.js';
 import { encodeEvent } from '../src/kafka/publisher.js';
 import { simulateEvents } from '../src/simulate/generator.js';
 import { connectPaths, rowMessages, startConnect, type Reader } from './kafkaConnect.js';
-import {
-  cpuMs,
-  fillTopicWith,
-  peakRssMb,
-  PROJECTED_TABLES,
-  workerProcess,
-  type BenchContext,
-} from './parts.js';
+import { fillTopicWith, peakRssMb, PROJECTED_TABLES, workerProcess, type BenchContext } from './parts.js';
+import { cpuMs } from './cpu.js';
 import { figure, spread, type Figure } from './stats.js';
 
 const PEER_TABLE = 'bench_peer_bets_view';

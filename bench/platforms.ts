@@ -19,7 +19,7 @@ import {
   type BenchContext,
   type EndToEndResult,
 } from './parts.js';
-import { serverCpu } from './serverCpu.js';
+import { serverCpu } from './cpu.js';
 import { figure, repeat, spread, type Figure } from './stats.js';
 import { benchUpsertCeiling } from './upsertCeiling.js';
 
@@ -112,22 +112,34 @@ export async function benchPlatform(
     `${platform}: append ${append.median} events/s; ${CONCURRENT_PRODUCERS} producers ${appendConcurrent.median}`,
   );
   const e2e = await benchEndToEnd(ctx, topic, options.e2eEvents, 1, { maxEvents: 100, intervalMs: 100 });
-  // The flush size the worker reaches while it works off the topic's backlog.
+  // CPU of the timed flushes only: not the tables' reset nor making the events.
   const meter = await serverCpu(ctx.pool, dialectOf(ctx.pool).platform);
-  const serverBefore = meter?.seconds();
-  const clientBefore = process.cpuUsage();
+  const server = meter?.nodes.map(() => 0) ?? [];
+  let client = 0;
+  let serverAt: number[] = [];
+  let clientAt = process.cpuUsage();
+  const timed = (phase: 'start' | 'end') => {
+    if (phase === 'start') {
+      serverAt = meter?.seconds() ?? [];
+      clientAt = process.cpuUsage();
+      return;
+    }
+    meter?.seconds().forEach((after, i) => (server[i]! += after - serverAt[i]!));
+    const used = process.cpuUsage(clientAt);
+    client += (used.user + used.system) / 1e6;
+  };
+  // The flush size the worker reaches while it works off the topic's backlog.
   const ceiling = await benchCeiling(ctx, options.e2eEvents, dialectOf(ctx.pool).backlogFlushEvents, {
     lanes: WORKER_PARTITIONS,
+    timed,
   });
-  const client = process.cpuUsage(clientBefore);
   const perEvent = (seconds: number) =>
     Math.round((seconds / (options.e2eEvents * ctx.runs)) * 1e6 * 10) / 10;
-  const ceilingCpu = meter &&
-    serverBefore && {
-      nodes: meter.nodes,
-      serverMicros: meter.seconds().map((after, i) => perEvent(after - serverBefore[i]!)),
-      clientMicros: perEvent((client.user + client.system) / 1e6),
-    };
+  const ceilingCpu = meter && {
+    nodes: meter.nodes,
+    serverMicros: server.map(perEvent),
+    clientMicros: perEvent(client),
+  };
   ctx.log(`${platform}: end to end ${e2e.eventsPerSecond.median} events/s; its ceiling ${ceiling.median}`);
   const upsert = (tenants: number) =>
     benchUpsertCeiling(ctx, options.e2eEvents, { clients: UPSERT_CLIENTS, rows: UPSERT_ROWS, tenants });

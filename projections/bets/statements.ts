@@ -112,11 +112,13 @@ export async function writeBetRows(
 const NOTHING_IN_FLIGHT = Promise.resolve();
 
 /**
- * Rows in key order. Every writer of bets_view sends its rows in this order — a flush, the sweep's
- * and repair's re-folds, immediate mode, two workers on one partition in a rebalance — so two
- * transactions that share rows lock them in the same order and never wait on each other in a
- * circle (CI's cluster run met a deadlock between a flush and the sweep's re-fold). The followers'
- * additions are in key order already (projections/sums.ts).
+ * Rows in key order. Every writer of the live bets_view sends its rows in this order — a flush, the
+ * sweep's and repair's re-folds, verify's heal, a tenant's rebuild, immediate mode, two workers on
+ * one partition in a rebalance — so on PostgreSQL two transactions that share rows lock them in the
+ * same order and never wait on each other in a circle (CI's cluster run met a deadlock between a
+ * flush and the sweep's re-fold). The followers' additions are in key order already
+ * (projections/sums.ts). On Citus the order holds within each shard's task; a deadlock across
+ * tasks stays possible, and is retried like any other (src/errors.ts).
  */
 export function inKeyOrder(rows: readonly BetRow[]): BetRow[] {
   return [...rows].sort(
@@ -175,7 +177,7 @@ export async function sendBetRows(
 /** Rewrites rows with the fold at their own version or above (REWRITE_BETS); the rows written. */
 export async function rewriteBetRows(db: Queryable, rows: readonly BetRow[]): Promise<number> {
   let written = 0;
-  for (const statement of dialectOf(db).insertRows(REWRITE_BETS, rows.map(rowValues))) {
+  for (const statement of dialectOf(db).insertRows(REWRITE_BETS, inKeyOrder(rows).map(rowValues))) {
     written += (await db.query(statement)).rowCount ?? 0;
   }
   return written;

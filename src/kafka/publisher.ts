@@ -3,11 +3,15 @@
  * `tenant_id:bet_id`, so every event of a bet lands in one partition, in order. The producer is
  * idempotent with acks=all: a retried send does not duplicate a message in the log.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Partitioners, type Kafka, type Producer } from 'kafkajs';
 import { DEFAULT_KAFKA_COMPRESSION, type KafkaCompression } from '../config.js';
 import { COMPRESSION, installCodecs } from './codecs/index.js';
 import { betKey, toEnvelopeJson, type BetEvent } from '../events/types.js';
 import { SpanKind, contextHeaders, inSpan } from '../observability/tracing.js';
+
+/** The longest close() waits for a send in flight and the producer's disconnect. */
+export const CLOSE_DRAIN_MS = 5_000;
 
 export interface EventPublisher {
   publish(events: readonly BetEvent[]): Promise<void>;
@@ -127,11 +131,18 @@ export function createKafkaPublisher(
       );
     },
     async close() {
-      while (sending) await sending;
-      const p = producer ?? (connecting ? await connecting.catch(() => undefined) : undefined);
-      producer = undefined;
-      connecting = undefined;
-      await p?.disconnect();
+      // A send an append gave up on at its deadline may be retrying, or still connecting to a
+      // broker that does not answer, for minutes; its events are stored and the sweep projects
+      // them, so closing waits for it only so long.
+      const closing = (async () => {
+        while (sending) await sending;
+        const p = producer ?? (connecting ? await connecting.catch(() => undefined) : undefined);
+        producer = undefined;
+        connecting = undefined;
+        await p?.disconnect();
+      })();
+      closing.catch(() => undefined);
+      await Promise.race([closing, sleep(CLOSE_DRAIN_MS, undefined, { ref: false })]);
     },
   };
 }

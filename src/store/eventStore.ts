@@ -146,29 +146,38 @@ export function createEventStore(deps: {
   /** `work` retried under the policy; within `deadlineMs` of its start when given. */
   async function retried<T>(step: AppendStep, work: () => Promise<T>, deadlineMs?: number): Promise<T> {
     const started = Date.now();
-    let attempts = 1;
+    let attempts = 0;
     let lastError: unknown;
-    const deadline = deadlineMs === undefined ? undefined : new AbortController();
-    const signals = [retry.signal, deadline?.signal].filter((s): s is AbortSignal => s !== undefined);
-    const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
-    const running = withRetry(retry.policy, work, {
-      ...(signal && { signal }),
-      onRetry: (error, attempt, delayMs) => {
-        attempts = attempt + 1;
-        lastError = error;
-        retry.onRetry?.(step, error, attempt, delayMs);
+    // One controller per call, told of the caller's signal by a listener removed at the end (a
+    // composite AbortSignal.any per append has leaked in several Node releases).
+    const stop = new AbortController();
+    const forward = () => stop.abort();
+    retry.signal?.addEventListener('abort', forward, { once: true });
+    if (retry.signal?.aborted) stop.abort();
+    const running = withRetry(
+      retry.policy,
+      (attempt) => {
+        attempts = attempt;
+        return work();
       },
-    });
+      {
+        signal: stop.signal,
+        onRetry: (error, attempt, delayMs) => {
+          lastError = error;
+          retry.onRetry?.(step, error, attempt, delayMs);
+        },
+      },
+    );
     let timer: NodeJS.Timeout | undefined;
     try {
-      if (!deadline) return await running;
+      if (deadlineMs === undefined) return await running;
       // Past the deadline the attempt in flight is left to finish or fail on its own (a second
       // publish of the same events changes nothing), and no further attempt starts.
       running.catch(() => undefined);
       const expired = new Promise<never>((_, reject) => {
         timer = setTimeout(() => {
-          reject(new PublishDeadlineError(deadlineMs!, attempts, lastError));
-          deadline.abort();
+          reject(new PublishDeadlineError(deadlineMs, attempts, lastError));
+          stop.abort();
         }, deadlineMs);
       });
       return await Promise.race([running, expired]);
@@ -180,6 +189,7 @@ export function createEventStore(deps: {
       throw error;
     } finally {
       clearTimeout(timer);
+      retry.signal?.removeEventListener('abort', forward);
     }
   }
 

@@ -107,9 +107,9 @@ describe('a 3-broker Kafka cluster losing brokers under load', () => {
   /**
    * A worker and `projector simulate` run; `fault` breaks the cluster and mends it; then the
    * producer must have finished, the worker caught up, the view equal the fold, and neither process
-   * have logged an error.
+   * have logged an error. `producer`: the appending process's environment on top of the defaults.
+   * Returns the events the producer stored but did not publish.
    */
-  /** `producer`: the appending process's environment on top of the defaults. */
   async function underLoad(
     scenario: string,
     events: number,
@@ -126,7 +126,7 @@ describe('a 3-broker Kafka cluster losing brokers under load', () => {
       KAFKA_TOPIC: topic,
       KAFKA_GROUP_ID: uniqueName('g'),
       HTTP_PORT: '0',
-      // What a publish that failed after COMMIT left behind is the sweep's to publish.
+      // What a publish that failed after COMMIT left behind, the sweep re-folds from the store.
       SWEEP_INTERVAL_MS: '2000',
       SWEEP_GRACE_MS: '2000',
       // A consumer stuck after a coordinator move (tulios/kafkajs#1152) is replaced within the wait.
@@ -235,7 +235,7 @@ describe('a 3-broker Kafka cluster losing brokers under load', () => {
     });
   });
 
-  it('two brokers down at once for 15 s: appends stay stored and give up publishing at their deadline, the sweep publishes, nothing lost', async () => {
+  it('two brokers down at once for 15 s: appends stay stored and give up publishing at their deadline, the sweep projects them, nothing lost', async () => {
     const unpublished = await underLoad(
       'two brokers down for 15 s (below min ISR), publish deadline 3 s',
       12_000,

@@ -1,9 +1,20 @@
 import { randomBytes } from 'node:crypto';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { jest } from '@jest/globals';
-import type { Kafka } from 'kafkajs';
+import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
-import { createKafkaPublisher, noPublisher, type EventPublisher } from '../../src/kafka/publisher.js';
-import { ConcurrencyConflictError, createEventStore, type EventStore } from '../../src/store/eventStore.js';
+import {
+  CLOSE_DRAIN_MS,
+  createKafkaPublisher,
+  noPublisher,
+  type EventPublisher,
+} from '../../src/kafka/publisher.js';
+import {
+  ConcurrencyConflictError,
+  createEventStore,
+  PublishError,
+  type EventStore,
+} from '../../src/store/eventStore.js';
 import type { BetEvent } from '../../src/events/types.js';
 import { simulateEvents } from '../../src/simulate/generator.js';
 import { inlineProjection } from '../../projections/registry.js';
@@ -247,5 +258,57 @@ describe('event store publishing to real Kafka', () => {
     // The same event (jsonb may order event_data's keys differently), with the stored timestamp.
     expect(JSON.parse(first[1]!.value!)).toEqual(JSON.parse(first[0]!.value!));
     expect((JSON.parse(first[1]!.value!) as { timestamp: number }).timestamp).toBe(events[0]!.timestamp);
+  });
+
+  it('an append whose publish no broker answers gives up at its deadline, the events stored; closing the publisher does not wait out the abandoned send', async () => {
+    // A broker that takes connections and never answers, as one holding an acks=all send while
+    // its in-sync replicas are being dropped: each kafkajs request waits its 30 s timeout.
+    const sockets = new Set<Socket>();
+    const hung = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('data', () => undefined);
+    });
+    await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve));
+    const gone = new Kafka({
+      clientId: 'bet-projector-test-hung',
+      brokers: [`127.0.0.1:${(hung.address() as AddressInfo).port}`],
+      logLevel: logLevel.NOTHING,
+    });
+    const unanswered = createKafkaPublisher(gone, uniqueName('store-deadline'));
+    const store = createEventStore({
+      pool: db.workerPool,
+      publisher: unanswered,
+      // Attempts enough for minutes of retrying: only the deadline can end this append soon.
+      retry: { policy: { initialMs: 100, maxMs: 500, maxAttempts: 1_000 }, publishDeadlineMs: 2_000 },
+    });
+    const events = stream(30)
+      .filter((e) => e.version === 1)
+      .slice(0, 5)
+      .map((e) => ({ ...e, tenantId: e.tenantId + 900 }));
+    const started = Date.now();
+    const error = await store.append(events).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    const gaveUp = Date.now() - started;
+    expect(error).toBeInstanceOf(PublishError);
+    expect((error as PublishError).result.appended).toHaveLength(5);
+    expect((error as Error).message).toContain('5 events were stored but not published to Kafka');
+    expect((error as Error).message).toContain('PUBLISH_DEADLINE_MS=2000');
+    expect(gaveUp).toBeGreaterThanOrEqual(2_000);
+    expect(gaveUp).toBeLessThan(2_000 + 3_000);
+    const { rows } = await db.pool.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM bet_events WHERE tenant_id = ANY($1::bigint[]) AND idempotency_key = ANY($2::text[])',
+      [events.map((e) => e.tenantId), events.map((e) => e.idempotencyKey)],
+    );
+    expect(rows[0]!.n).toBe(5);
+    try {
+      const closing = Date.now();
+      await unanswered.close();
+      expect(Date.now() - closing).toBeLessThan(CLOSE_DRAIN_MS + 3_000);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      hung.close();
+    }
   });
 });

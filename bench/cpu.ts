@@ -1,14 +1,16 @@
 /**
- * The CPU time each database server spends, read from /proc where the servers run on the bench's
- * own machine (scripts/citus.sh's cluster, the local PostgreSQL): where a flush's time goes, node
- * by node. A server is found by its checkpointer, whose parent is the postmaster; the server's
- * time is the postmaster's own, its live children's, and what its exited children left it (a
- * backend that ends is added to its parent's cutime and cstime when the postmaster reaps it).
+ * CPU time of processes, from /proc (Linux): a worker's, and each database server's where the
+ * servers run on the bench's own machine (scripts/citus.sh's cluster, the local PostgreSQL) —
+ * where a flush's time goes, node by node. A server is found by its checkpointer, whose parent is
+ * the postmaster; the server's time is the postmaster's own, its live children's, and what its
+ * exited children left it (a backend that ends is added to its parent's cutime and cstime when
+ * the postmaster reaps it).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import type { Pool } from '../src/db/pool.js';
 
 const CHECKPOINTER = `SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'`;
+/** /proc's clock ticks (USER_HZ): 100 per second on Linux, whatever the kernel's own HZ. */
 const TICKS_PER_SECOND = 100;
 
 interface ProcStat {
@@ -20,12 +22,29 @@ interface ProcStat {
 
 function procStat(pid: number): ProcStat | undefined {
   try {
-    // The command name (field 2) may hold spaces: the fields after it start after its ')'.
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    // The command name (field 2) may hold spaces and parentheses: the fields after it start after
+    // its last ')'.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const n = (i: number) => Number(fields[i - 3]);
     return { ppid: n(4), own: n(14) + n(15), reaped: n(16) + n(17) };
   } catch {
     return undefined;
+  }
+}
+
+/** A process's CPU time so far (user + system), in ms; 0 when it is gone. */
+export function cpuMs(pid: number): number {
+  const stat = procStat(pid);
+  return stat ? (stat.own * 1000) / TICKS_PER_SECOND : 0;
+}
+
+/** Whether `pid` on this machine is a PostgreSQL checkpointer (the server is here, not remote). */
+function isCheckpointer(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('checkpointer');
+  } catch {
+    return false;
   }
 }
 
@@ -51,7 +70,7 @@ export interface ServerCpu {
 
 /**
  * The meter for `pool`'s server and, on Citus, its worker nodes; undefined where a server does not
- * run on this machine (no /proc entry for its postmaster).
+ * run on this machine (its checkpointer's process id is not a checkpointer here).
  */
 export async function serverCpu(pool: Pool, platform: string): Promise<ServerCpu | undefined> {
   const pids: Array<[string, number]> = [];
@@ -64,8 +83,10 @@ export async function serverCpu(pool: Pool, platform: string): Promise<ServerCpu
     );
     for (const w of workers) pids.push([`worker ${w.node}`, Number(w.result)]);
   }
+  // A process id from a server elsewhere (a container, another host) may name anything here.
+  if (pids.length === 0 || !pids.every(([, pid]) => isCheckpointer(pid))) return undefined;
   const postmasters = pids.map(([node, pid]) => [node, procStat(pid)?.ppid] as const);
-  if (postmasters.length === 0 || postmasters.some(([, ppid]) => ppid === undefined)) return undefined;
+  if (postmasters.some(([, ppid]) => ppid === undefined)) return undefined;
   return {
     nodes: postmasters.map(([node]) => node),
     seconds: () => postmasters.map(([, ppid]) => serverSeconds(ppid!)),
