@@ -10,6 +10,7 @@ import { classifyError } from '../src/errors.js';
 import type { Pool } from '../src/db/pool.js';
 import type { Logger } from '../src/observability/logger.js';
 import type { Metrics } from '../src/observability/metrics.js';
+import { ROOT_CONTEXT, inSpan } from '../src/observability/tracing.js';
 import type { Reconciler } from '../projections/projection.js';
 
 const SWEEP_LOCK_ID = 0x73776570; // "swep"
@@ -75,7 +76,20 @@ export async function runSweep(deps: {
       return;
     }
     try {
-      const result = await sweepOnce(pool, config, reconciler);
+      // A root span per pass (sampled as the sampler decides), its statements as its children.
+      const result = await inSpan(
+        'sweep',
+        { parent: ROOT_CONTEXT, activeOnlyWhenSampled: true },
+        async (span) => {
+          const swept = await sweepOnce(pool, config, reconciler);
+          span.setAttributes({
+            'bet_projector.sweep.ran': swept.ran,
+            'bet_projector.lagging_bets': swept.lagging,
+            'bet_projector.repaired_bets': swept.repaired,
+          });
+          return swept;
+        },
+      );
       if (result.repaired > 0) metrics?.repairedBets.inc({ source: 'sweep' }, result.repaired);
       if (result.lagging > 0) {
         logger.warn(

@@ -192,6 +192,62 @@ describe('traces over OTLP/HTTP', () => {
     });
   }
 
+  it('each sweep pass is a root span saying what it found and re-folded, its statements as its children', async () => {
+    const receiver = await startOtlpReceiver();
+    const db = await createTestDatabase();
+    try {
+      const topic = await createTopic(kafka, 'swept', 1);
+      const env = {
+        DATABASE_URL: db.workerUrl,
+        KAFKA_BROKERS: requiredEnv('KAFKA_BROKERS'),
+        KAFKA_TOPIC: topic,
+      };
+      // Stored and never published: only the sweep brings them to the view.
+      const events = [...simulateEvents({ seed: 31, events: 12, tenants: 1, now: Date.now })];
+      const bets = new Set(events.map((e) => e.aggregateId)).size;
+      const appended = await runProjector(
+        ['append'],
+        { ...env, PUBLISH_EVENTS: 'false' },
+        events.map((e) => JSON.stringify(toEnvelopeJson(e))).join('\n'),
+      );
+      expect(appended.code).toBe(0);
+      const worker = startProjector(['worker'], {
+        ...env,
+        KAFKA_GROUP_ID: uniqueName('swept'),
+        HTTP_PORT: '0',
+        SWEEP_INTERVAL_MS: '1000',
+        SWEEP_GRACE_MS: '0',
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        OTEL_TRACES_SAMPLER: 'traceidratio',
+        OTEL_TRACES_SAMPLER_ARG: '1',
+      });
+      onExit = async () => {
+        worker.child.kill('SIGTERM');
+        await worker.exited;
+      };
+      const repairing = () =>
+        named(receiver.spans, 'sweep').filter((s) => Number(s.attributes['bet_projector.repaired_bets']) > 0);
+      await waitFor('a sweep span that re-folded bets', () => repairing().length > 0, 60_000);
+      const sweep = repairing()[0]!;
+      expect(sweep.parentSpanId ?? '').toBe('');
+      expect(sweep.attributes).toMatchObject({
+        'bet_projector.sweep.ran': true,
+        'bet_projector.lagging_bets': bets,
+        'bet_projector.repaired_bets': bets,
+      });
+      const statements = childrenOf(receiver.spans, sweep);
+      expect(statements.every((s) => s.kind === KIND.client)).toBe(true);
+      expect(
+        statements.some((s) => /INSERT INTO bets_view/i.test(String(s.attributes['db.query.text']))),
+      ).toBe(true);
+    } finally {
+      await onExit?.();
+      onExit = undefined;
+      await receiver.close();
+      await db.drop();
+    }
+  });
+
   it('a bad OTEL_* value stops the command with its name and value; an unsampled append exports nothing and says so in its headers', async () => {
     const db = await createTestDatabase();
     onExit = () => db.drop();
