@@ -13,7 +13,7 @@ import { ensureTopic } from '../src/kafka/topics.js';
 import { simulateEvents } from '../src/simulate/generator.js';
 import { gzipSync } from 'node:zlib';
 import { benchEndToEnd, type BenchContext, type EndToEndResult } from './parts.js';
-import { figure, repeat, type Figure } from './stats.js';
+import { figure, repeat, round1, type Figure } from './stats.js';
 
 export interface CodecFigures {
   /** Events/s through the publisher, batches of 100, acks=all. */
@@ -79,7 +79,7 @@ export async function benchCodecs(
       await publishAll(ctx, scratch, codec, all);
       const ms = performance.now() - started;
       const used = process.cpuUsage(before);
-      cpu.push(Math.round(((used.user + used.system) / all.length) * 10) / 10);
+      cpu.push(round1((used.user + used.system) / all.length));
       return Math.round((all.length / ms) * 1000);
     });
     const topic = `bench-codec-e2e-${codec}-${Date.now()}`;

@@ -8,6 +8,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import type { Pool } from '../src/db/pool.js';
+import { round1 } from './stats.js';
 
 const CHECKPOINTER = `SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'`;
 /** /proc's clock ticks (USER_HZ): 100 per second on Linux, whatever the kernel's own HZ. */
@@ -90,5 +91,32 @@ export async function serverCpu(pool: Pool, platform: string): Promise<ServerCpu
   return {
     nodes: postmasters.map(([node]) => node),
     seconds: () => postmasters.map(([, ppid]) => serverSeconds(ppid!)),
+  };
+}
+
+/**
+ * CPU spent inside timed sections only (`timed('start')` … `timed('end')`, any number of them):
+ * each server's of `meter` and this process's own, in µs per event over `events`.
+ */
+export function timedCpu(meter: ServerCpu | undefined) {
+  const server = meter?.nodes.map(() => 0) ?? [];
+  let client = 0;
+  let serverAt: number[] = [];
+  let clientAt = process.cpuUsage();
+  return {
+    timed: (phase: 'start' | 'end'): void => {
+      if (phase === 'start') {
+        serverAt = meter?.seconds() ?? [];
+        clientAt = process.cpuUsage();
+        return;
+      }
+      meter?.seconds().forEach((after, i) => (server[i]! += after - serverAt[i]!));
+      const used = process.cpuUsage(clientAt);
+      client += (used.user + used.system) / 1e6;
+    },
+    microsPerEvent: (events: number) => {
+      const per = (seconds: number) => round1((seconds / events) * 1e6);
+      return { serverMicros: server.map(per), clientMicros: per(client) };
+    },
   };
 }

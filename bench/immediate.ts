@@ -14,7 +14,7 @@ import { createEventStore } from '../src/store/eventStore.js';
 import { eventRowValues } from '../src/store/statements.js';
 import { inlineProjection } from '../projections/registry.js';
 import { keyHash, PROJECTED_TABLES, type BenchContext } from './parts.js';
-import { figure, quantile, type Figure } from './stats.js';
+import { figure, quantile, round1, type Figure } from './stats.js';
 
 /** Connections of the caller's pool: an API server's DB_POOL_MAX, and pgbench's client count. */
 export const IMMEDIATE_POOL = 16;
@@ -176,5 +176,3 @@ export async function benchImmediateCeiling(
   );
   return result;
 }
-
-const round1 = (n: number) => Math.round(n * 10) / 10;

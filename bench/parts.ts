@@ -29,7 +29,7 @@ import { runSimulation } from '../src/simulate/run.js';
 import { createEventStore } from '../src/store/eventStore.js';
 import { eventRowValues } from '../src/store/statements.js';
 import { cpuMs } from './cpu.js';
-import { figure, quantile, repeat, type Figure } from './stats.js';
+import { figure, quantile, repeat, round1, type Figure } from './stats.js';
 
 export interface BenchContext {
   readonly pool: Pool;
@@ -313,7 +313,7 @@ export async function benchEndToEnd(
       stageMicrosPerEvent = {};
       for (const stage of STAGES) {
         const total = perWorker.reduce((sum, s) => sum + (s[stage] ?? 0), 0);
-        stageMicrosPerEvent[stage] = Math.round((total / count) * 1e6 * 10) / 10;
+        stageMicrosPerEvent[stage] = round1((total / count) * 1e6);
       }
     }
     await Promise.all(
@@ -368,7 +368,7 @@ export async function benchLatency(
   for (let run = 0; run < ctx.runs; run++) {
     const one = await latencyRun(ctx, rate, seconds, settings, 600 + run);
     quantiles.push(one.quantiles);
-    cpu.push(Math.round((one.cpuMs / (rate * seconds)) * 1000 * 10) / 10);
+    cpu.push(round1((one.cpuMs / (rate * seconds)) * 1000));
     if (run === 0) histogram = latencyHistogram(one.sorted);
     samples += one.sorted.length;
   }

@@ -19,8 +19,8 @@ import {
   type BenchContext,
   type EndToEndResult,
 } from './parts.js';
-import { serverCpu } from './cpu.js';
-import { figure, repeat, spread, type Figure } from './stats.js';
+import { serverCpu, timedCpu } from './cpu.js';
+import { figure, repeat, round1, spread, type Figure } from './stats.js';
 import { benchUpsertCeiling } from './upsertCeiling.js';
 
 export interface PlatformFigures {
@@ -114,32 +114,13 @@ export async function benchPlatform(
   const e2e = await benchEndToEnd(ctx, topic, options.e2eEvents, 1, { maxEvents: 100, intervalMs: 100 });
   // CPU of the timed flushes only: not the tables' reset nor making the events.
   const meter = await serverCpu(ctx.pool, dialectOf(ctx.pool).platform);
-  const server = meter?.nodes.map(() => 0) ?? [];
-  let client = 0;
-  let serverAt: number[] = [];
-  let clientAt = process.cpuUsage();
-  const timed = (phase: 'start' | 'end') => {
-    if (phase === 'start') {
-      serverAt = meter?.seconds() ?? [];
-      clientAt = process.cpuUsage();
-      return;
-    }
-    meter?.seconds().forEach((after, i) => (server[i]! += after - serverAt[i]!));
-    const used = process.cpuUsage(clientAt);
-    client += (used.user + used.system) / 1e6;
-  };
+  const cpu = timedCpu(meter);
   // The flush size the worker reaches while it works off the topic's backlog.
   const ceiling = await benchCeiling(ctx, options.e2eEvents, dialectOf(ctx.pool).backlogFlushEvents, {
     lanes: WORKER_PARTITIONS,
-    timed,
+    timed: cpu.timed,
   });
-  const perEvent = (seconds: number) =>
-    Math.round((seconds / (options.e2eEvents * ctx.runs)) * 1e6 * 10) / 10;
-  const ceilingCpu = meter && {
-    nodes: meter.nodes,
-    serverMicros: server.map(perEvent),
-    clientMicros: perEvent(client),
-  };
+  const ceilingCpu = meter && { nodes: meter.nodes, ...cpu.microsPerEvent(options.e2eEvents * ctx.runs) };
   ctx.log(`${platform}: end to end ${e2e.eventsPerSecond.median} events/s; its ceiling ${ceiling.median}`);
   const upsert = (tenants: number) =>
     benchUpsertCeiling(ctx, options.e2eEvents, { clients: UPSERT_CLIENTS, rows: UPSERT_ROWS, tenants });
@@ -262,7 +243,7 @@ function cpuTable(platforms: readonly PlatformFigures[]): string[] {
     ...measured.map((p) => {
       const cpu = p.ceilingCpu!;
       const servers = cpu.nodes.map((node, i) => `${node} ${cpu.serverMicros[i]}`).join(', ');
-      const total = Math.round(cpu.serverMicros.reduce((a, b) => a + b, 0) * 10) / 10;
+      const total = round1(cpu.serverMicros.reduce((a, b) => a + b, 0));
       return `| ${p.platform} | ${cpu.clientMicros} | ${servers} | ${total} |`;
     }),
     '',

@@ -19,6 +19,9 @@ export async function repeat(runs: number, once: (run: number) => Promise<number
   return figure(values);
 }
 
+/** To one decimal place, as the bench's tables print fractional figures. */
+export const round1 = (n: number) => Math.round(n * 10) / 10;
+
 export function quantile(sorted: readonly number[], q: number): number {
   if (sorted.length === 0) return 0;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;

@@ -13,7 +13,7 @@ import { createEventStore, type EventStore } from '../src/store/eventStore.js';
 import { inlineProjection, rebuildReadModels, rebuildTenants } from '../projections/registry.js';
 import { throttle } from '../projections/throttle.js';
 import { fillEvents, type BenchContext } from './parts.js';
-import { figure, quantile, type Figure } from './stats.js';
+import { figure, quantile, round1, type Figure } from './stats.js';
 
 const CALLERS = 8;
 const BATCH = 10;
@@ -36,8 +36,6 @@ export interface TenantRebuildFigures {
   readonly unthrottled: TenantRebuildLane;
   readonly throttled: TenantRebuildLane;
 }
-
-const round1 = (n: number) => Math.round(n * 10) / 10;
 
 /** Other tenants' events (2..21), generated as they are appended: fresh bets for every seed. */
 function* otherTenants(seed: number): Generator<BetEvent> {
