@@ -59,8 +59,16 @@ export const ROW_COLUMNS: readonly RowColumn[] = [
   { name: 'last_updated_timestamp', bound: 'bigint', field: 'lastUpdatedTimestamp' },
 ];
 
-/** Written by the database, not the fold: when the row was written. */
-export const WRITTEN_AT = { name: 'projected_at', value: 'clock_timestamp()' } as const;
+/**
+ * Written by the database, not the fold: when the row was written. Where Citus runs the UPSERT on
+ * the shards (a staged batch), the start of that statement: a volatile clock there would pull every
+ * row through the coordinator.
+ */
+export const WRITTEN_AT = {
+  name: 'projected_at',
+  value: 'clock_timestamp()',
+  onShards: 'statement_timestamp()',
+} as const;
 
 /**
  * Kept by the UPSERT itself, not the fold: what the row was before the write that last changed it —

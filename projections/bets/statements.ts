@@ -5,7 +5,7 @@
  */
 import type { BulkInsert, KeyedRead, SqlStatement } from '../../src/db/dialect.js';
 import { dialectOf } from '../../src/db/platform.js';
-import type { Queryable } from '../../src/db/pool.js';
+import type { PoolClient, Queryable } from '../../src/db/pool.js';
 import { betKey } from '../../src/events/types.js';
 import { TRANSITION_RELATION, type TransitionFollower } from '../projection.js';
 import { additionOfRows, followerCtes, summedSql } from '../sums.js';
@@ -22,6 +22,8 @@ import {
 } from './columns.js';
 
 export const VIEW_TABLE = 'bets_view';
+/** Where a large batch for the live table waits within its transaction on Citus (migration 017). */
+const STAGED_TABLE = 'bets_view_staged';
 
 const UPDATED = [
   ...[...ROW_COLUMNS.map((c) => c.name), WRITTEN_AT.name]
@@ -36,9 +38,15 @@ const UPDATED = [
  * written is the fold of its bet's events 1..version, so the highest version is always right.
  * RETURNING names exactly the rows that passed it.
  */
-function upsertInto(table: string, returning: string, name?: string, guard: '<' | '<=' = '<'): BulkInsert {
+function upsertInto(
+  table: string,
+  returning: string,
+  options: { name?: string; guard?: '<' | '<='; staged?: string } = {},
+): BulkInsert {
+  const { name, guard = '<', staged } = options;
   return {
     ...(name && { name }),
+    ...(staged && { staged }),
     into: `${table} AS v`,
     columns: ROW_COLUMNS,
     computed: [WRITTEN_AT],
@@ -48,17 +56,23 @@ RETURNING ${returning}`,
   };
 }
 
-/** The live table's UPSERT, returning each accepted row as a transition. */
-const UPSERT_BETS = upsertInto(VIEW_TABLE, TRANSITION_RETURNING);
+/**
+ * The live table's UPSERT, returning each accepted row as a transition. A flush's, a re-fold's or an
+ * immediate write's batch: large batches go through the staging table on Citus.
+ */
+const UPSERT_BETS = upsertInto(VIEW_TABLE, TRANSITION_RETURNING, { staged: STAGED_TABLE });
 /** The same, returning only the accepted rows' keys (no followers). */
-const UPSERT_BETS_KEYS = upsertInto(VIEW_TABLE, 'tenant_id, bet_id', 'bets_view_upsert');
+const UPSERT_BETS_KEYS = upsertInto(VIEW_TABLE, 'tenant_id, bet_id', {
+  name: 'bets_view_upsert',
+  staged: STAGED_TABLE,
+});
 
 /**
  * The fold written over a row at its own version too: `projector repair` healing a row that
  * `projector verify` found is not the fold of its events (a write from outside the projector).
  * Still never backwards. No followers: the repair sets them from bets_view afterwards.
  */
-const REWRITE_BETS = upsertInto(VIEW_TABLE, 'tenant_id, bet_id', undefined, '<=');
+const REWRITE_BETS = upsertInto(VIEW_TABLE, 'tenant_id, bet_id', { guard: '<=' });
 
 type Key = { tenant_id: number; bet_id: string };
 type TransitionRow = Key & Record<string, unknown>;
@@ -97,10 +111,11 @@ ${summedSql(follower.adds, change)}`,
 
 /**
  * Writes rows (at most one per bet) to bets_view, and through `followers` the read models derived
- * from it; returns the keys (`tenant_id:bet_id`) of the rows that passed the version guard.
+ * from it; returns the keys (`tenant_id:bet_id`) of the rows that passed the version guard. On one
+ * client, in the caller's transaction (a large batch passes through a staging table on Citus).
  */
 export async function writeBetRows(
-  db: Queryable,
+  db: PoolClient,
   rows: readonly BetRow[],
   followers: readonly TransitionFollower[] = [],
 ): Promise<Set<string>> {
@@ -134,7 +149,7 @@ export function inKeyOrder(rows: readonly BetRow[]): BetRow[] {
  * behind them). Matched by key: on Citus RETURNING comes back in no fixed order.
  */
 export async function sendBetRows(
-  db: Queryable,
+  db: PoolClient,
   rows: readonly BetRow[],
   followers: readonly TransitionFollower[] = [],
 ): Promise<{ written: Set<string>; followed: Promise<unknown> }> {

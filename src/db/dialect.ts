@@ -9,9 +9,11 @@
  *   fixed text, prepared once per connection.
  * - Citus: a multi-row VALUES list, which Citus splits into one task per shard (it plans
  *   `INSERT … SELECT FROM unnest(…)` through the coordinator: computed there, then redistributed);
+ *   a large batch of an insert that declares a staging table goes through it instead (`staged`);
  *   reads by plain array filters it pushes down to the tenants' shards, a superset the dialect
  *   filters back to the keys asked for.
  */
+import { randomUUID } from 'node:crypto';
 import type { Platform } from '../config.js';
 import { rowMajor, rowsPerStatement, slices, valuesList } from './valuesList.js';
 
@@ -36,8 +38,16 @@ export interface BulkInsert {
   /** The table, with its alias if the tail names one: `bets_view AS v`. */
   readonly into: string;
   readonly columns: readonly BoundColumn[];
-  /** Columns written by the database, not bound: `{ name: 'projected_at', value: 'clock_timestamp()' }`. */
-  readonly computed?: ReadonlyArray<{ readonly name: string; readonly value: string }>;
+  /**
+   * Columns written by the database, not bound: `{ name: 'projected_at', value: 'clock_timestamp()' }`.
+   * `onShards`, where `value` is volatile: what the staged form writes instead, since Citus runs an
+   * `INSERT … SELECT` with a volatile function through the coordinator rather than on the shards.
+   */
+  readonly computed?: ReadonlyArray<{
+    readonly name: string;
+    readonly value: string;
+    readonly onShards?: string;
+  }>;
   /** ON CONFLICT … RETURNING …, after the rows. */
   readonly tail: string;
   /**
@@ -53,7 +63,22 @@ export interface BulkInsert {
   readonly padTo?: (rows: number) => number;
   /** At most this many rows per VALUES list (default: as many as the parameter limit allows, ≤ 1,000). */
   readonly maxRowsPerStatement?: number;
+  /**
+   * Citus only: a table of the insert's columns (their names, their bound types) and `batch_id
+   * uuid`, `ordinal bigint`, distributed by tenant_id beside `into`. A batch of STAGED_FROM_ROWS
+   * rows or more goes through it (stagedInsert): the coordinator then routes rows as COPY does,
+   * instead of writing each into the text of a shard's task. The statements must run in order on
+   * one connection, in one transaction; their answers' rows are the insert's RETURNING, and only
+   * the second statement's row count is the insert's.
+   */
+  readonly staged?: string;
 }
+
+/**
+ * From this many rows a staged insert (BulkInsert.staged) goes through its staging table: three
+ * statements over the shards instead of one cost more than they save below it (docs/citus.md).
+ */
+export const STAGED_FROM_ROWS = 400;
 
 /** `<select> WHERE (<keys>) IN <the keys asked for> <orderBy>`, declared once for both forms. */
 export interface KeyedRead {
@@ -107,25 +132,82 @@ export interface Dialect {
 
 const ALL_KEPT: KeyedQuery['keep'] = (rows) => [...rows];
 
+/** The rows as one array per column, in the declaration's column order. */
+function columnArrays(insert: BulkInsert, rows: ReadonlyArray<readonly unknown[]>): unknown[][] {
+  const columns: unknown[][] = insert.columns.map(() => new Array<unknown>(rows.length));
+  rows.forEach((row, r) => row.forEach((value, c) => ((columns[c] as unknown[])[r] = value)));
+  return columns;
+}
+
+/** `unnest($n::type[], …)`, the arrays numbered from `first`. */
+function unnestOf(columns: readonly BoundColumn[], first: number): string {
+  return `unnest(${columns.map((c, i) => `$${i + first}::${c.bound}[]`).join(', ')})`;
+}
+
+/**
+ * A Citus insert through its staging table, in three statements: the batch into the staging table
+ * (an INSERT … SELECT FROM unnest with no ON CONFLICT nor RETURNING, which Citus computes on the
+ * coordinator and sends to the shards as COPY), the insert itself from there (an INSERT … SELECT
+ * between colocated tables, run on each shard the batch touches; in the rows' order, so writers lock
+ * rows in one order), and the batch's deletion. The batch's id and its tenants prune every statement
+ * to the shards it touches. The order is a subquery's: Citus pulls an INSERT … SELECT with an
+ * ORDER BY of its own through the coordinator, as it does one with a volatile function.
+ */
+function stagedInsert(
+  insert: BulkInsert,
+  stage: string,
+  rows: ReadonlyArray<readonly unknown[]>,
+): SqlStatement[] {
+  const names = insert.columns.map((c) => c.name);
+  const tenant = names.indexOf('tenant_id');
+  if (tenant < 0) throw new Error(`staged insert into ${insert.into}: no tenant_id column to route by`);
+  const batch = randomUUID();
+  const tenants = [...new Set(rows.map((row) => row[tenant]))];
+  const computed = insert.computed ?? [];
+  const written = insert.columns.map((c) => (c.write ? c.write(`s.${c.name}`) : `s.${c.name}`));
+  const scope = `s.batch_id = $1 AND s.tenant_id = ANY($2::${insert.columns[tenant]!.bound}[])`;
+  return [
+    // Citus lets one multi-shard write at a time hold a shard, until its transaction ends, against
+    // deadlocks between them: a flush's UPSERT would hold its shards through the followers and the
+    // commit, and the flushes of other partitions would queue behind it. Without it the UPSERT locks
+    // like the VALUES form (a multi-row INSERT, which Citus never serializes): rows in key order
+    // within each shard, and a deadlock across shards is detected and retried (src/errors.ts).
+    { text: 'SET LOCAL citus.enable_deadlock_prevention TO off', values: [] },
+    {
+      name: `${stage}_in`,
+      text: `
+INSERT INTO ${stage} (batch_id, ${names.join(', ')}, ordinal)
+SELECT $1, u.* FROM ${unnestOf(insert.columns, 2)} WITH ORDINALITY AS u(${names.join(', ')}, ordinal)`,
+      values: [batch, ...columnArrays(insert, rows)],
+    },
+    {
+      text: `
+INSERT INTO ${insert.into} (${[...names, ...computed.map((c) => c.name)].join(', ')})
+SELECT ${[...written, ...computed.map((c) => c.onShards ?? c.value)].join(', ')}
+FROM (SELECT * FROM ${stage} s WHERE ${scope} ORDER BY s.ordinal) s
+${insert.tail}`,
+      values: [batch, tenants],
+    },
+    { text: `DELETE FROM ${stage} s WHERE ${scope}`, values: [batch, tenants] },
+  ];
+}
+
 const postgres: Dialect = {
   platform: 'postgres',
   insertRows(insert, rows) {
     if (rows.length === 0) return [];
-    const arrays = insert.columns.map((c, i) => `$${i + 1}::${c.bound}[]`).join(', ');
     const names = insert.columns.map((c) => c.name);
     const values = insert.columns.map((c) => (c.write ? c.write(`u.${c.name}`) : `u.${c.name}`));
     const computed = insert.computed ?? [];
-    const columns: unknown[][] = insert.columns.map(() => new Array<unknown>(rows.length));
-    rows.forEach((row, r) => row.forEach((value, c) => ((columns[c] as unknown[])[r] = value)));
     return [
       {
         ...(insert.name && { name: insert.name }),
         text: `
 INSERT INTO ${insert.into} (${[...names, ...computed.map((c) => c.name)].join(', ')})
 SELECT ${[...values, ...computed.map((c) => c.value)].join(', ')}
-FROM unnest(${arrays}) AS u(${names.join(', ')})
+FROM ${unnestOf(insert.columns, 1)} AS u(${names.join(', ')})
 ${insert.tail}`,
-        values: columns,
+        values: columnArrays(insert, rows),
       },
     ];
   },
@@ -160,6 +242,7 @@ function keyOfValues(values: readonly unknown[]): string {
 const citus: Dialect = {
   platform: 'citus',
   insertRows(insert, rows) {
+    if (insert.staged && rows.length >= STAGED_FROM_ROWS) return stagedInsert(insert, insert.staged, rows);
     const computed = insert.computed ?? [];
     const perRow = [
       ...insert.columns.map((c) => (c.write ? c.write(`$::${c.bound}`) : `$::${c.bound}`)),

@@ -7,6 +7,7 @@
  * single task.
  */
 import pg from 'pg';
+import { STAGED_FROM_ROWS } from '../../src/db/dialect.js';
 import { detectDialect } from '../../src/db/platform.js';
 import { createPool, type Pool } from '../../src/db/pool.js';
 import { simulateEvents } from '../../src/simulate/generator.js';
@@ -73,12 +74,48 @@ describe('the writes of a flush on the Citus cluster', () => {
       expect(`${statement.text.slice(0, 80)}\n${text}`).not.toContain('INSERT/SELECT method');
     }
   });
+  it('a large batch reaches the shards through bets_view_staged: only its staging goes through the coordinator, as COPY', async () => {
+    const events = [...simulateEvents({ seed: 64, events: 2_000, tenants: 4, openBets: 600, now: () => 1 })];
+    const rows = [...groupByBet(events).values()].map((es) => foldBet(es)!);
+    expect(rows.length).toBeGreaterThanOrEqual(STAGED_FROM_ROWS);
+    const sent: string[] = [];
+    const notices: string[] = [];
+    const client = await pool.connect();
+    const query = client.query.bind(client) as (...args: unknown[]) => Promise<pg.QueryResult>;
+    (client as unknown as { query: typeof query }).query = (...args: unknown[]) => {
+      const [config] = args as [string | pg.QueryConfig];
+      sent.push(typeof config === 'string' ? config : config.text);
+      return query(...args);
+    };
+    const onNotice = (notice: { message?: string }) => notices.push(notice.message ?? '');
+    client.on('notice', onNotice);
+    try {
+      await client.query('BEGIN');
+      // Citus says at DEBUG1 how it runs each INSERT … SELECT that it does not push to the shards.
+      await client.query('SET LOCAL client_min_messages TO debug1');
+      expect((await writeBetRows(client, rows, FOLLOWERS)).size).toBe(rows.length);
+      await client.query('ROLLBACK');
+    } finally {
+      client.off('notice', onNotice);
+      client.release();
+    }
+    expect(sent.filter((text) => text.includes('bets_view_staged'))).toHaveLength(3);
+    // The batch into the staging table: computed on the coordinator, then sent to the shards (no
+    // ON CONFLICT, so as COPY). The UPSERT from it, the deletion and the followers' additions: on
+    // the shards, nothing pulled through the coordinator or repartitioned.
+    expect(notices).toEqual([
+      'distributed INSERT ... SELECT can only select from distributed tables',
+      'Collecting INSERT ... SELECT results on coordinator',
+    ]);
+  });
+
   it("verify's comparison of one tenant runs on that tenant's shard alone", async () => {
     const events = [...simulateEvents({ seed: 62, events: 200, tenants: 3, openBets: 20, now: () => 1 })];
+    const client = await db.pool.connect();
     await writeBetRows(
-      db.pool,
+      client,
       [...groupByBet(events).values()].map((es) => foldBet(es)!),
-    );
+    ).finally(() => client.release());
     const sent: pg.QueryConfig[] = [];
     const spy = {
       query: (config: pg.QueryConfig) => {

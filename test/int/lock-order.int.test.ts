@@ -37,7 +37,8 @@ describe('writers of bets_view sharing rows', () => {
       .sort((a, b) => (a.betId < b.betId ? -1 : 1))
       .slice(0, 3);
     expect(rows.map((r) => r.tenantId)).toEqual([rows[0]!.tenantId, rows[0]!.tenantId, rows[0]!.tenantId]);
-    await writeBetRows(pool, rows, FOLLOWERS);
+    const client = await pool.connect();
+    await writeBetRows(client, rows, FOLLOWERS).finally(() => client.release());
   });
   afterAll(async () => {
     await pool.end();

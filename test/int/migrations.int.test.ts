@@ -54,6 +54,27 @@ describe(`migrations on real ${process.env['TEST_PLATFORM'] === 'citus' ? 'Citus
     }
   });
 
+  it('bets_view_staged holds the row as the UPSERT binds it (each column of columns.ts at its bound type), a batch id and an ordinal', async () => {
+    await migrate(db.pool);
+    const { rows } = await db.pool.query<{ column_name: string; type: string }>(
+      `SELECT column_name, format_type(atttypid, atttypmod) AS type
+       FROM information_schema.columns c
+       JOIN pg_attribute a ON a.attrelid = 'bets_view_staged'::regclass AND a.attname = c.column_name
+       WHERE c.table_schema = 'public' AND c.table_name = 'bets_view_staged'`,
+    );
+    expect(new Map(rows.map((r) => [r.column_name, r.type]))).toEqual(
+      new Map([
+        ['batch_id', 'uuid'],
+        ['ordinal', 'bigint'],
+        ...ROW_COLUMNS.map((c): [string, string] => [c.name, c.bound]),
+      ]),
+    );
+    const { rows: persistence } = await db.pool.query<{ p: string }>(
+      `SELECT relpersistence AS p FROM pg_class WHERE oid = 'bets_view_staged'::regclass`,
+    );
+    expect(persistence[0]!.p).toBe('u');
+  });
+
   it('creates the five tables with tenant_id in every unique key, and no triggers', async () => {
     const { rows: tables } = await db.pool.query<{ table_name: string }>(
       `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1`,

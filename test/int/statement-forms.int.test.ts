@@ -4,6 +4,8 @@
  * the Citus forms are valid SQL of the same meaning, so the PostgreSQL suite checks them too; under
  * `npm run test:citus` both run on the cluster.
  */
+import pg from 'pg';
+import { STAGED_FROM_ROWS } from '../../src/db/dialect.js';
 import { assumeDialect, type Platform } from '../../src/db/platform.js';
 import { createPool, type Pool } from '../../src/db/pool.js';
 import { betKey, type BetEvent } from '../../src/events/types.js';
@@ -145,5 +147,76 @@ describe.each(FORMS)('the %s form of each statement', (form) => {
     } finally {
       client.release();
     }
+  });
+
+  it('a batch of STAGED_FROM_ROWS rows or more is written to the same contract (on Citus through bets_view_staged, left empty)', async () => {
+    const large = [
+      ...simulateEvents({
+        seed: 56_000,
+        events: 2_400,
+        tenants: 6,
+        openBets: 600,
+        now: () => 1_790_000_000_000,
+      }),
+    ].map((e) => ({ ...e, tenantId: e.tenantId + tenantBase + 70 }));
+    const histories = [...groupByBet(large).values()];
+    expect(histories.length).toBeGreaterThanOrEqual(STAGED_FROM_ROWS);
+    const first = histories.map((es) => foldBet(es.slice(0, 1))!);
+    const last = histories.map((es) => foldBet(es)!);
+    const moved = last.filter((r) => r.version > 1);
+    expect(moved.length).toBeGreaterThanOrEqual(STAGED_FROM_ROWS);
+    const client = await pool.connect();
+    const sent: string[] = [];
+    const query = client.query.bind(client) as (...args: unknown[]) => Promise<pg.QueryResult>;
+    (client as unknown as { query: typeof query }).query = (...args: unknown[]) => {
+      const [config] = args as [string | pg.QueryConfig];
+      sent.push(typeof config === 'string' ? config : config.text);
+      return query(...args);
+    };
+    const inTransaction = async <T>(work: () => Promise<T>): Promise<T> => {
+      await client.query('BEGIN');
+      try {
+        const result = await work();
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        await client.query('ROLLBACK');
+        throw error;
+      }
+    };
+    try {
+      const written = await inTransaction(() => writeBetRows(client, first, FOLLOWERS));
+      expect([...written].sort()).toEqual(first.map((r) => betKey(r.tenantId, r.betId)).sort());
+      const later = await inTransaction(() => writeBetRows(client, moved, FOLLOWERS));
+      expect([...later].sort()).toEqual(moved.map((r) => betKey(r.tenantId, r.betId)).sort());
+      // A replay of the placements: refused by the version guard, named nowhere, followers unmoved.
+      expect((await inTransaction(() => writeBetRows(client, first, FOLLOWERS))).size).toBe(0);
+    } finally {
+      client.release();
+    }
+    expect(sent.some((text) => text.includes('bets_view_staged'))).toBe(form === 'citus');
+    const { rows: stored } = await pool.query<{ key: string; version: number; status: string }>(
+      `SELECT tenant_id || ':' || bet_id AS key, version, status FROM bets_view WHERE tenant_id > $1`,
+      [tenantBase + 70],
+    );
+    expect(new Map(stored.map((r) => [r.key, `${r.version} ${r.status}`]))).toEqual(
+      new Map(last.map((r) => [betKey(r.tenantId, r.betId), `${r.version} ${r.status}`])),
+    );
+    const open = new Map<string, number>();
+    for (const r of last) {
+      if (r.status !== 'placed' && r.status !== 'accepted') continue;
+      const key = `${r.tenantId}:${r.userId}:${r.currency}`;
+      open.set(key, (open.get(key) ?? 0) + 1);
+    }
+    const { rows: exposure } = await pool.query<{ key: string; open_bets: number }>(
+      `SELECT tenant_id || ':' || user_id || ':' || currency AS key, open_bets::int AS open_bets
+       FROM user_exposure WHERE tenant_id > $1 AND open_bets <> 0`,
+      [tenantBase + 70],
+    );
+    expect(new Map(exposure.map((r) => [r.key, r.open_bets]))).toEqual(open);
+    const { rows: staged } = await pool.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM bets_view_staged',
+    );
+    expect(staged[0]!.n).toBe(0);
   });
 });
