@@ -8,9 +8,10 @@
 --
 -- The columns are bets_view's as the UPSERT binds them (projections/bets/columns.ts, held to this
 -- table by a test), the batch and the row's place in it (the order rows are written in, so every
--- writer locks bets_view's rows in one order). Unlogged: its rows live for one transaction, and a
--- crash ends that transaction anyway.
-CREATE UNLOGGED TABLE bets_view_staged (
+-- writer locks bets_view's rows in one order). Logged, though its rows live for one transaction:
+-- Citus moves a shard online by logical replication together with its colocated shards, and an
+-- unlogged table cannot be published (the cluster suite's shard move failed on it).
+CREATE TABLE bets_view_staged (
   batch_id               uuid    NOT NULL,
   ordinal                bigint  NOT NULL,
   tenant_id              bigint  NOT NULL,
