@@ -44,12 +44,7 @@ ${addedOnConflict(adds)}`;
  * coordinator (Citus).
  */
 export function additionOfRows(adds: SummedTable): BulkInsert {
-  return {
-    into: `${adds.table} AS x`,
-    columns: [...adds.key, ...adds.sums],
-    tail: addedOnConflict(adds),
-    ...(adds.staged && { staged: adds.staged }),
-  };
+  return { into: `${adds.table} AS x`, columns: [...adds.key, ...adds.sums], tail: addedOnConflict(adds) };
 }
 
 /** The follower's change and its addition as common table expressions, after `transitions`. */
