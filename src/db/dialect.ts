@@ -69,7 +69,8 @@ export interface BulkInsert {
    * rows or more goes through it (stagedInsert): the coordinator then routes rows as COPY does,
    * instead of writing each into the text of a shard's task. The statements must run in order on
    * one connection, in one transaction; their answers' rows are the insert's RETURNING, and only
-   * the second statement's row count is the insert's.
+   * the `INSERT … SELECT`'s row count is the insert's. Only for a table whose rows concurrent
+   * writers do not share (see stagedInsert).
    */
   readonly staged?: string;
 }
@@ -145,13 +146,14 @@ function unnestOf(columns: readonly BoundColumn[], first: number): string {
 }
 
 /**
- * A Citus insert through its staging table, in three statements: the batch into the staging table
- * (an INSERT … SELECT FROM unnest with no ON CONFLICT nor RETURNING, which Citus computes on the
- * coordinator and sends to the shards as COPY), the insert itself from there (an INSERT … SELECT
- * between colocated tables, run on each shard the batch touches; in the rows' order, so writers lock
- * rows in one order), and the batch's deletion. The batch's id and its tenants prune every statement
- * to the shards it touches. The order is a subquery's: Citus pulls an INSERT … SELECT with an
- * ORDER BY of its own through the coordinator, as it does one with a volatile function.
+ * A Citus insert through its staging table, in three statements after a setting: the batch into
+ * the staging table (an INSERT … SELECT FROM unnest with no ON CONFLICT nor RETURNING, which Citus
+ * computes on the coordinator and sends to the shards as COPY), the insert itself from there (an
+ * INSERT … SELECT between colocated tables, run on each shard the batch touches; in the rows'
+ * order, so writers lock rows in one order within each shard), and the batch's deletion. The
+ * batch's id and its tenants prune every statement to the shards it touches. The order is a
+ * subquery's: Citus pulls an INSERT … SELECT with an ORDER BY of its own through the coordinator,
+ * as it does one with a volatile function.
  */
 function stagedInsert(
   insert: BulkInsert,
@@ -169,9 +171,12 @@ function stagedInsert(
   return [
     // Citus lets one multi-shard write at a time hold a shard, until its transaction ends, against
     // deadlocks between them: a flush's UPSERT would hold its shards through the followers and the
-    // commit, and the flushes of other partitions would queue behind it. Without it the UPSERT locks
-    // like the VALUES form (a multi-row INSERT, which Citus never serializes): rows in key order
-    // within each shard, and a deadlock across shards is detected and retried (src/errors.ts).
+    // commit, and the flushes of other partitions would queue behind it (a multi-row INSERT never
+    // takes that lock: it runs its tasks one at a time, in shard order). Without it the tasks run on
+    // the nodes at once, rows in key order within each shard: two writers sharing rows can deadlock
+    // across nodes. Only bets_view is staged, whose rows are a partition's own: that takes the sweep
+    // or a rebalance on the same bet at the same moment, and Citus's detector cancels one, retried
+    // (src/errors.ts). Followers' rows are shared between flushes: they stay VALUES lists.
     { text: 'SET LOCAL citus.enable_deadlock_prevention TO off', values: [] },
     {
       name: `${stage}_in`,
