@@ -133,6 +133,11 @@ export interface Dialect {
 
 const ALL_KEPT: KeyedQuery['keep'] = (rows) => [...rows];
 
+/** The column's value from the expression `p` that gives its bound value. */
+function writeOf(column: BoundColumn, p: string): string {
+  return column.write ? column.write(p) : p;
+}
+
 /** The rows as one array per column, in the declaration's column order. */
 function columnArrays(insert: BulkInsert, rows: ReadonlyArray<readonly unknown[]>): unknown[][] {
   const columns: unknown[][] = insert.columns.map(() => new Array<unknown>(rows.length));
@@ -166,7 +171,7 @@ function stagedInsert(
   const batch = randomUUID();
   const tenants = [...new Set(rows.map((row) => row[tenant]))];
   const computed = insert.computed ?? [];
-  const written = insert.columns.map((c) => (c.write ? c.write(`s.${c.name}`) : `s.${c.name}`));
+  const written = insert.columns.map((c) => writeOf(c, `s.${c.name}`));
   const scope = `s.batch_id = $1 AND s.tenant_id = ANY($2::${insert.columns[tenant]!.bound}[])`;
   return [
     // Citus lets one multi-shard write at a time hold a shard, until its transaction ends, against
@@ -202,7 +207,7 @@ const postgres: Dialect = {
   insertRows(insert, rows) {
     if (rows.length === 0) return [];
     const names = insert.columns.map((c) => c.name);
-    const values = insert.columns.map((c) => (c.write ? c.write(`u.${c.name}`) : `u.${c.name}`));
+    const values = insert.columns.map((c) => writeOf(c, `u.${c.name}`));
     const computed = insert.computed ?? [];
     return [
       {
@@ -250,7 +255,7 @@ const citus: Dialect = {
     if (insert.staged && rows.length >= STAGED_FROM_ROWS) return stagedInsert(insert, insert.staged, rows);
     const computed = insert.computed ?? [];
     const perRow = [
-      ...insert.columns.map((c) => (c.write ? c.write(`$::${c.bound}`) : `$::${c.bound}`)),
+      ...insert.columns.map((c) => writeOf(c, `$::${c.bound}`)),
       ...computed.map((c) => c.value),
     ];
     const names = [...insert.columns.map((c) => c.name), ...computed.map((c) => c.name)].join(', ');

@@ -20,6 +20,7 @@ import { noPublisher } from '../../src/kafka/publisher.js';
 import { createEventStore } from '../../src/store/eventStore.js';
 import type { Queryable } from '../../src/db/pool.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { recordQueries } from '../support/recordQueries.js';
 
 describe('the writes of a flush on the Citus cluster', () => {
   let db: TestDatabase;
@@ -37,13 +38,8 @@ describe('the writes of a flush on the Citus cluster', () => {
   it('are routed to the shards: no statement pulls its rows through the coordinator', async () => {
     const events = [...simulateEvents({ seed: 61, events: 400, tenants: 8, openBets: 30, now: () => 1 })];
     const histories = [...groupByBet(events).values()];
-    const sent: pg.QueryConfig[] = [];
     const client = await pool.connect();
-    const query = client.query.bind(client) as (config: pg.QueryConfig) => Promise<pg.QueryResult>;
-    (client as unknown as { query: typeof query }).query = (config: pg.QueryConfig) => {
-      sent.push(config);
-      return query(config);
-    };
+    const sent = recordQueries(client);
     try {
       // Placements, then the bets' last versions: opened and closed bets move every follower.
       await writeBetRows(
@@ -78,15 +74,9 @@ describe('the writes of a flush on the Citus cluster', () => {
     const events = [...simulateEvents({ seed: 64, events: 2_000, tenants: 4, openBets: 600, now: () => 1 })];
     const rows = [...groupByBet(events).values()].map((es) => foldBet(es)!);
     expect(rows.length).toBeGreaterThanOrEqual(STAGED_FROM_ROWS);
-    const sent: string[] = [];
     const notices: string[] = [];
     const client = await pool.connect();
-    const query = client.query.bind(client) as (...args: unknown[]) => Promise<pg.QueryResult>;
-    (client as unknown as { query: typeof query }).query = (...args: unknown[]) => {
-      const [config] = args as [string | pg.QueryConfig];
-      sent.push(typeof config === 'string' ? config : config.text);
-      return query(...args);
-    };
+    const sent = recordQueries(client);
     const onNotice = (notice: { message?: string }) => notices.push(notice.message ?? '');
     client.on('notice', onNotice);
     try {
@@ -99,7 +89,7 @@ describe('the writes of a flush on the Citus cluster', () => {
       client.off('notice', onNotice);
       client.release();
     }
-    expect(sent.filter((text) => text.includes('bets_view_staged'))).toHaveLength(3);
+    expect(sent.filter((s) => s.text.includes('bets_view_staged'))).toHaveLength(3);
     // The batch into the staging table: computed on the coordinator, then sent to the shards (no
     // ON CONFLICT, so as COPY). The UPSERT from it, the deletion and the followers' additions: on
     // the shards, nothing pulled through the coordinator or repartitioned.

@@ -57,10 +57,8 @@ describe(`migrations on real ${process.env['TEST_PLATFORM'] === 'citus' ? 'Citus
   it('bets_view_staged holds the row as the UPSERT binds it (each column of columns.ts at its bound type), a batch id and an ordinal', async () => {
     await migrate(db.pool);
     const { rows } = await db.pool.query<{ column_name: string; type: string }>(
-      `SELECT column_name, format_type(atttypid, atttypmod) AS type
-       FROM information_schema.columns c
-       JOIN pg_attribute a ON a.attrelid = 'bets_view_staged'::regclass AND a.attname = c.column_name
-       WHERE c.table_schema = 'public' AND c.table_name = 'bets_view_staged'`,
+      `SELECT attname AS column_name, format_type(atttypid, atttypmod) AS type
+       FROM pg_attribute WHERE attrelid = 'bets_view_staged'::regclass AND attnum > 0 AND NOT attisdropped`,
     );
     expect(new Map(rows.map((r) => [r.column_name, r.type]))).toEqual(
       new Map([

@@ -4,7 +4,6 @@
  * the Citus forms are valid SQL of the same meaning, so the PostgreSQL suite checks them too; under
  * `npm run test:citus` both run on the cluster.
  */
-import pg from 'pg';
 import { STAGED_FROM_ROWS } from '../../src/db/dialect.js';
 import { assumeDialect, type Platform } from '../../src/db/platform.js';
 import { createPool, type Pool } from '../../src/db/pool.js';
@@ -18,6 +17,7 @@ import { readBetRows, writeBetRows } from '../../projections/bets/statements.js'
 import { FOLLOWERS } from '../../projections/registry.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { normalizeDecimal } from '../support/oracle.js';
+import { recordQueries } from '../support/recordQueries.js';
 
 const FORMS: readonly Platform[] = ['postgres', 'citus'];
 
@@ -166,13 +166,7 @@ describe.each(FORMS)('the %s form of each statement', (form) => {
     const moved = last.filter((r) => r.version > 1);
     expect(moved.length).toBeGreaterThanOrEqual(STAGED_FROM_ROWS);
     const client = await pool.connect();
-    const sent: string[] = [];
-    const query = client.query.bind(client) as (...args: unknown[]) => Promise<pg.QueryResult>;
-    (client as unknown as { query: typeof query }).query = (...args: unknown[]) => {
-      const [config] = args as [string | pg.QueryConfig];
-      sent.push(typeof config === 'string' ? config : config.text);
-      return query(...args);
-    };
+    const sent = recordQueries(client);
     const inTransaction = async <T>(work: () => Promise<T>): Promise<T> => {
       await client.query('BEGIN');
       try {
@@ -194,7 +188,7 @@ describe.each(FORMS)('the %s form of each statement', (form) => {
     } finally {
       client.release();
     }
-    expect(sent.some((text) => text.includes('bets_view_staged'))).toBe(form === 'citus');
+    expect(sent.some((s) => s.text.includes('bets_view_staged'))).toBe(form === 'citus');
     const { rows: stored } = await pool.query<{ key: string; version: number; status: string }>(
       `SELECT tenant_id || ':' || bet_id AS key, version, status FROM bets_view WHERE tenant_id > $1`,
       [tenantBase + 70],
