@@ -10,6 +10,8 @@
  * checkpoint in the database, no user_exposure. It writes a table shaped like bets_view.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Pool } from 'pg';
+import { dialectOf } from '../src/db/platform.js';
 import { betKey, type BetEvent } from '../src/events/types.js';
 import { encodeEvent } from '../src/kafka/publisher.js';
 import { simulateEvents } from '../src/simulate/generator.js';
@@ -26,7 +28,7 @@ const PARTITIONS = 6;
 
 const SHARED_COLUMNS = `tenant_id, bet_id, idempotency_key, user_id, amount, odds, selection, currency, status,
   payout, version, last_event_type, placed_at, last_updated_timestamp`;
-const CREATE_PEER_TABLE = `CREATE TABLE IF NOT EXISTS ${PEER_TABLE}
+const CREATE_PEER_TABLE = `CREATE TABLE ${PEER_TABLE}
   (LIKE bets_view INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES INCLUDING STORAGE)`;
 /** Rows of the peer's table that differ from the worker's bets_view in a column both write. */
 const PEER_DIFFERENCES = `SELECT count(*)::bigint AS n FROM (
@@ -52,6 +54,8 @@ export interface PeerFigures {
   readonly bets: number;
   readonly partitions: number;
   readonly peer: string;
+  /** Where both wrote: the database platform of the bench's DATABASE_URL. */
+  readonly platform: string;
   readonly worker: ReaderFigures;
   readonly connect: ReaderFigures;
   /** Rows where the peer's table and the worker's bets_view differ, after each pair of runs: 0. */
@@ -80,7 +84,7 @@ export async function benchPeer(ctx: BenchContext, count: number): Promise<PeerF
     all.map((e) => encodeEvent(e)),
   );
   await fillTopicWith(ctx, rowsTopic, rowMessages(all));
-  await ctx.pool.query(CREATE_PEER_TABLE);
+  await createPeerTable(ctx.pool);
 
   const worker: Run[] = [];
   const peer: Run[] = [];
@@ -119,10 +123,21 @@ export async function benchPeer(ctx: BenchContext, count: number): Promise<PeerF
     bets: target.bets,
     partitions: PARTITIONS,
     peer: `Kafka Connect ${connect.version} standalone + Debezium JDBC sink 3.0.7.Final (upsert, batch.size ${SINK_BATCH_SIZE}, 1 task)`,
+    platform: dialectOf(ctx.pool).platform,
     worker: figures(worker),
     connect: figures(peer),
     differingRows,
   };
+}
+
+/**
+ * The sink's table, shaped like bets_view and, on Citus, distributed as it is (colocated by
+ * tenant_id): the sink writes through the coordinator to the shards as the worker does.
+ */
+async function createPeerTable(pool: Pool): Promise<void> {
+  await pool.query(`DROP TABLE IF EXISTS ${PEER_TABLE}`);
+  await pool.query(CREATE_PEER_TABLE);
+  for (const statement of dialectOf(pool).colocate(PEER_TABLE, 'bets_view')) await pool.query(statement);
 }
 
 function finalVersions(all: readonly BetEvent[]): { bets: number; versionSum: number } {
@@ -193,7 +208,7 @@ export function peerMarkdown(f: PeerFigures | undefined): string {
     `| ${label} | ${spread(pick(f.worker), digits)} | ${spread(pick(f.connect), digits)} | ${r ?? ratio(pick(f.worker), pick(f.connect))} |`;
   return `${[
     '',
-    `The worker at its defaults against ${f.peer}: ${f.events} events, ${f.bets} bets, ${f.partitions} partitions, alternating runs, each from process start until the table held every bet at its latest version:`,
+    `The worker at its defaults against ${f.peer}, both writing to ${f.platform}: ${f.events} events, ${f.bets} bets, ${f.partitions} partitions, alternating runs, each from process start until the table held every bet at its latest version:`,
     '',
     '| figure | worker (defaults) | Kafka Connect + JDBC sink | worker / peer |',
     '|---|---|---|---|',
