@@ -4,7 +4,8 @@
  * Readers keep reading the old table until the swap commits and never see an empty or half-built
  * table; workers keep running (their writes wait for the lock for a moment, then land in the new
  * table). The read model gives the fill, the catch-up and its table's protection (ShadowFill); the
- * phases are this module's, in this order: fill → index → catch-up → swap (or compare, dry run).
+ * phases are this module's, in this order: fill → index → catch-up → swap → analyze (or compare,
+ * for a dry run).
  */
 import pLimit from 'p-limit';
 import type { Dialect } from '../src/db/dialect.js';
@@ -36,7 +37,7 @@ export interface ShadowFill {
   catchUp(client: PoolClient, shadow: string, sinceXmin: number | undefined): Promise<number>;
 }
 
-export type RebuildPhase = 'fill' | 'index' | 'catch-up' | 'swap' | 'compare';
+export type RebuildPhase = 'fill' | 'index' | 'catch-up' | 'swap' | 'analyze' | 'compare';
 
 export interface RebuildProgress {
   readonly phase: RebuildPhase;
@@ -69,6 +70,10 @@ export interface ShadowRebuildReport {
   readonly indexMs: number;
   readonly caughtUp: number;
   readonly lockedMs: number;
+  /** From the start until the swap committed: readers read the new table from then on (0 on a dry run). */
+  readonly liveMs: number;
+  /** ANALYZE of the new live table, after the swap (0 on a dry run). */
+  readonly analyzeMs: number;
   readonly totalMs: number;
   readonly swapped: boolean;
   readonly differences?: { readonly count: number; readonly sample: Difference[] };
@@ -261,7 +266,6 @@ export async function rebuildByShadow(
   await progress('index', 0, indexes.length);
   await indexShadow(pool, fill.table, indexes, options.concurrency, dialect);
   await copyStorageParameters(pool, fill.table);
-  await pool.query(`ANALYZE ${shadow}`);
   const indexMs = elapsed() - fillMs;
 
   const built = { rows, fillMs, indexMs };
@@ -269,7 +273,16 @@ export async function rebuildByShadow(
     await progress('compare', 0, 1);
     const differences = await compare(pool, fill);
     await pool.query(`DROP TABLE ${shadow}`);
-    return { ...built, caughtUp: 0, lockedMs: 0, totalMs: elapsed(), swapped: false, differences };
+    return {
+      ...built,
+      caughtUp: 0,
+      lockedMs: 0,
+      liveMs: 0,
+      analyzeMs: 0,
+      totalMs: elapsed(),
+      swapped: false,
+      differences,
+    };
   }
 
   // Most of the catching up happens before the lock, in one snapshot, and looks only at rows written
@@ -296,6 +309,14 @@ export async function rebuildByShadow(
     await swap(client, fill.table, indexes);
   });
   const lockedMs = Math.round(performance.now() - lockStarted);
+  const liveMs = elapsed();
   await progress('swap', 1, 1);
-  return { ...built, caughtUp, lockedMs, totalMs: elapsed(), swapped: true };
+  // The planner's statistics, gathered on the live table with readers and writers running (ANALYZE
+  // blocks neither); before the swap it would wait for the index builds and hold the new table back.
+  // Until it ends, the planner has the row count the index builds recorded.
+  await progress('analyze', 0, 1);
+  await pool.query(`ANALYZE ${fill.table}`);
+  const analyzeMs = elapsed() - liveMs;
+  await progress('analyze', 1, 1);
+  return { ...built, caughtUp, lockedMs, liveMs, analyzeMs, totalMs: elapsed(), swapped: true };
 }

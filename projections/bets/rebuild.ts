@@ -63,6 +63,10 @@ export interface RebuildReport {
   readonly indexMs: number;
   readonly caughtUpBets: number;
   readonly lockedMs: number;
+  /** From the start until the new table served readers. */
+  readonly liveMs: number;
+  /** The planner's statistics of the new table, gathered after the swap. */
+  readonly analyzeMs: number;
   readonly totalMs: number;
   readonly swapped: boolean;
   readonly differences?: { readonly count: number; readonly sample: Difference[] };

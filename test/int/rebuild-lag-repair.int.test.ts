@@ -194,6 +194,42 @@ describe('rebuild without downtime', () => {
     expect(await viewMismatches(db.pool)).toEqual([]);
   });
 
+  it('the new view serves readers before its statistics are gathered, and has them when the rebuild ends', async () => {
+    // pg_statistic's rows for bets_view: on Citus, for its shards, on the worker nodes.
+    const statistics = async () => {
+      const { rows } = await db.pool.query<{ n: number }>(
+        onCitus()
+          ? `SELECT coalesce(sum(result::int), 0)::int AS n FROM run_command_on_shards('bets_view',
+               $$SELECT count(*) FROM pg_statistic WHERE starelid = '%s'::regclass$$)`
+          : `SELECT count(*)::int AS n FROM pg_statistic WHERE starelid = 'bets_view'::regclass`,
+      );
+      return rows[0]!.n;
+    };
+    const store = createEventStore({ pool: db.workerPool, publisher: noPublisher, inline: inlineProjection });
+    const events = stream(300, 4);
+    for (let i = 0; i < events.length; i += 100)
+      await store.append(events.slice(i, i + 100), { projection: 'immediate' });
+    const expected = await rowCount(db);
+    expect(expected).toBeGreaterThan(0);
+    let atAnalyze: { statistics: number; rows: number; shadowLeft: boolean } | undefined;
+    const report = await rebuildBetsView(db.pool, {
+      onProgress: async ({ phase, done }) => {
+        if (phase !== 'analyze' || done !== 0) return;
+        const { rows } = await db.pool.query<{ left: boolean }>(
+          `SELECT to_regclass('${SHADOW_TABLE}') IS NOT NULL AS left`,
+        );
+        atAnalyze = { statistics: await statistics(), rows: await rowCount(db), shadowLeft: rows[0]!.left };
+      },
+    });
+    // Swapped in, whole, with no statistics yet: the ANALYZE comes after, on the live table.
+    expect(atAnalyze).toEqual({ statistics: 0, rows: expected, shadowLeft: false });
+    expect(await statistics()).toBeGreaterThan(0);
+    expect(report.swapped).toBe(true);
+    expect(report.liveMs).toBeGreaterThanOrEqual(report.fillMs + report.indexMs + report.lockedMs);
+    expect(report.totalMs).toBeGreaterThanOrEqual(report.liveMs + report.analyzeMs);
+    expect(await viewMismatches(db.pool)).toEqual([]);
+  });
+
   it('one bet re-folded through the read models (projector repair --tenant N --bet ID), version-guarded', async () => {
     const { rows } = await db.pool.query<{ tenant_id: number; bet_id: string }>(
       'SELECT tenant_id, bet_id FROM bets_view WHERE version >= 2 LIMIT 1',
