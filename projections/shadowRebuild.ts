@@ -12,9 +12,13 @@ import type { Dialect } from '../src/db/dialect.js';
 import { detectDialect } from '../src/db/platform.js';
 import { inTransaction, type Pool, type PoolClient, type Queryable } from '../src/db/pool.js';
 import { chunks, type Chunk } from './chunks.js';
-
-/** Memory for each index build: spilling to disk would dominate. */
-const INDEX_MAINTENANCE_WORK_MEM = '256MB';
+import {
+  copyStorageParameters,
+  indexShadow,
+  liveIndexes,
+  shadowIndexName,
+  type LiveIndex,
+} from './shadowIndexes.js';
 
 /** What a read model gives its rebuild. */
 export interface ShadowFill {
@@ -74,6 +78,8 @@ export interface ShadowRebuildReport {
   readonly liveMs: number;
   /** ANALYZE of the new live table, after the swap (0 on a dry run). */
   readonly analyzeMs: number;
+  /** Why that ANALYZE failed, if it did: the swap stands, and autovacuum gathers them later. */
+  readonly analyzeError?: string;
   readonly totalMs: number;
   readonly swapped: boolean;
   readonly differences?: { readonly count: number; readonly sample: Difference[] };
@@ -92,86 +98,6 @@ async function createShadow(db: Queryable, fill: ShadowFill, dialect: Dialect): 
   await fill.secure(db, shadow);
 }
 
-/** A reloptions entry as the catalog spells it: `fillfactor=70`, `autovacuum_enabled=false`. */
-const STORAGE_PARAMETER = /^[a-z_.]+=[A-Za-z0-9_.]+$/;
-
-/**
- * The live table's storage parameters (a fillfactor, anything an operator set since), given to the
- * shadow after the fill: the fill writes packed pages, later updates get the room.
- */
-async function copyStorageParameters(db: Queryable, table: string): Promise<void> {
-  const { rows } = await db.query<{ options: string[] | null }>(
-    'SELECT reloptions AS options FROM pg_class WHERE oid = $1::regclass',
-    [table],
-  );
-  const options = rows[0]?.options ?? [];
-  if (options.length === 0) return;
-  const odd = options.find((o) => !STORAGE_PARAMETER.test(o));
-  if (odd !== undefined)
-    throw new Error(`${table} storage parameter ${JSON.stringify(odd)} is not name=value`);
-  // DDL takes no bind parameters; the entries come from the catalog and match the pattern above.
-  await db.query(`ALTER TABLE ${shadowOf(table)} SET (${options.join(', ')})`);
-}
-
-interface LiveIndex {
-  name: string;
-  definition: string;
-  primaryKey: boolean;
-}
-
-async function liveIndexes(db: Queryable, table: string): Promise<LiveIndex[]> {
-  const { rows } = await db.query<LiveIndex>(
-    `SELECT i.relname AS name, pg_get_indexdef(i.oid) AS definition,
-            EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.oid AND c.contype = 'p') AS "primaryKey"
-     FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
-     WHERE x.indrelid = $1::regclass ORDER BY i.relname`,
-    [table],
-  );
-  return rows;
-}
-
-const INDEX_SUFFIX = '_rebuild';
-
-function shadowIndexSql(table: string, index: LiveIndex): string[] {
-  const shadow = shadowOf(table);
-  const sql = [
-    index.definition
-      .replace(` INDEX ${index.name} ON `, ` INDEX ${index.name}${INDEX_SUFFIX} ON `)
-      .replace(new RegExp(` ON (public\\.)?${table} `), ` ON ${shadow} `),
-  ];
-  if (index.primaryKey) {
-    sql.push(
-      `ALTER TABLE ${shadow} ADD CONSTRAINT ${index.name}${INDEX_SUFFIX} PRIMARY KEY USING INDEX ${index.name}${INDEX_SUFFIX}`,
-    );
-  }
-  return sql;
-}
-
-/**
- * The live table's indexes, built on the shadow after the fill (cheaper than maintaining them
- * row by row), each on its own connection so they build side by side.
- */
-async function indexShadow(
-  pool: Pool,
-  table: string,
-  indexes: readonly LiveIndex[],
-  concurrency: number,
-  dialect: Dialect,
-): Promise<void> {
-  const limit = pLimit(concurrency);
-  await Promise.all(
-    indexes.map((index) =>
-      limit(() =>
-        inTransaction(pool, async (client) => {
-          await client.query(`SET LOCAL maintenance_work_mem = '${INDEX_MAINTENANCE_WORK_MEM}'`);
-          for (const setting of dialect.allShardsInParallel) await client.query(setting);
-          for (const statement of shadowIndexSql(table, index)) await client.query(statement);
-        }),
-      ),
-    ),
-  );
-}
-
 /** The oldest transaction id a snapshot taken now does not see as finished (32-bit, as xmin columns hold it). */
 async function snapshotXmin(db: Queryable): Promise<number> {
   const { rows } = await db.query<{ xmin: string }>(
@@ -187,7 +113,7 @@ async function swap(client: PoolClient, table: string, indexes: readonly LiveInd
   await client.query(`DROP TABLE ${retired}`);
   // Index, not constraint, renames: Citus refuses RENAME CONSTRAINT on distributed tables.
   for (const index of indexes)
-    await client.query(`ALTER INDEX ${index.name}${INDEX_SUFFIX} RENAME TO ${index.name}`);
+    await client.query(`ALTER INDEX ${shadowIndexName(index)} RENAME TO ${index.name}`);
 }
 
 /** Rows that differ between the shadow and the live table, by key: how many, and some of them. */
@@ -227,7 +153,7 @@ async function compare(
   };
 }
 
-/** The phases, in order: fill, index, catch-up, then swap (or compare, for a dry run). */
+/** The phases, in order: fill, index, catch-up, swap, then analyze (or compare, for a dry run). */
 export async function rebuildByShadow(
   pool: Pool,
   fill: ShadowFill,
@@ -264,8 +190,8 @@ export async function rebuildByShadow(
   const fillMs = elapsed();
   const indexes = await liveIndexes(pool, fill.table);
   await progress('index', 0, indexes.length);
-  await indexShadow(pool, fill.table, indexes, options.concurrency, dialect);
-  await copyStorageParameters(pool, fill.table);
+  await indexShadow(pool, { table: fill.table, shadow }, indexes, options.concurrency, dialect);
+  await copyStorageParameters(pool, fill.table, shadow);
   const indexMs = elapsed() - fillMs;
 
   const built = { rows, fillMs, indexMs };
@@ -311,12 +237,33 @@ export async function rebuildByShadow(
   const lockedMs = Math.round(performance.now() - lockStarted);
   const liveMs = elapsed();
   await progress('swap', 1, 1);
-  // The planner's statistics, gathered on the live table with readers and writers running (ANALYZE
-  // blocks neither); before the swap it would wait for the index builds and hold the new table back.
-  // Until it ends, the planner has the row count the index builds recorded.
   await progress('analyze', 0, 1);
-  await pool.query(`ANALYZE ${fill.table}`);
-  const analyzeMs = elapsed() - liveMs;
+  const analyzed = await analyzeLive(pool, fill.table);
   await progress('analyze', 1, 1);
-  return { ...built, caughtUp, lockedMs, liveMs, analyzeMs, totalMs: elapsed(), swapped: true };
+  return {
+    ...built,
+    caughtUp,
+    lockedMs,
+    liveMs,
+    analyzeMs: elapsed() - liveMs,
+    ...(analyzed !== true && { analyzeError: analyzed }),
+    totalMs: elapsed(),
+    swapped: true,
+  };
+}
+
+/**
+ * The planner's statistics of the new live table, gathered with readers and writers running
+ * (ANALYZE blocks neither). Before the swap it could not run beside the index builds, and delayed
+ * the swap by its own time. Until it ends, the planner has the row count the index builds recorded.
+ * The swap has committed: a failure here (a lock timeout, a cancel) is reported, not thrown, and
+ * autovacuum gathers the statistics later.
+ */
+async function analyzeLive(pool: Pool, table: string): Promise<true | string> {
+  try {
+    await pool.query(`ANALYZE ${table}`);
+    return true;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
 }

@@ -85,13 +85,13 @@ const LEGS = `CASE
 
 /**
  * The placing event's (version 1) fields, each read as its type declares, as text: one array per
- * bet, so the aggregation evaluates one FILTER per event instead of one per field. Named here in
- * the order of that array.
+ * bet, so each event pays one FILTER for all of them. In the order of that array, each with the
+ * type it is read as (text where none is given).
  */
-const PLACING: ReadonlyArray<readonly [name: string, text: string]> = [
+const PLACING: ReadonlyArray<readonly [name: string, text: string, type?: string]> = [
   ['idempotency_key', 'idempotency_key'],
   ['user_id', placement((p) => pathText('event_data', p.userId))],
-  ['amount', placement((p) => pathText('event_data', p.amount))],
+  ['amount', placement((p) => pathText('event_data', p.amount)), 'numeric(20,4)'],
   ['currency', placement((p) => pathText('event_data', p.currency))],
   ['channel', placement((p) => (p.channel === null ? null : pathText('event_data', p.channel)))],
   ['leg_list', placement((p) => ('list' in p.legs ? pathText('event_data', p.legs.list) : null))],
@@ -99,17 +99,29 @@ const PLACING: ReadonlyArray<readonly [name: string, text: string]> = [
   ['leg_odds', placement((p) => oneLeg(p, 'odds'))],
 ];
 
-/** An event's type as its place in EVENT_TYPES (bound as $1), from 1: a number compares cheaper than text. */
-const TYPE_NUMBER = 'array_position($1::text[], event_type)';
+/** PLACING's fields out of the array, named. */
+const PLACING_FIELDS = PLACING.map(
+  ([name, , type], i) => `placement[${i + 1}]${type ? `::${type}` : ''} AS ${name}`,
+).join(', ');
 
-/** The types whose status a field of their data names (a settlement's result). */
-const NAMED_STATUS_TYPES = EVENT_TYPES.filter((t) => typeof EVENT_FOLDS[t].status !== 'string');
+/** The known types, spelled in the statement: a type's number is its place in this array. */
+const TYPES_ARRAY = `ARRAY[${EVENT_TYPES.map((t) => `'${t}'`).join(', ')}]::text[]`;
+
+/** An event's type as its place in EVENT_TYPES, from 1: a number compares cheaper than text. */
+const TYPE_NUMBER = `array_position(${TYPES_ARRAY}, event_type)`;
+
+/** The types whose status a field of their data names (a settlement's result), with that field. */
+const NAMED_STATUS_TYPES = EVENT_TYPES.flatMap((type) => {
+  const status = EVENT_FOLDS[type].status;
+  return typeof status === 'string' ? [] : [{ type, field: status.field }];
+});
 
 /** The status a named-status type's event gives, read from its data. */
-const NAMED_STATUS = byType('event_type', NAMED_STATUS_TYPES, (t) => {
-  const status = EVENT_FOLDS[t].status;
-  return typeof status === 'string' ? `'${status}'` : pathText('event_data', status.field);
-});
+const NAMED_STATUS = byType(
+  'event_type',
+  NAMED_STATUS_TYPES.map((n) => n.type),
+  (t) => pathText('event_data', NAMED_STATUS_TYPES.find((n) => n.type === t)!.field),
+);
 
 /**
  * The bet's status after its latest event, from the latest event's type number: fixed by the type,
@@ -124,7 +136,7 @@ const STATUS_AFTER_LATEST = `CASE ${EVENT_TYPES.map((t, i) => {
 function namedStatus(): string {
   if (NAMED_STATUS_TYPES.length === 0) return '\n    NULL::text[] AS named_status,';
   return `\n    max(ARRAY[${VERSION_KEY}, ${NAMED_STATUS}] COLLATE "C")
-      FILTER (WHERE event_type IN (${NAMED_STATUS_TYPES.map((t) => `'${t}'`).join(', ')})) AS named_status,`;
+      FILTER (WHERE event_type IN (${NAMED_STATUS_TYPES.map((n) => `'${n.type}'`).join(', ')})) AS named_status,`;
 }
 
 const PAYOUT = byType('event_type', PAYING_TYPES, (t) => pathText('event_data', EVENT_FOLDS[t].payout!));
@@ -133,12 +145,14 @@ const PAYOUT = byType('event_type', PAYING_TYPES, (t) => pathText('event_data', 
  * Every bet of a chunk folded by the database, as EVENT_FOLDS declares, in WRITTEN_COLUMNS' names;
  * the parameters are the known types, then the chunk's.
  *
- * grouped: one row per bet. The latest event and the latest payout are plain max() of an array led
- * by the zero-padded version — versions are unique within a bet, so the first element decides, and
- * the rest of the array is that event's. The placing event's (version 1) fields are max() …
- * FILTER (version = 1), each read as its type declares: the one leg's selection and odds where the
- * bet has one leg, and a V2-like placement's list of legs as text (jsonb has no max()). No
- * aggregate is ordered, so the events are hashed by bet once.
+ * grouped: one row per bet. The latest event is the max() of a number array led by the version
+ * (then the timestamp and the type's number); the latest payout and the latest data-named status
+ * are the max() of a text array led by the zero-padded version — versions are unique within a bet,
+ * so the first element decides, and the rest of the array is that event's. The placing event's
+ * (version 1) fields are one text array under one FILTER (version = 1), each read as its type
+ * declares: the one leg's selection and odds where the bet has one leg, and a V2-like placement's
+ * list of legs as text (jsonb has no max()). No aggregate is ordered, so the events are hashed by
+ * bet once. placed: the placing fields out of their array.
  * The outer select names each of grouped's columns once: PostgreSQL inlines a projection's
  * expression wherever the level above names it, and a legs column named by five others was built
  * five times (the fill took more than twice as long).
@@ -168,9 +182,9 @@ export function foldSql(
   CASE WHEN leg_odds IS NOT NULL THEN leg_odds::numeric ELSE legs_combined_odds(leg_list::jsonb) END
     AS combined_odds,
   channel, ${STATUS_AFTER_LATEST} AS status, settlement[2]::numeric(20,4) AS payout, version,
-  ($1::text[])[latest[3]] AS last_event_type, latest[2] AS last_updated_timestamp, placed_at,
+  (${TYPES_ARRAY})[latest[3]] AS last_event_type, latest[2] AS last_updated_timestamp, placed_at,
   now() AS projected_at
-FROM (SELECT ${PLACING.map(([name], i) => `placement[${i + 1}]${name === 'amount' ? '::numeric(20,4)' : ''} AS ${name}`).join(', ')},
+FROM (SELECT ${PLACING_FIELDS},
   tenant_id, aggregate_id, latest, named_status, settlement, version, placed_at
 FROM (
   SELECT tenant_id, aggregate_id,

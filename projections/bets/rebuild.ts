@@ -67,6 +67,8 @@ export interface RebuildReport {
   readonly liveMs: number;
   /** The planner's statistics of the new table, gathered after the swap. */
   readonly analyzeMs: number;
+  /** Why gathering them failed, if it did: the rebuild stands. */
+  readonly analyzeError?: string;
   readonly totalMs: number;
   readonly swapped: boolean;
   readonly differences?: { readonly count: number; readonly sample: Difference[] };
