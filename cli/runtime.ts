@@ -68,6 +68,13 @@ export function createRuntime(command: string, overrides: Partial<Record<string,
               { step, attempt, delayMs, reason: (error as Error).message },
               `append: ${step} failed (${(error as Error).message}); retrying in ${delayMs} ms, attempt ${attempt + 1} of ${policy.maxAttempts}`,
             ),
+          onAbandoned: (step, error) =>
+            error === undefined
+              ? logger.info({ step }, `append: the ${step} given up at its deadline succeeded later`)
+              : logger.warn(
+                  { step, reason: (error as Error).message },
+                  `append: the ${step} given up at its deadline failed later (${(error as Error).message}); its events are stored, and the sweep projects them`,
+                ),
         },
       });
     },

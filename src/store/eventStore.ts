@@ -63,6 +63,12 @@ export interface AppendRetry {
   readonly publishDeadlineMs?: number;
   /** Told before each wait, so the caller can say so. */
   readonly onRetry?: (step: AppendStep, error: unknown, attempt: number, delayMs: number) => void;
+  /**
+   * Told how a step left behind at its deadline ended, when it ends: `undefined` if it succeeded
+   * after all (its events are in Kafka too), else its error. The append already failed with the
+   * deadline's error; this is what a log can add to it.
+   */
+  readonly onAbandoned?: (step: AppendStep, error: unknown) => void;
 }
 
 /** One attempt per step: the caller retries, or not. */
@@ -172,10 +178,20 @@ export function createEventStore(deps: {
     try {
       if (deadlineMs === undefined) return await running;
       // Past the deadline the attempt in flight is left to finish or fail on its own (a second
-      // publish of the same events changes nothing), and no further attempt starts.
-      running.catch(() => undefined);
+      // publish of the same events changes nothing), and no further attempt starts; how it ended
+      // is told to onAbandoned.
+      let abandoned = false;
+      running.then(
+        () => abandoned && retry.onAbandoned?.(step, undefined),
+        (error: unknown) => {
+          // Aborted in a backoff's wait: nothing was in flight, the deadline's error says it all.
+          const waiting = error instanceof Error && error.name === 'AbortError';
+          if (abandoned && !waiting) retry.onAbandoned?.(step, error);
+        },
+      );
       const expired = new Promise<never>((_, reject) => {
         timer = setTimeout(() => {
+          abandoned = true;
           reject(new PublishDeadlineError(deadlineMs, attempts, lastError));
           stop.abort();
         }, deadlineMs);

@@ -40,7 +40,7 @@ describe('a 3-broker Kafka cluster losing brokers under load', () => {
     for (const db of databases) await db.drop();
     console.log(
       [
-        '| scenario | caught up after the fault, s | stored but unpublished (the sweep published them) | stuck consumers replaced |',
+        '| scenario | caught up after the fault, s | stored but unpublished (the sweep re-folded their bets) | stuck consumers replaced |',
         '|---|---|---|---|',
       ]
         .concat(

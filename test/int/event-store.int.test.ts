@@ -311,4 +311,46 @@ describe('event store publishing to real Kafka', () => {
       hung.close();
     }
   });
+  it('a publish given up at its deadline is told when it ends: its late error, or its late success', async () => {
+    // The publisher stands for a send still in flight at the deadline (the store's seam): it
+    // answers 1.5 s after it is called, with this outcome.
+    const outcomes: Array<Error | undefined> = [new Error('broker said NOT_ENOUGH_REPLICAS'), undefined];
+    for (const outcome of outcomes) {
+      const told: Array<{ step: string; error: unknown }> = [];
+      let answered: (() => void) | undefined;
+      const late = new Promise<void>((resolve) => (answered = resolve));
+      const slow = {
+        publish: async () => {
+          await new Promise((resolve) => setTimeout(resolve, 1_500));
+          answered?.();
+          if (outcome) throw Object.assign(outcome, { retriable: false });
+        },
+        close: async () => undefined,
+      };
+      const store = createEventStore({
+        pool: db.workerPool,
+        publisher: slow,
+        retry: {
+          policy: { initialMs: 100, maxMs: 500, maxAttempts: 3 },
+          publishDeadlineMs: 300,
+          onAbandoned: (step, error) => told.push({ step, error }),
+        },
+      });
+      const events = stream(30)
+        .filter((e) => e.version === 1)
+        .slice(0, 3)
+        .map((e) => ({ ...e, tenantId: e.tenantId + (outcome ? 910 : 920) }));
+      const error = await store.append(events).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(PublishError);
+      expect((error as Error).message).toContain('PUBLISH_DEADLINE_MS=300');
+      // Nothing told before the send ends, then exactly its outcome.
+      expect(told).toEqual([]);
+      await late;
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(told).toEqual([{ step: 'publish', error: outcome }]);
+    }
+  });
 });
