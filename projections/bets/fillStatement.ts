@@ -117,11 +117,9 @@ const NAMED_STATUS_TYPES = EVENT_TYPES.flatMap((type) => {
 });
 
 /** The status a named-status type's event gives, read from its data. */
-const NAMED_STATUS = byType(
-  'event_type',
-  NAMED_STATUS_TYPES.map((n) => n.type),
-  (t) => pathText('event_data', NAMED_STATUS_TYPES.find((n) => n.type === t)!.field),
-);
+const NAMED_STATUS = `CASE ${NAMED_STATUS_TYPES.map(
+  ({ type, field }) => `WHEN event_type = '${type}' THEN ${pathText('event_data', field)}`,
+).join(' ')} END`;
 
 /**
  * The bet's status after its latest event, from the latest event's type number: fixed by the type,
@@ -133,11 +131,11 @@ const STATUS_AFTER_LATEST = `CASE ${EVENT_TYPES.map((t, i) => {
 }).join(' ')} END`;
 
 /** The latest named-status event's status, led by its version; NULL where no type names one. */
-function namedStatus(): string {
-  if (NAMED_STATUS_TYPES.length === 0) return '\n    NULL::text[] AS named_status,';
-  return `\n    max(ARRAY[${VERSION_KEY}, ${NAMED_STATUS}] COLLATE "C")
-      FILTER (WHERE event_type IN (${NAMED_STATUS_TYPES.map((n) => `'${n.type}'`).join(', ')})) AS named_status,`;
-}
+const NAMED_STATUS_AGGREGATE =
+  NAMED_STATUS_TYPES.length === 0
+    ? 'NULL::text[]'
+    : `max(ARRAY[${VERSION_KEY}, ${NAMED_STATUS}] COLLATE "C")
+      FILTER (WHERE event_type IN (${NAMED_STATUS_TYPES.map((n) => `'${n.type}'`).join(', ')}))`;
 
 const PAYOUT = byType('event_type', PAYING_TYPES, (t) => pathText('event_data', EVENT_FOLDS[t].payout!));
 
@@ -189,7 +187,8 @@ FROM (SELECT ${PLACING_FIELDS},
 FROM (
   SELECT tenant_id, aggregate_id,
     max(ARRAY[${PLACING.map(([, e]) => e).join(', ')}] COLLATE "C") ${FIRST} AS placement,
-    max(ARRAY[version::bigint, "timestamp", ${TYPE_NUMBER}]) AS latest,${namedStatus()}
+    max(ARRAY[version::bigint, "timestamp", ${TYPE_NUMBER}]) AS latest,
+    ${NAMED_STATUS_AGGREGATE} AS named_status,
     max(ARRAY[${VERSION_KEY}, ${PAYOUT}] COLLATE "C")
       FILTER (WHERE event_type IN (${PAYING_TYPES.map((t) => `'${t}'`).join(', ')})) AS settlement,
     max(version) AS version,
