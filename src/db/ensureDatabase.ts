@@ -135,9 +135,51 @@ export async function dropClusterDatabase(
         for (const gid of prepared) await c.query(`ROLLBACK PREPARED ${pg.escapeLiteral(gid)}`);
       });
     }
-    await withClient(settings, 'postgres', node, (c) =>
-      c.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`),
-    );
+    await withClient(settings, 'postgres', node, (c) => dropRefusingConnections(c, name, node));
+  }
+}
+
+/** How often, and how far apart, a DROP that found the database still in use is tried again. */
+const DROP_ATTEMPTS = 5;
+const DROP_RETRY_MS = 500;
+
+/**
+ * DROP … WITH (FORCE) ends the database's sessions, then waits for them to be gone; a session that
+ * opens meanwhile fails it ("being accessed by other users"). On Citus, a node's maintenance daemon
+ * for the database is restarted by the next backend there, and the coordinator's cached
+ * connections reach the workers. So new connections are refused first (a Citus background worker
+ * honours that too), and a DROP that still finds company is tried again; the last failure names
+ * the node and who was connected.
+ */
+async function dropRefusingConnections(
+  client: pg.Client,
+  name: string,
+  node: NodeAddress | undefined,
+): Promise<void> {
+  const database = pg.escapeIdentifier(name);
+  const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+  if (!rowCount) return;
+  await client.query(`ALTER DATABASE ${database} WITH ALLOW_CONNECTIONS false`);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await client.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+      return;
+    } catch (error) {
+      if ((error as { code?: string }).code !== '55006' || attempt >= DROP_ATTEMPTS) {
+        const { rows } = await client.query<{ who: string }>(
+          `SELECT coalesce(nullif(application_name, ''), backend_type) || ' (pid ' || pid || ')' AS who
+             FROM pg_stat_activity WHERE datname = $1`,
+          [name],
+        );
+        const where = node ? `${node.host}:${node.port}` : 'the configured server';
+        const holders = rows.map((r) => r.who).join(', ') || 'nobody now';
+        throw new Error(
+          `DROP DATABASE ${name} on ${where} failed after ${attempt} attempt(s): ${(error as Error).message}; connected: ${holders}`,
+          { cause: error },
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, DROP_RETRY_MS));
+    }
   }
 }
 
