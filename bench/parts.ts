@@ -17,6 +17,7 @@ import { rebuildBetsView, type RebuildReport } from '../projections/bets/rebuild
 import { isCaughtUp } from '../consumers/lag.js';
 import { createFlusher } from '../consumers/flush.js';
 import type { EventItem } from '../consumers/messages.js';
+import { dialectOf, type Platform } from '../src/db/platform.js';
 import type { Pool } from '../src/db/pool.js';
 import { silentLogger } from '../src/observability/logger.js';
 import { freePort } from '../src/freePort.js';
@@ -337,6 +338,8 @@ export async function benchEndToEnd(
 }
 
 export interface LatencyResult {
+  /** Where the worker wrote: the database platform of the bench's DATABASE_URL. */
+  readonly platform: Platform;
   readonly rate: number;
   readonly seconds: number;
   readonly settings: Record<string, string>;
@@ -346,6 +349,11 @@ export interface LatencyResult {
   readonly p95: number;
   readonly p99: number;
   readonly p99Runs: Figure;
+  /**
+   * The rate the stream was appended at: one producer appending a batch at a time falls short of
+   * `rate` where an append takes longer than a batch's share of the second (on Citus here).
+   */
+  readonly appendedPerSecond: Figure;
   /** The worker's CPU time (user + system) per 1,000 events: what promptness costs. */
   readonly workerCpuMsPer1000: Figure;
   readonly histogram: Array<[string, number]>;
@@ -363,17 +371,20 @@ export async function benchLatency(
 ): Promise<LatencyResult> {
   const quantiles: Array<{ p50: number; p95: number; p99: number }> = [];
   const cpu: number[] = [];
+  const appendedRates: number[] = [];
   let histogram: Array<[string, number]> = [];
   let samples = 0;
   for (let run = 0; run < ctx.runs; run++) {
     const one = await latencyRun(ctx, rate, seconds, settings, 600 + run);
     quantiles.push(one.quantiles);
     cpu.push(round1((one.cpuMs / (rate * seconds)) * 1000));
+    appendedRates.push(one.appendedPerSecond);
     if (run === 0) histogram = latencyHistogram(one.sorted);
     samples += one.sorted.length;
   }
   const median = (q: 'p50' | 'p95' | 'p99') => figure(quantiles.map((x) => x[q])).median;
   const result: LatencyResult = {
+    platform: dialectOf(ctx.pool).platform,
     rate,
     seconds,
     settings,
@@ -382,11 +393,12 @@ export async function benchLatency(
     p95: median('p95'),
     p99: median('p99'),
     p99Runs: figure(quantiles.map((x) => x.p99)),
+    appendedPerSecond: figure(appendedRates),
     workerCpuMsPer1000: figure(cpu),
     histogram,
   };
   ctx.log(
-    `latency at ${rate}/s ${JSON.stringify(settings)}: p50 ${result.p50} ms, p95 ${result.p95} ms, p99 ${result.p99} ms (runs ${result.p99Runs.runs.join(', ')}), worker CPU ${result.workerCpuMsPer1000.median} ms per 1,000 events`,
+    `latency at ${rate}/s (appended at ${result.appendedPerSecond.median}/s) on ${result.platform} ${JSON.stringify(settings)}: p50 ${result.p50} ms, p95 ${result.p95} ms, p99 ${result.p99} ms (runs ${result.p99Runs.runs.join(', ')}), worker CPU ${result.workerCpuMsPer1000.median} ms per 1,000 events`,
   );
   return result;
 }
@@ -407,7 +419,7 @@ async function latencyRun(
   const { createKafkaPublisher } = await import('../src/kafka/publisher.js');
   const publisher = createKafkaPublisher(ctx.kafka, topic);
   const store = createEventStore({ pool: ctx.pool, publisher, inline: inlineProjection });
-  await runSimulation(store, {
+  const appended = await runSimulation(store, {
     events: rate * seconds,
     rate,
     tenants: 50,
@@ -425,7 +437,12 @@ async function latencyRun(
   );
   const sorted = rows.map((r) => r.ms).sort((a, b) => a - b);
   const q = (p: number) => Math.round(quantile(sorted, p));
-  return { sorted, quantiles: { p50: q(0.5), p95: q(0.95), p99: q(0.99) }, cpuMs: workerCpuMs };
+  return {
+    sorted,
+    quantiles: { p50: q(0.5), p95: q(0.95), p99: q(0.99) },
+    cpuMs: workerCpuMs,
+    appendedPerSecond: perSecond(appended.appended, appended.elapsedMs),
+  };
 }
 
 function latencyHistogram(sorted: readonly number[]): Array<[string, number]> {
