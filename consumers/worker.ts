@@ -65,6 +65,7 @@ export type WorkerConfig = Pick<
   | 'flushLingerMs'
   | 'partitionsConsumedConcurrently'
   | 'kafkaSessionTimeoutMs'
+  | 'kafkaOffsetCommitIntervalMs'
   | 'kafkaMaxBytesPerPartition'
   | 'retryInitialMs'
   | 'retryMaxMs'
@@ -128,6 +129,7 @@ export function createWorker(deps: {
    * that moved will fail again and again: the consumer is replaced.
    */
   const commits = offsetCommits({
+    intervalMs: config.kafkaOffsetCommitIntervalMs,
     commit: async (offsets) => {
       await consumer?.commitOffsets(offsets);
     },

@@ -72,6 +72,8 @@ export interface Config {
   /** bets_view rows a worker remembers between flushes instead of reading them back; 0 = none. */
   readonly viewRowCacheSize: number;
   readonly kafkaSessionTimeoutMs: number;
+  /** The least time between two Kafka offset commits of a worker (consumers/offsetCommits.ts). */
+  readonly kafkaOffsetCommitIntervalMs: number;
   readonly kafkaMaxBytesPerPartition: number;
   readonly kafkaCompression: KafkaCompression;
   readonly retryInitialMs: number;
@@ -335,6 +337,7 @@ export function loadConfig(env: Env = process.env): Config {
     partitionsConsumedConcurrently: integer(env, 'PARTITIONS_CONSUMED_CONCURRENTLY', 16, 1, 1_000),
     viewRowCacheSize: integer(env, 'VIEW_ROW_CACHE_SIZE', DEFAULT_VIEW_ROW_CACHE_SIZE, 0, 10_000_000),
     kafkaSessionTimeoutMs: integer(env, 'KAFKA_SESSION_TIMEOUT_MS', 30_000, 6_000, 300_000),
+    kafkaOffsetCommitIntervalMs: integer(env, 'KAFKA_OFFSET_COMMIT_INTERVAL_MS', 1_000, 0, 60_000),
     kafkaMaxBytesPerPartition: integer(env, 'KAFKA_MAX_BYTES_PER_PARTITION', 262_144, 1_024, 104_857_600),
     kafkaCompression: oneOf(env, 'KAFKA_COMPRESSION', KAFKA_COMPRESSIONS) ?? DEFAULT_KAFKA_COMPRESSION,
     retryInitialMs,

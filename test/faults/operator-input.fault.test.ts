@@ -95,6 +95,7 @@ const BAD_VALUES: Record<string, [string, string]> = {
   VIEW_ROW_CACHE_SIZE: ['-1', 'VIEW_ROW_CACHE_SIZE "-1" is not a whole number'],
   KAFKA_SESSION_TIMEOUT_MS: ['100', 'KAFKA_SESSION_TIMEOUT_MS 100 is out of range'],
   KAFKA_MAX_BYTES_PER_PARTITION: ['1', 'KAFKA_MAX_BYTES_PER_PARTITION 1 is out of range'],
+  KAFKA_OFFSET_COMMIT_INTERVAL_MS: ['90000', 'KAFKA_OFFSET_COMMIT_INTERVAL_MS 90000 is out of range'],
   RETRY_INITIAL_MS: ['0', 'RETRY_INITIAL_MS 0 is out of range'],
   RETRY_MAX_MS: ['1.5', 'RETRY_MAX_MS "1.5" is not a whole number'],
   PUBLISH_DEADLINE_MS: ['500', 'PUBLISH_DEADLINE_MS 500 is out of range'],

@@ -23,6 +23,7 @@ export function workerConfig(
     flushLingerMs: 5,
     partitionsConsumedConcurrently: 3,
     kafkaSessionTimeoutMs: 10_000,
+    kafkaOffsetCommitIntervalMs: 1_000,
     kafkaMaxBytesPerPartition: 262_144,
     retryInitialMs: 20,
     retryMaxMs: 200,

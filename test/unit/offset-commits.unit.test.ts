@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { offsetCommits, type PartitionOffset } from '../../consumers/offsetCommits.js';
 
 const at = (partition: number, offset: number): PartitionOffset => ({
@@ -54,5 +55,58 @@ describe('offset commits off the flush path', () => {
     await commits.settle();
     expect(failures).toEqual([['This is not the correct coordinator for this group', [at(2, 7)]]]);
     expect(calls).toBe(2);
+  });
+
+  describe('at most one commit per interval', () => {
+    beforeEach(() => jest.useFakeTimers());
+    afterEach(() => jest.useRealTimers());
+
+    /** A committer whose calls the test sees, each answered at once. */
+    function recording(intervalMs: number) {
+      const sent: PartitionOffset[][] = [];
+      const commits = offsetCommits({
+        commit: async (offsets) => {
+          sent.push(offsets);
+        },
+        onFailure: () => undefined,
+        intervalMs,
+        now: () => Date.now(),
+      });
+      return { sent, commits };
+    }
+
+    it('sends the first at once, holds the next until the interval since the first began has passed', async () => {
+      const { sent, commits } = recording(1_000);
+      commits.submit([at(0, 10)]);
+      expect(sent).toEqual([[at(0, 10)]]);
+      await jest.advanceTimersByTimeAsync(10);
+      commits.submit([at(0, 20), at(1, 5)]);
+      commits.submit([at(0, 30)]);
+      await jest.advanceTimersByTimeAsync(989);
+      expect(sent).toHaveLength(1);
+      await jest.advanceTimersByTimeAsync(1);
+      expect(sent).toEqual([[at(0, 10)], [at(0, 30), at(1, 5)]]);
+      // Nothing handed over since: no empty commit follows.
+      await jest.advanceTimersByTimeAsync(5_000);
+      expect(sent).toHaveLength(2);
+    });
+
+    it('settle commits what is pending without waiting for the interval', async () => {
+      const { sent, commits } = recording(60_000);
+      commits.submit([at(3, 1)]);
+      commits.submit([at(3, 2)]);
+      expect(sent).toEqual([[at(3, 1)]]);
+      await commits.settle();
+      expect(sent).toEqual([[at(3, 1)], [at(3, 2)]]);
+    });
+
+    it('with an interval of 0, commits again as soon as the one in flight is answered', async () => {
+      const { sent, commits } = recording(0);
+      commits.submit([at(0, 1)]);
+      commits.submit([at(0, 2)]);
+      expect(sent).toHaveLength(1);
+      await jest.advanceTimersByTimeAsync(0);
+      expect(sent).toEqual([[at(0, 1)], [at(0, 2)]]);
+    });
   });
 });
