@@ -1,11 +1,15 @@
 /**
- * What the worker keeps per partition: a BatchBuffer whose flushes are ordered, and the next offset
- * known to be applied (the DB checkpoint, then its own flushes). A flush commits the batch in one
- * transaction, then — only then — its Kafka offsets.
+ * What the worker keeps per partition: the lane it flushes in, and the next offset known to be
+ * applied (the DB checkpoint, then its own flushes). A flush commits the batch in one transaction,
+ * then — only then — its Kafka offsets.
  *
- * One buffer per partition: each partition's flushes are ordered, and different partitions flush in
- * parallel on separate connections, so one transaction's commit latency does not hold up the
- * others. A bet always lives in one partition, so parallel flushes never race on a row.
+ * A lane is a BatchBuffer whose flushes are ordered; a partition keeps its lane, so its flushes are
+ * ordered too. The worker has FLUSH_LANES of them, flushing in parallel on separate connections,
+ * and gives each partition it meets the next lane in turn. A flush carries the events of the
+ * lane's partitions and a checkpoint for each. Fewer lanes than partitions means fewer, larger
+ * transactions while the worker is caught up: each transaction has a fixed cost in the database
+ * and a commit to wait for (docs/benchmarks.md). A bet always lives in one partition, so parallel
+ * flushes never race on a row.
  */
 import type { Pool } from '../src/db/pool.js';
 import { withRetry, type RetryPolicy } from '../src/errors.js';
@@ -21,21 +25,27 @@ export type OffsetCommitter = (
 ) => Promise<void>;
 
 export interface Partitions {
-  /** The partition's buffer, made on first use. */
+  /** The buffer of the partition's lane, made on first use. */
   bufferOf(partition: number): BatchBuffer<ConsumedItem>;
   /** The next offset the view already holds for the partition (asks the DB checkpoint once). */
   appliedOffset(partition: number): Promise<number>;
-  /** Nothing of the partition buffered or flushing. */
+  /** Nothing of the partition's lane buffered or flushing (another partition's flush counts). */
   idle(partition: number): boolean;
   /** After a rebalance: assignments may have moved, so checkpoints are read again. */
   forgetOffsets(): void;
-  /** Flushes every buffer; settles once all have. */
+  /** Flushes every lane; settles once all have. */
   drainAll(): Promise<void>;
 }
 
 export function createPartitions(deps: {
   /** checkpointName: the projection's name, the key of its checkpoints. */
-  config: { topic: string; checkpointName: string; flushMaxEvents: number; flushIntervalMs: number };
+  config: {
+    topic: string;
+    checkpointName: string;
+    flushMaxEvents: number;
+    flushIntervalMs: number;
+    flushLanes: number;
+  };
   pool: Pool;
   flusher: Flusher;
   retry: RetryPolicy;
@@ -46,7 +56,17 @@ export function createPartitions(deps: {
 }): Partitions {
   const { config, pool, flusher, retry, stats, commitOffsets, metrics, afterDbCommit } = deps;
   const applied = new Map<number, number>();
+  /** Each lane's buffer, made on first use; and each partition's lane, kept for the worker's life. */
   const buffers = new Map<number, BatchBuffer<ConsumedItem>>();
+  const lanes = new Map<number, number>();
+  const laneOf = (partition: number): number => {
+    let lane = lanes.get(partition);
+    if (lane === undefined) {
+      lane = lanes.size % config.flushLanes;
+      lanes.set(partition, lane);
+    }
+    return lane;
+  };
 
   async function flush(items: ConsumedItem[]): Promise<void> {
     const started = process.hrtime.bigint();
@@ -63,14 +83,15 @@ export function createPartitions(deps: {
 
   return {
     bufferOf(partition) {
-      let buffer = buffers.get(partition);
+      const lane = laneOf(partition);
+      let buffer = buffers.get(lane);
       if (!buffer) {
         buffer = new BatchBuffer<ConsumedItem>({
           maxItems: config.flushMaxEvents,
           maxWaitMs: config.flushIntervalMs,
           flush,
         });
-        buffers.set(partition, buffer);
+        buffers.set(lane, buffer);
       }
       return buffer;
     },
@@ -84,7 +105,8 @@ export function createPartitions(deps: {
       return stored ?? 0;
     },
     idle(partition) {
-      return buffers.get(partition)?.idle ?? true;
+      const lane = lanes.get(partition);
+      return lane === undefined ? true : (buffers.get(lane)?.idle ?? true);
     },
     forgetOffsets() {
       applied.clear();

@@ -63,6 +63,7 @@ export type WorkerConfig = Pick<
   | 'flushBacklogMaxEvents'
   | 'flushIntervalMs'
   | 'flushLingerMs'
+  | 'flushLanes'
   | 'partitionsConsumedConcurrently'
   | 'kafkaSessionTimeoutMs'
   | 'kafkaOffsetCommitIntervalMs'

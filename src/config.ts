@@ -29,6 +29,12 @@ export const DEFAULT_FLUSH_INTERVAL_MS = 100;
  * (consumers/batchBuffer.ts). docs/benchmarks.md has the measured latencies.
  */
 const DEFAULT_FLUSH_LINGER_MS = 5;
+/**
+ * Flushes a worker runs at once, its partitions sharing them. Fewer than its partitions: while it is
+ * caught up its transactions are fewer and larger; with a backlog more than one is in flight
+ * (docs/benchmarks.md has the measurements that chose it).
+ */
+const DEFAULT_FLUSH_LANES = 2;
 const DEFAULT_TOPIC = 'bet-events';
 const DEFAULT_GROUP_ID = 'bet-projector';
 
@@ -68,6 +74,8 @@ export interface Config {
   readonly flushIntervalMs: number;
   /** How long a caught-up partition's flush waits after its first event (≤ flushIntervalMs). */
   readonly flushLingerMs: number;
+  /** How many flushes a worker runs at once; its partitions share them (consumers/partitions.ts). */
+  readonly flushLanes: number;
   readonly partitionsConsumedConcurrently: number;
   /** bets_view rows a worker remembers between flushes instead of reading them back; 0 = none. */
   readonly viewRowCacheSize: number;
@@ -334,6 +342,7 @@ export function loadConfig(env: Env = process.env): Config {
     flushBacklogMaxEvents,
     flushIntervalMs,
     flushLingerMs,
+    flushLanes: integer(env, 'FLUSH_LANES', DEFAULT_FLUSH_LANES, 1, 1_000),
     partitionsConsumedConcurrently: integer(env, 'PARTITIONS_CONSUMED_CONCURRENTLY', 16, 1, 1_000),
     viewRowCacheSize: integer(env, 'VIEW_ROW_CACHE_SIZE', DEFAULT_VIEW_ROW_CACHE_SIZE, 0, 10_000_000),
     kafkaSessionTimeoutMs: integer(env, 'KAFKA_SESSION_TIMEOUT_MS', 30_000, 6_000, 300_000),

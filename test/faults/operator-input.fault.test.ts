@@ -90,6 +90,7 @@ const BAD_VALUES: Record<string, [string, string]> = {
   FLUSH_MAX_EVENTS: ['lots', 'FLUSH_MAX_EVENTS "lots" is not a whole number'],
   FLUSH_INTERVAL_MS: ['0', 'FLUSH_INTERVAL_MS 0 is out of range'],
   FLUSH_LINGER_MS: ['500', 'FLUSH_LINGER_MS 500 is above FLUSH_INTERVAL_MS 100'],
+  FLUSH_LANES: ['0', 'FLUSH_LANES 0 is out of range'],
   FLUSH_BACKLOG_MAX_EVENTS: ['10', 'FLUSH_BACKLOG_MAX_EVENTS 10 is below FLUSH_MAX_EVENTS 100'],
   PARTITIONS_CONSUMED_CONCURRENTLY: ['-1', 'PARTITIONS_CONSUMED_CONCURRENTLY "-1" is not a whole number'],
   VIEW_ROW_CACHE_SIZE: ['-1', 'VIEW_ROW_CACHE_SIZE "-1" is not a whole number'],

@@ -105,6 +105,50 @@ describe('projection worker on real Kafka and PostgreSQL', () => {
     expect(await snapshot(db)).toEqual(before);
   });
 
+  it('with fewer lanes than partitions, a flush carries several partitions and a checkpoint for each', async () => {
+    const topic = await createTopic(kafka, 'worker-lanes', 6);
+    const config = workerConfig(topic, uniqueName('g'), { flushLanes: 2 });
+    await appendInBatches(await publishingStore(topic), stream(3_000));
+    // What each committed flush said it checkpointed, beside what the database holds.
+    const flushed: Array<{ partitions: number[]; stored: number[] }> = [];
+    const running = startWorker(db.workerPool, kafka, config, {
+      afterDbCommit: (result) => {
+        flushed.push({
+          partitions: result.progress.map((p) => p.partition),
+          stored: [...result.checkpoints].filter(([, r]) => r === 'stored').map(([p]) => p),
+        });
+      },
+    });
+    await untilCaughtUp(db.pool, kafka, config, running);
+    await running.stop();
+    expect(await viewMismatches(db.pool)).toEqual([]);
+    const { rows } = await db.pool.query<{ partition: number; next_offset: string }>(
+      'SELECT partition, next_offset FROM projection_checkpoints WHERE topic = $1 ORDER BY partition',
+      [topic],
+    );
+    const admin = kafka.admin();
+    await admin.connect();
+    const ends = await admin.fetchTopicOffsets(topic);
+    await admin.disconnect();
+    // Every partition checkpointed at its end, though six shared two lanes.
+    expect(rows.map((r) => [r.partition, String(r.next_offset)])).toEqual(
+      ends.map((e) => [e.partition, e.high]).sort((a, b) => Number(a[0]) - Number(b[0])),
+    );
+    // Some flush carried more than one partition, and stored a checkpoint for each it carried.
+    const shared = flushed.filter((f) => f.partitions.length > 1);
+    expect(shared.length).toBeGreaterThan(0);
+    for (const f of shared) expect(f.stored.sort()).toEqual([...f.partitions].sort());
+    // Six partitions in two lanes, three each: a partition only ever shares a flush with its lane's.
+    const together = new Map<number, Set<number>>();
+    for (const f of flushed)
+      for (const p of f.partitions) {
+        const seen = together.get(p) ?? new Set<number>();
+        for (const q of f.partitions) seen.add(q);
+        together.set(p, seen);
+      }
+    for (const seen of together.values()) expect(seen.size).toBeLessThanOrEqual(3);
+  });
+
   it('a crash between the DB commit and the offset commit replays as a no-op after restart', async () => {
     const topic = await createTopic(kafka, 'worker-crash', 3);
     const config = workerConfig(topic, uniqueName('g'), { partitionsConsumedConcurrently: 1 });

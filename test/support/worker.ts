@@ -21,6 +21,7 @@ export function workerConfig(
     flushBacklogMaxEvents: 1_000,
     flushIntervalMs: 50,
     flushLingerMs: 5,
+    flushLanes: 2,
     partitionsConsumedConcurrently: 3,
     kafkaSessionTimeoutMs: 10_000,
     kafkaOffsetCommitIntervalMs: 1_000,
