@@ -20,7 +20,6 @@ import { noClock, stageClock } from '../src/observability/stages.js';
 import type { Projection } from '../projections/projection.js';
 import { createGroupConsumer, watchGroup } from './consumerGroup.js';
 import { createFlusher, type FlushResult } from './flush.js';
-import { flushCapacity, flushWait, maxPending } from './flushSize.js';
 import type { WorkerStats } from './flushStats.js';
 import { toConsumedItem, type ConsumedItem } from './messages.js';
 import { partitionGauges } from './partitionGauges.js';
@@ -154,8 +153,9 @@ export function createWorker(deps: {
   const settleCommits = () =>
     Promise.race([commits.settle(), sleep(COMMIT_SETTLE_MS, undefined, { ref: false })]);
 
+  const flushBacklogMaxEvents = backlogFlushSize(config, dialectOf(pool).backlogFlushEvents);
   const partitions = createPartitions({
-    config: { ...config, checkpointName: projection.name },
+    config: { ...config, checkpointName: projection.name, flushBacklogMaxEvents },
     pool,
     flusher,
     retry,
@@ -178,10 +178,6 @@ export function createWorker(deps: {
     ...(metrics ? { metrics } : {}),
   });
   const reportUndecodable = undecodableReporter(logger, metrics);
-  const sizes = {
-    flushMaxEvents: config.flushMaxEvents,
-    flushBacklogMaxEvents: backlogFlushSize(config, dialectOf(pool).backlogFlushEvents),
-  };
 
   const gauges = partitionGauges(config.topic, metrics);
 
@@ -209,16 +205,13 @@ export function createWorker(deps: {
     metrics?.events.inc({ result: 'already_checkpointed' }, skipped);
     try {
       if (items.length > 0) {
-        const buffer = partitions.bufferOf(partition);
-        buffer.capacity = flushCapacity(behind, sizes);
-        buffer.maxWait = flushWait(behind, config);
-        const flushed = buffer.add(items);
+        const { flushed, full } = partitions.enqueue(partition, items, behind);
         flushed.catch((error: unknown) => failWith(error));
-        // The partition may run ahead of its flushes (so fetching overlaps flushing), no further:
+        // The lane may run ahead of its flushes (so fetching overlaps flushing), no further:
         // beyond that the fetch loop waits, and memory stays bounded. Offsets are resolved before
         // the flush commits; that is safe because Kafka offsets are only committed after it, and a
         // redelivery of what was buffered is a no-op under the version guard.
-        if (buffer.pending > maxPending(buffer.capacity, sizes)) await flushed;
+        if (full) await flushed;
       } else {
         await commitOffsets([{ topic, partition, offset: String(from) }]);
       }
@@ -242,7 +235,7 @@ export function createWorker(deps: {
       onJoin: (assigned) => {
         if (consumer !== c) return;
         const owned = assigned[config.topic] ?? [];
-        partitions.forgetOffsets();
+        partitions.assigned(owned);
         gauges.keepOnly(owned);
         stalls.assigned(owned);
       },
@@ -299,7 +292,7 @@ export function createWorker(deps: {
     try {
       let c = await openConsumer();
       state = 'running';
-      logger.info({ backlogFlushSize: sizes.flushBacklogMaxEvents }, 'running');
+      logger.info({ backlogFlushSize: flushBacklogMaxEvents }, 'running');
       while ((await Promise.race([stop, failed, stalls.stalled()])) === 'stalled') {
         state = 'restarting';
         await closeConsumer(c);
