@@ -18,6 +18,23 @@ export interface WorkerStats {
   rebalancing: boolean;
 }
 
+/** A worker's counters before its first fetch. */
+export function newWorkerStats(now = Date.now()): WorkerStats {
+  return {
+    consumed: 0,
+    projectedRows: 0,
+    staleEvents: 0,
+    deadLettered: 0,
+    refoldedBets: 0,
+    skippedBelowCheckpoint: 0,
+    flushes: 0,
+    lastFlushAt: null,
+    lastActivityAt: now,
+    joinedGroup: false,
+    rebalancing: false,
+  };
+}
+
 export function recordFlush(
   stats: WorkerStats,
   metrics: Metrics | undefined,

@@ -20,7 +20,7 @@ import { noClock, stageClock } from '../src/observability/stages.js';
 import type { Projection } from '../projections/projection.js';
 import { createGroupConsumer, watchGroup } from './consumerGroup.js';
 import { createFlusher, type FlushResult } from './flush.js';
-import type { WorkerStats } from './flushStats.js';
+import { newWorkerStats, type WorkerStats } from './flushStats.js';
 import { toConsumedItem, type ConsumedItem } from './messages.js';
 import { partitionGauges } from './partitionGauges.js';
 import { createPartitions } from './partitions.js';
@@ -89,19 +89,7 @@ export function createWorker(deps: {
     maxMs: config.retryMaxMs,
     maxAttempts: config.retryMaxAttempts,
   };
-  const stats: WorkerStats = {
-    consumed: 0,
-    projectedRows: 0,
-    staleEvents: 0,
-    deadLettered: 0,
-    refoldedBets: 0,
-    skippedBelowCheckpoint: 0,
-    flushes: 0,
-    lastFlushAt: null,
-    lastActivityAt: Date.now(),
-    joinedGroup: false,
-    rebalancing: false,
-  };
+  const stats = newWorkerStats();
   const alive = () => {
     stats.lastActivityAt = Date.now();
   };

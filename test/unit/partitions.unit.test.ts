@@ -1,6 +1,6 @@
 import type { Pool } from '../../src/db/pool.js';
 import type { FlushResult } from '../../consumers/flush.js';
-import type { WorkerStats } from '../../consumers/flushStats.js';
+import { newWorkerStats } from '../../consumers/flushStats.js';
 import { progressOf, type ConsumedItem } from '../../consumers/messages.js';
 import { createPartitions } from '../../consumers/partitions.js';
 
@@ -63,19 +63,6 @@ function partitionsWith(
   flusher: ReturnType<typeof recordingFlusher>,
   settings: { flushLanes?: number; flushMaxEvents?: number; flushIntervalMs?: number } = {},
 ) {
-  const stats: WorkerStats = {
-    consumed: 0,
-    projectedRows: 0,
-    staleEvents: 0,
-    deadLettered: 0,
-    refoldedBets: 0,
-    skippedBelowCheckpoint: 0,
-    flushes: 0,
-    lastFlushAt: null,
-    lastActivityAt: 0,
-    joinedGroup: true,
-    rebalancing: false,
-  };
   return createPartitions({
     config: {
       topic: TOPIC,
@@ -89,7 +76,7 @@ function partitionsWith(
     pool: {} as Pool,
     flusher: flusher.flusher,
     retry: { initialMs: 1, maxMs: 1, maxAttempts: 1 },
-    stats,
+    stats: newWorkerStats(),
     commitOffsets: () => Promise.resolve(),
   });
 }
