@@ -104,6 +104,9 @@ stand-in collector), alternating, over min(--e2e-events, 200000) events that car
 --only soak (not in the default set): one worker at the defaults, the sweep on, under appends at
 --soak-rate events/s (default 3000) for --soak-minutes (default 30); every minute its RSS, heap,
 event-loop delay p99 and the p99 event → view latency, with the growth over the last two thirds.
+--only latency: event → view at 5,000 events/s for 20 s, one worker, at the defaults and with
+FLUSH_LINGER_MS=100. --latency-producers N (default 1) appenders at once, each its share of the
+tenants, each appending every 10 ms (batches of 50 / N).
 --only codecs: each Kafka codec through the publisher and one worker (--codec-events each).
 --only clients (not in the default set; needs Node ≥ 22.22: scripts/with-node.sh 24 ...): kafkajs
 and @platformatic/kafka draining the same 2 × --codec-events events, and a member joining a group.
@@ -129,6 +132,7 @@ them accumulators (default 0: V1 only, as every earlier run recorded).`,
     'v2-share': { type: 'string' },
     'soak-minutes': { type: 'string' },
     'soak-rate': { type: 'string' },
+    'latency-producers': { type: 'string' },
   },
   async run(values) {
     if (values['citus'] === true) {
@@ -239,10 +243,17 @@ them accumulators (default 0: V1 only, as every earlier run recorded).`,
       }
       if (want('tracing')) results['tracing'] = await benchTracing(ctx, Math.min(e2eEvents, 200_000));
       if (want('latency')) {
-        const latency = await benchLatency(ctx, 5_000, 20);
+        const producers = intOption(values, 'latency-producers', 1, 1, 64);
+        const latency = await benchLatency(ctx, 5_000, 20, {}, producers);
         results['latency'] = latency;
         // The rule before the linger: a caught-up partition waited FLUSH_INTERVAL_MS too.
-        results['latencyWithoutLinger'] = await benchLatency(ctx, 5_000, 20, { FLUSH_LINGER_MS: '100' });
+        results['latencyWithoutLinger'] = await benchLatency(
+          ctx,
+          5_000,
+          20,
+          { FLUSH_LINGER_MS: '100' },
+          producers,
+        );
         await writeFile(
           path.join(out, `${stamp}-latency.svg`),
           barChart('Event → view latency at 5,000 events/s (ms)', latency.histogram, 'ms', 'bets'),
@@ -470,7 +481,7 @@ function markdown(r: Record<string, unknown>): string {
     rows.push(
       `| latency, ${latency.rate} events/s asked, on ${latency.platform}, ${label}, p50 / p95 / p99 (p99 of each run) | ${latency.p50} / ${latency.p95} / ${latency.p99} ms (${latency.p99Runs.runs.join(', ')}) | ${target} |`,
       `| worker CPU at ${latency.rate}/s, ${label}, per 1,000 events | ${spread(latency.workerCpuMsPer1000, 1)} ms | |`,
-      `| the rate appended at, ${label} | ${spread(latency.appendedPerSecond)} events/s | |`,
+      `| the rate appended at, ${label}, ${latency.producers} producer(s) in batches of ${latency.batchSize} | ${spread(latency.appendedPerSecond)} events/s | |`,
     );
   }
   const rebuild = r['rebuild'] as

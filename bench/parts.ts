@@ -343,6 +343,9 @@ export interface LatencyResult {
   readonly rate: number;
   readonly seconds: number;
   readonly settings: Record<string, string>;
+  /** Producers appending at once, each its share of the tenants, and the events in each append. */
+  readonly producers: number;
+  readonly batchSize: number;
   readonly samples: number;
   /** Each a median over the runs of that run's quantile, in ms. */
   readonly p50: number;
@@ -350,8 +353,8 @@ export interface LatencyResult {
   readonly p99: number;
   readonly p99Runs: Figure;
   /**
-   * The rate the stream was appended at: one producer appending a batch at a time falls short of
-   * `rate` where an append takes longer than a batch's share of the second (on Citus here).
+   * The rate the stream was appended at: a producer appends a batch at a time, so the stream falls
+   * short of `rate` where an append takes longer than the producers' share of the second.
    */
   readonly appendedPerSecond: Figure;
   /** The worker's CPU time (user + system) per 1,000 events: what promptness costs. */
@@ -368,14 +371,17 @@ export async function benchLatency(
   rate: number,
   seconds: number,
   settings: Record<string, string> = {},
+  producers = 1,
 ): Promise<LatencyResult> {
+  // Each producer appends every 10 ms at the rate asked.
+  const batchSize = Math.max(1, Math.round(rate / 100 / producers));
   const quantiles: Array<{ p50: number; p95: number; p99: number }> = [];
   const cpu: number[] = [];
   const appendedRates: number[] = [];
   let histogram: Array<[string, number]> = [];
   let samples = 0;
   for (let run = 0; run < ctx.runs; run++) {
-    const one = await latencyRun(ctx, rate, seconds, settings, 600 + run);
+    const one = await latencyRun(ctx, { rate, seconds, producers, batchSize }, settings, 600 + run);
     quantiles.push(one.quantiles);
     cpu.push(round1((one.cpuMs / (rate * seconds)) * 1000));
     appendedRates.push(one.appendedPerSecond);
@@ -388,6 +394,8 @@ export async function benchLatency(
     rate,
     seconds,
     settings,
+    producers,
+    batchSize,
     samples,
     p50: median('p50'),
     p95: median('p95'),
@@ -398,18 +406,18 @@ export async function benchLatency(
     histogram,
   };
   ctx.log(
-    `latency at ${rate}/s (appended at ${result.appendedPerSecond.median}/s) on ${result.platform} ${JSON.stringify(settings)}: p50 ${result.p50} ms, p95 ${result.p95} ms, p99 ${result.p99} ms (runs ${result.p99Runs.runs.join(', ')}), worker CPU ${result.workerCpuMsPer1000.median} ms per 1,000 events`,
+    `latency at ${rate}/s from ${producers} producer(s) in batches of ${batchSize} (appended at ${result.appendedPerSecond.median}/s) on ${result.platform} ${JSON.stringify(settings)}: p50 ${result.p50} ms, p95 ${result.p95} ms, p99 ${result.p99} ms (runs ${result.p99Runs.runs.join(', ')}), worker CPU ${result.workerCpuMsPer1000.median} ms per 1,000 events`,
   );
   return result;
 }
 
 async function latencyRun(
   ctx: BenchContext,
-  rate: number,
-  seconds: number,
+  stream: { rate: number; seconds: number; producers: number; batchSize: number },
   settings: Record<string, string>,
   seed: number,
 ) {
+  const { rate, seconds, producers, batchSize } = stream;
   await resetTables(ctx.pool);
   const topic = `bench-latency-${Date.now()}`;
   await ensureTopic(ctx.kafka, topic, 6);
@@ -423,7 +431,8 @@ async function latencyRun(
     events: rate * seconds,
     rate,
     tenants: 50,
-    batchSize: Math.max(1, Math.round(rate / 100)),
+    batchSize,
+    producers,
     duplicateRate: 0,
     seed,
     openBets: 5_000,

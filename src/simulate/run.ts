@@ -8,6 +8,12 @@ export interface SimulationRun extends SimulationOptions {
   readonly batchSize: number;
   /** Events per second; 0 means as fast as the store takes them. */
   readonly rate: number;
+  /**
+   * Appenders at once (default 1), as several API servers would be: each takes the events of its
+   * share of the tenants, so a bet's events stay in order, in batches of `batchSize`. The stream is
+   * paced as it is made; a producer whose append is still running holds the next batch of its own.
+   */
+  readonly producers?: number;
   /** Fraction of batches sent a second time, as a producer retrying after a lost acknowledgement. */
   readonly duplicateRate: number;
   readonly signal?: AbortSignal;
@@ -42,7 +48,12 @@ export async function runSimulation(store: EventStore, run: SimulationRun): Prom
     }
   };
   const started = performance.now();
-  let batch: BetEvent[] = [];
+  const producers = Math.max(1, run.producers ?? 1);
+  const batches: BetEvent[][] = Array.from({ length: producers }, () => []);
+  const appending: Array<Promise<void>> = Array.from({ length: producers }, () => Promise.resolve());
+  let made = 0;
+  /** A producer's append that failed on the database: the run stops at the next batch. */
+  let failed: { error: unknown } | undefined;
 
   const send = async (events: BetEvent[]) => {
     const result = await append(events);
@@ -54,25 +65,37 @@ export async function runSimulation(store: EventStore, run: SimulationRun): Prom
       report.duplicates += retry.duplicates.length;
       report.batches++;
     }
-    if (run.rate > 0) {
-      const due = (report.appended / run.rate) * 1000;
-      const ahead = due - (performance.now() - started);
-      if (ahead > 1)
-        await sleep(ahead, undefined, run.signal ? { signal: run.signal } : {}).catch(() => undefined);
-    }
     report.elapsedMs = performance.now() - started;
     run.onBatch?.(report);
   };
 
+  /** The producer's batch goes out once its previous append is done; then the stream's pace. */
+  const hand = async (producer: number) => {
+    const events = batches[producer]!;
+    batches[producer] = [];
+    await appending[producer];
+    const sent = send(events);
+    sent.catch((error: unknown) => (failed ??= { error }));
+    appending[producer] = sent;
+    made += events.length;
+    if (producers === 1) await sent;
+    if (run.rate > 0) {
+      const ahead = (made / run.rate) * 1000 - (performance.now() - started);
+      if (ahead > 1)
+        await sleep(ahead, undefined, run.signal ? { signal: run.signal } : {}).catch(() => undefined);
+    }
+  };
+
   for (const event of simulateEvents(run)) {
     if (run.signal?.aborted) break;
-    batch.push(event);
-    if (batch.length >= run.batchSize) {
-      await send(batch);
-      batch = [];
-    }
+    if (failed) throw failed.error;
+    const producer = event.tenantId % producers;
+    batches[producer]!.push(event);
+    if (batches[producer]!.length >= run.batchSize) await hand(producer);
   }
-  if (batch.length > 0 && !run.signal?.aborted) await send(batch);
+  for (let producer = 0; producer < producers; producer++)
+    if (batches[producer]!.length > 0 && !run.signal?.aborted) await hand(producer);
+  await Promise.all(appending);
   report.elapsedMs = performance.now() - started;
   return report;
 }
