@@ -99,14 +99,17 @@ export function createPartitions(deps: {
     return counts;
   }
 
-  /** The partition's lane: its own while busy, else the least loaded if its own holds two more. */
+  /**
+   * The partition's lane: its own while busy; else the least loaded, unless its own, counting it,
+   * holds at most one partition more (moving would only swap the two lanes' loads).
+   */
   function laneOf(partition: number): number {
     const current = lanes.get(partition);
     if (current !== undefined && busy(partition)) return current;
     const counts = partitionsPerLane();
     if (current !== undefined) counts[current]!--;
     const least = counts.indexOf(Math.min(...counts));
-    const lane = current !== undefined && counts[current]! <= counts[least]! + 1 ? current : least;
+    const lane = current !== undefined && counts[current]! <= counts[least]! ? current : least;
     lanes.set(partition, lane);
     return lane;
   }

@@ -110,6 +110,20 @@ describe('flush lanes', () => {
     expect(perLane(partitions.lanes, 2).sort()).toEqual([1, 2]);
   });
 
+  it('two partitions left in one lane by a rebalance take one lane each', async () => {
+    const f = recordingFlusher();
+    const partitions = partitionsWith(f);
+    await Promise.all([0, 1, 2, 3].map((p) => partitions.enqueue(p, messages(p, 1), 0).flushed));
+    expect(partitions.lanes.get(0)).toBe(partitions.lanes.get(2));
+    partitions.assigned([0, 2]);
+    await Promise.all([0, 2].map((p) => partitions.enqueue(p, messages(p, 1, 1), 0).flushed));
+    expect(perLane(partitions.lanes, 2)).toEqual([1, 1]);
+    // Balanced lanes stay as they are.
+    const before = new Map(partitions.lanes);
+    await Promise.all([0, 2].map((p) => partitions.enqueue(p, messages(p, 1, 2), 0).flushed));
+    expect(new Map(partitions.lanes)).toEqual(before);
+  });
+
   it('a partition with a flush in flight keeps its lane, so its flushes never overlap', async () => {
     const f = recordingFlusher();
     const partitions = partitionsWith(f);
