@@ -168,8 +168,12 @@ export function createPartitions(deps: {
       buffer.maxWait = flushWait(mostBehind, config);
       inFlight.set(partition, (inFlight.get(partition) ?? 0) + 1);
       const flushed = buffer.add(items);
-      const done = () => settled(partition);
-      flushed.then(done, done);
+      // Released on a committed flush only: after a failed one the lane refuses everything, and
+      // the partition must not move to a healthy lane and flush past the events that failed.
+      flushed.then(
+        () => settled(partition),
+        () => undefined,
+      );
       return { flushed, full: buffer.pending > maxPending(buffer.capacity, config) };
     },
     async appliedOffset(partition) {

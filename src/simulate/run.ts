@@ -11,7 +11,8 @@ export interface SimulationRun extends SimulationOptions {
   /**
    * Appenders at once (default 1), as several API servers would be: each takes the events of its
    * share of the tenants, so a bet's events stay in order, in batches of `batchSize`. The stream is
-   * paced as it is made; a producer whose append is still running holds the next batch of its own.
+   * paced as it is made; a producer whose append is still running when its next batch is full
+   * holds the stream until it is done.
    */
   readonly producers?: number;
   /** Fraction of batches sent a second time, as a producer retrying after a lost acknowledgement. */
@@ -86,16 +87,20 @@ export async function runSimulation(store: EventStore, run: SimulationRun): Prom
     }
   };
 
-  for (const event of simulateEvents(run)) {
-    if (run.signal?.aborted) break;
-    if (failed) throw failed.error;
-    const producer = event.tenantId % producers;
-    batches[producer]!.push(event);
-    if (batches[producer]!.length >= run.batchSize) await hand(producer);
+  try {
+    for (const event of simulateEvents(run)) {
+      if (run.signal?.aborted || failed) break;
+      const producer = event.tenantId % producers;
+      batches[producer]!.push(event);
+      if (batches[producer]!.length >= run.batchSize) await hand(producer);
+    }
+    for (let producer = 0; producer < producers; producer++)
+      if (batches[producer]!.length > 0 && !run.signal?.aborted && !failed) await hand(producer);
+  } finally {
+    // No append is left running behind the caller, whether the run ended or failed.
+    await Promise.allSettled(appending);
   }
-  for (let producer = 0; producer < producers; producer++)
-    if (batches[producer]!.length > 0 && !run.signal?.aborted) await hand(producer);
-  await Promise.all(appending);
+  if (failed) throw failed.error;
   report.elapsedMs = performance.now() - started;
   return report;
 }

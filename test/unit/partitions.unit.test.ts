@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Pool } from '../../src/db/pool.js';
 import type { FlushResult } from '../../consumers/flush.js';
 import { newWorkerStats } from '../../consumers/flushStats.js';
@@ -20,6 +21,11 @@ function messages(partition: number, count: number, offset = 0): ConsumedItem[] 
   }));
 }
 
+/** Waits until the flusher has started `count` flushes. */
+async function flushStarted(f: ReturnType<typeof recordingFlusher>, count: number): Promise<void> {
+  while (f.flushes.length < count) await sleep(1);
+}
+
 /** A flusher that records what each flush carried and, while `hold` is set, waits to be released. */
 function recordingFlusher() {
   const flushes: ConsumedItem[][] = [];
@@ -27,12 +33,17 @@ function recordingFlusher() {
   let overlapped = false;
   let release: () => void = () => undefined;
   let gate: Promise<void> | undefined;
+  let failing = false;
   return {
     flushes,
     /** Two flushes ran at once for one partition. */
     overlapped: () => overlapped,
     hold() {
       gate = new Promise((resolve) => (release = resolve));
+    },
+    /** The next flush fails (after recording what it carried). */
+    failNext() {
+      failing = true;
     },
     release() {
       gate = undefined;
@@ -44,6 +55,11 @@ function recordingFlusher() {
       for (const p of partitions) running.add(p);
       flushes.push([...items]);
       await gate;
+      if (failing) {
+        failing = false;
+        for (const p of partitions) running.delete(p);
+        throw new Error('flush failed');
+      }
       for (const p of partitions) running.delete(p);
       const progress = progressOf(items);
       return {
@@ -129,7 +145,9 @@ describe('flush lanes', () => {
     const partitions = partitionsWith(f);
     await Promise.all([0, 1, 2, 3, 4, 5].map((p) => partitions.enqueue(p, messages(p, 1), 0).flushed));
     f.hold();
+    const started = f.flushes.length;
     const first = partitions.enqueue(0, messages(0, 1, 1), 0).flushed;
+    await flushStarted(f, started + 1);
     // Partition 0's lane keeps three partitions and the other none: idle, 0 would move.
     partitions.assigned([0, 2, 4]);
     const lane = partitions.lanes.get(0);
@@ -151,11 +169,24 @@ describe('flush lanes', () => {
     const partitions = partitionsWith(f);
     f.hold();
     const flushed = partitions.enqueue(1, messages(1, 1), 0).flushed;
+    await flushStarted(f, 1);
     partitions.assigned([0]);
     expect(partitions.lanes.has(1)).toBe(true);
     f.release();
     await flushed;
     expect(partitions.lanes.has(1)).toBe(false);
+  });
+
+  it('after a failed flush its partition stays on the failed lane, however unbalanced the lanes', async () => {
+    const f = recordingFlusher();
+    const partitions = partitionsWith(f);
+    await Promise.all([0, 1, 2, 3].map((p) => partitions.enqueue(p, messages(p, 1), 0).flushed));
+    f.failNext();
+    await expect(partitions.enqueue(0, messages(0, 1, 1), 0).flushed).rejects.toThrow('flush failed');
+    // Partition 0's lane keeps both partitions left, the other none.
+    partitions.assigned([0, 2]);
+    await expect(partitions.enqueue(0, messages(0, 1, 2), 0).flushed).rejects.toThrow('flush failed');
+    expect(f.flushes.flat().some((i) => i.partition === 0 && i.offset === 2)).toBe(false);
   });
 
   it('a lane flushes at the size of its most backlogged partition, whichever batch came last', async () => {

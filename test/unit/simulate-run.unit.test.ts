@@ -51,6 +51,16 @@ describe('runSimulation with several producers', () => {
     expect(s.mostAtOnce()).toBe(1);
   });
 
+  it('paces the stream at the rate asked, with one producer and with several', async () => {
+    for (const producers of [1, 3]) {
+      const s = slowStore(0);
+      const started = performance.now();
+      await runSimulation(s.store, { ...stream, events: 300, rate: 2_000, batchSize: 20, producers });
+      // 300 events at 2,000 a second: the last batch is handed over at 150 ms, not before.
+      expect(performance.now() - started).toBeGreaterThanOrEqual(140);
+    }
+  });
+
   it('stops at a producer’s failed append and reports its error', async () => {
     let calls = 0;
     const store: EventStore = {
@@ -64,6 +74,10 @@ describe('runSimulation with several producers', () => {
     await expect(runSimulation(store, { ...stream, rate: 0, batchSize: 25, producers: 3 })).rejects.toThrow(
       'database refused the batch',
     );
-    expect(calls).toBeLessThan(2_000 / 25);
+    const atFailure = calls;
+    expect(atFailure).toBeLessThan(2_000 / 25);
+    // Nothing was still appending when the run returned.
+    await sleep(20);
+    expect(calls).toBe(atFailure);
   });
 });
