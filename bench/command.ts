@@ -104,8 +104,8 @@ stand-in collector), alternating, over min(--e2e-events, 200000) events that car
 --only soak (not in the default set): one worker at the defaults, the sweep on, under appends at
 --soak-rate events/s (default 3000) for --soak-minutes (default 30); every minute its RSS, heap,
 event-loop delay p99 and the p99 event → view latency, with the growth over the last two thirds.
---only latency: event → view at 5,000 events/s for 20 s, one worker, at the defaults and with
-FLUSH_LINGER_MS=100. --latency-producers N (default 1) appenders at once, each its share of the
+--only latency: event → view at --latency-rate events/s (default 5000) for 20 s, one worker, at
+the defaults and with FLUSH_LINGER_MS=100. --latency-producers N (default 1) appenders at once, each its share of the
 tenants, each appending every 10 ms (batches of 50 / N).
 --only codecs: each Kafka codec through the publisher and one worker (--codec-events each).
 --only clients (not in the default set; needs Node ≥ 22.22: scripts/with-node.sh 24 ...): kafkajs
@@ -133,6 +133,7 @@ them accumulators (default 0: V1 only, as every earlier run recorded).`,
     'soak-minutes': { type: 'string' },
     'soak-rate': { type: 'string' },
     'latency-producers': { type: 'string' },
+    'latency-rate': { type: 'string' },
   },
   async run(values) {
     if (values['citus'] === true) {
@@ -244,7 +245,8 @@ them accumulators (default 0: V1 only, as every earlier run recorded).`,
       if (want('tracing')) results['tracing'] = await benchTracing(ctx, Math.min(e2eEvents, 200_000));
       if (want('latency')) {
         const producers = intOption(values, 'latency-producers', 1, 1, 64);
-        const latency = await benchLatency(ctx, 5_000, 20, {}, producers);
+        const rate = intOption(values, 'latency-rate', 5_000, 100, 100_000);
+        const latency = await benchLatency(ctx, rate, 20, {}, producers);
         results['latency'] = latency;
         // The rule before the linger: a caught-up partition waited FLUSH_INTERVAL_MS too.
         results['latencyWithoutLinger'] = await benchLatency(
@@ -256,7 +258,7 @@ them accumulators (default 0: V1 only, as every earlier run recorded).`,
         );
         await writeFile(
           path.join(out, `${stamp}-latency.svg`),
-          barChart('Event → view latency at 5,000 events/s (ms)', latency.histogram, 'ms', 'bets'),
+          barChart(`Event → view latency at ${rate} events/s (ms)`, latency.histogram, 'ms', 'bets'),
         );
       }
       if (want('rebuild')) results['rebuild'] = await benchRebuild(ctx, rebuildEvents);
