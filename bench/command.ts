@@ -251,7 +251,7 @@ them accumulators (default 0: V1 only, as every earlier run recorded).`,
         // The rule before the linger: a caught-up partition waited FLUSH_INTERVAL_MS too.
         results['latencyWithoutLinger'] = await benchLatency(
           ctx,
-          5_000,
+          rate,
           20,
           { FLUSH_LINGER_MS: '100' },
           producers,
