@@ -19,7 +19,7 @@ import type { BetEvent } from '../../src/events/types.js';
 import { simulateEvents } from '../../src/simulate/generator.js';
 import { inlineProjection } from '../../projections/registry.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
-import { createTopic, readAll, testKafka, uniqueName } from '../support/kafka.js';
+import { createTopic, logEndOffsets, readAll, testKafka, uniqueName } from '../support/kafka.js';
 import { viewMismatches } from '../support/oracle.js';
 import { testSeed } from '../support/seed.js';
 
@@ -231,6 +231,8 @@ describe('event store publishing to real Kafka', () => {
     expect(String((settled[10] as PromiseRejectedResult).reason)).toMatch(
       /too large|MESSAGE_TOO_LARGE|larger/i,
     );
+    // The broker's own count first (no consumer group): every fulfilled publish is in the log, once.
+    expect(await logEndOffsets(kafka, topic)).toEqual({ 0: 10 });
     const messages = await readAll(kafka, topic, 10);
     expect(messages.map((m) => m.key).sort()).toEqual(
       small.map((e) => `${e.tenantId}:${e.aggregateId}`).sort(),

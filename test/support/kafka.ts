@@ -49,7 +49,26 @@ export interface ReadMessage {
   readonly headers: Record<string, string>;
 }
 
-/** Reads every message currently on the topic. */
+/**
+ * How many records each partition of the topic holds, from the broker's own log end offsets
+ * (ListOffsets): no consumer group is involved. For a topic written without transactions, the sum
+ * is the number of messages in it.
+ */
+export async function logEndOffsets(kafka: Kafka, topic: string): Promise<Record<number, number>> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const offsets = await admin.fetchTopicOffsets(topic);
+    return Object.fromEntries(offsets.map((o) => [o.partition, Number(o.high)]));
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/**
+ * Reads every message currently on the topic. A reader that falls short says how many the log
+ * holds, so a short log (the writer's fault) and a stalled reader tell themselves apart.
+ */
 export async function readAll(
   kafka: Kafka,
   topic: string,
@@ -62,10 +81,13 @@ export async function readAll(
   try {
     await consumer.subscribe({ topic, fromBeginning: true });
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`read ${seen.length} of ${expected} messages from ${topic}`)),
-        timeoutMs,
-      );
+      const timer = setTimeout(() => {
+        const short = `read ${seen.length} of ${expected} messages from ${topic}`;
+        logEndOffsets(kafka, topic).then(
+          (ends) => reject(new Error(`${short}; the log's end offsets: ${JSON.stringify(ends)}`)),
+          (error: unknown) => reject(new Error(`${short}; its end offsets unknown: ${String(error)}`)),
+        );
+      }, timeoutMs);
       void consumer.run({
         eachMessage: async ({ message, partition }) => {
           seen.push({
