@@ -106,7 +106,7 @@ stand-in collector), alternating, over min(--e2e-events, 200000) events that car
 event-loop delay p99 and the p99 event → view latency, with the growth over the last two thirds.
 --only latency: event → view at --latency-rate events/s (default 5000) for 20 s, one worker, at
 the defaults and with FLUSH_LINGER_MS=100. --latency-producers N (default 1) appenders at once, each its share of the
-tenants, each appending every 10 ms (batches of 50 / N).
+tenants, each appending every 10 ms (batches of rate / 100 / N).
 --only codecs: each Kafka codec through the publisher and one worker (--codec-events each).
 --only clients (not in the default set; needs Node ≥ 22.22: scripts/with-node.sh 24 ...): kafkajs
 and @platformatic/kafka draining the same 2 × --codec-events events, and a member joining a group.

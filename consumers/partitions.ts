@@ -135,14 +135,18 @@ export function createPartitions(deps: {
     return most;
   }
 
+  /** A partition a rebalance took away gives its lane up once nothing of it is in flight. */
+  function releaseIfGone(partition: number): void {
+    if (isOwned(partition) || busy(partition)) return;
+    lanes.delete(partition);
+    behindOf.delete(partition);
+  }
+
   function settled(partition: number): void {
     const left = (inFlight.get(partition) ?? 1) - 1;
     if (left > 0) return void inFlight.set(partition, left);
     inFlight.delete(partition);
-    if (!isOwned(partition)) {
-      lanes.delete(partition);
-      behindOf.delete(partition);
-    }
+    releaseIfGone(partition);
   }
 
   async function flush(items: ConsumedItem[]): Promise<void> {
@@ -192,11 +196,7 @@ export function createPartitions(deps: {
     assigned(partitions) {
       applied.clear();
       owned = new Set(partitions);
-      for (const partition of [...lanes.keys()])
-        if (!owned.has(partition) && !busy(partition)) {
-          lanes.delete(partition);
-          behindOf.delete(partition);
-        }
+      for (const partition of [...lanes.keys()]) releaseIfGone(partition);
     },
     lanes,
     async drainAll() {
