@@ -11,6 +11,7 @@ import { createKafkaPublisher, noPublisher } from '../src/kafka/publisher.js';
 import { ensureTopic } from '../src/kafka/topics.js';
 import { simulateEvents } from '../src/simulate/generator.js';
 import { createEventStore } from '../src/store/eventStore.js';
+import type { GroupCommitLimits } from '../src/store/groupCommit.js';
 import { eventRowValues } from '../src/store/statements.js';
 import { inlineProjection } from '../projections/registry.js';
 import { keyHash, PROJECTED_TABLES, type BenchContext } from './parts.js';
@@ -48,12 +49,19 @@ function lanesOf(events: readonly BetEvent[], callers: number): BetEvent[][] {
   return lanes;
 }
 
-async function withCallersPool<T>(ctx: BenchContext, work: (pool: Pool) => Promise<T>): Promise<T> {
+/** The pool, and the append grouping as configured (APPEND_MAX_TRANSACTIONS, APPEND_GROUP_MAX_EVENTS). */
+async function withCallersPool<T>(
+  ctx: BenchContext,
+  work: (pool: Pool, groupCommit: GroupCommitLimits) => Promise<T>,
+): Promise<T> {
   const config = loadConfig({ ...process.env, DATABASE_URL: ctx.databaseUrl });
   const pool = createPool({ ...config, dbPoolMax: IMMEDIATE_POOL }, 'bet-projector:bench-immediate');
   try {
     await detectDialect(pool);
-    return await work(pool);
+    return await work(pool, {
+      maxTransactions: config.appendMaxTransactions,
+      maxEvents: config.appendGroupMaxEvents,
+    });
   } finally {
     await pool.end();
   }
@@ -73,8 +81,8 @@ export async function benchImmediateCallers(
   const p50: number[] = [];
   const p99: number[] = [];
   try {
-    await withCallersPool(ctx, async (pool) => {
-      const store = createEventStore({ pool, publisher, inline: inlineProjection });
+    await withCallersPool(ctx, async (pool, groupCommit) => {
+      const store = createEventStore({ pool, publisher, inline: inlineProjection, groupCommit });
       // Connections opened and the producer connected before the clock starts.
       await store.append(stream(ctx, 1, 990), { projection: 'immediate' });
       for (let run = 0; run < ctx.runs; run++) {

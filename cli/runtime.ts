@@ -59,6 +59,10 @@ export function createRuntime(command: string, overrides: Partial<Record<string,
         pool,
         publisher: this.publisher(),
         inline: inlineProjection,
+        groupCommit: {
+          maxTransactions: config.appendMaxTransactions,
+          maxEvents: config.appendGroupMaxEvents,
+        },
         retry: {
           policy,
           publishDeadlineMs: config.publishDeadlineMs,

@@ -35,6 +35,12 @@ const DEFAULT_FLUSH_LINGER_MS = 5;
  * (docs/benchmarks.md has the measurements that chose it).
  */
 const DEFAULT_FLUSH_LANES = 2;
+/**
+ * Append transactions a process runs at once; concurrent appends beyond them share the next one
+ * (src/store/groupCommit.ts), up to a group's events (docs/benchmarks.md chose them).
+ */
+export const DEFAULT_APPEND_MAX_TRANSACTIONS = 2;
+export const DEFAULT_APPEND_GROUP_MAX_EVENTS = 1_000;
 const DEFAULT_TOPIC = 'bet-events';
 const DEFAULT_GROUP_ID = 'bet-projector';
 
@@ -89,6 +95,10 @@ export interface Config {
   readonly retryMaxAttempts: number;
   /** An append's publish gives up this long after it began, whatever attempts remain. */
   readonly publishDeadlineMs: number;
+  /** Append transactions in flight at once; concurrent appends beyond them share transactions. */
+  readonly appendMaxTransactions: number;
+  /** The most events one shared append transaction takes. */
+  readonly appendGroupMaxEvents: number;
   readonly shutdownTimeoutMs: number;
   readonly httpPort: number;
   readonly livenessTimeoutMs: number;
@@ -353,6 +363,14 @@ export function loadConfig(env: Env = process.env): Config {
     retryMaxMs,
     retryMaxAttempts: integer(env, 'RETRY_MAX_ATTEMPTS', 20, 1, 1_000),
     publishDeadlineMs: integer(env, 'PUBLISH_DEADLINE_MS', 30_000, 1_000, 3_600_000),
+    appendMaxTransactions: integer(env, 'APPEND_MAX_TRANSACTIONS', DEFAULT_APPEND_MAX_TRANSACTIONS, 1, 1_000),
+    appendGroupMaxEvents: integer(
+      env,
+      'APPEND_GROUP_MAX_EVENTS',
+      DEFAULT_APPEND_GROUP_MAX_EVENTS,
+      1,
+      100_000,
+    ),
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 30_000, 100, 3_600_000),
     httpPort: integer(env, 'HTTP_PORT', 9464, 0, 65_535),
     livenessTimeoutMs: integer(env, 'LIVENESS_TIMEOUT_MS', 120_000, 1_000, 3_600_000),

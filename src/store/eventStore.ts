@@ -10,13 +10,17 @@ import { betKey, deliveredBets, type BetEvent } from '../events/types.js';
 import type { EventPublisher } from '../kafka/publisher.js';
 import { inSpan, type Span } from '../observability/tracing.js';
 import { ConcurrencyConflictError, checkContiguous, splitBatch } from './batch.js';
+import { groupCommits, type GroupCommitLimits } from './groupCommit.js';
+import { DEFAULT_APPEND_GROUP_MAX_EVENTS, DEFAULT_APPEND_MAX_TRANSACTIONS } from '../config.js';
 import { insertEvents, selectEventsOfBets, selectPositions } from './statements.js';
 
 export { ConcurrencyConflictError } from './batch.js';
 
+type Projection = 'async' | 'immediate';
+
 export interface AppendOptions {
   /** 'immediate': also write the view rows in the append transaction. Default 'async' (the worker). */
-  readonly projection?: 'async' | 'immediate';
+  readonly projection?: Projection;
 }
 
 export interface AppendResult {
@@ -146,9 +150,15 @@ export function createEventStore(deps: {
   /** For appends with `projection: 'immediate'`; without it, such an append is refused. */
   inline?: InlineProjection;
   retry?: AppendRetry;
+  /** Concurrent appends share transactions (groupCommit.ts); the defaults are the config's. */
+  groupCommit?: GroupCommitLimits;
 }): EventStore {
   const { pool, publisher, inline } = deps;
   const retry = deps.retry ?? NO_RETRY;
+  const stored = groupCommits<Projection>((events, projection) => store(events, projection), {
+    maxTransactions: deps.groupCommit?.maxTransactions ?? DEFAULT_APPEND_MAX_TRANSACTIONS,
+    maxEvents: deps.groupCommit?.maxEvents ?? DEFAULT_APPEND_GROUP_MAX_EVENTS,
+  });
   /** `work` retried under the policy; within `deadlineMs` of its start when given. */
   async function retried<T>(step: AppendStep, work: () => Promise<T>, deadlineMs?: number): Promise<T> {
     const started = Date.now();
@@ -269,8 +279,8 @@ export function createEventStore(deps: {
    * need (a placement needs nothing), their writes and COMMIT — the rows they lock are held for the
    * server's time alone, not for a round trip to this process and back.
    */
-  async function store(unique: BetEvent[], options: AppendOptions): Promise<BetEvent[]> {
-    if (options.projection !== 'immediate') {
+  async function store(unique: readonly BetEvent[], projection: Projection): Promise<BetEvent[]> {
+    if (projection !== 'immediate') {
       const [inserted] = await inPipelinedTransaction<[Awaited<ReturnType<typeof insertEvents>>]>(
         pool,
         (client) => [insertEvents(client, unique)],
@@ -338,7 +348,7 @@ export function createEventStore(deps: {
     // two-phase commit is still being resolved on Citus.
     const appended = await retried('store', async () => {
       try {
-        return await store(unique, options);
+        return await stored(unique, options.projection ?? 'async');
       } catch (error) {
         const code = (error as { code?: string }).code;
         if (code === UNIQUE_VIOLATION) await explainConflict(pool, unique);
