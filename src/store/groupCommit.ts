@@ -5,7 +5,8 @@
  * that finds a slot free goes at once, alone: grouping adds no wait to a process that is not busy.
  *
  * Each caller still hears of its own events only. A group never holds two appends of one bet (the
- * later waits for the next transaction, so a bet's appends keep their order) nor two modes. A group
+ * later waits for the next transaction, so a bet's appends keep their order), two of one
+ * idempotency key, nor two modes. A group
  * transaction that fails is not the callers' answer: each of its appends is then stored alone, as
  * it would have been without grouping, so one caller's conflict or missing predecessor fails no
  * other caller and reaches its own caller with its own error.
@@ -25,33 +26,45 @@ export type StoreEvents<M> = (events: readonly BetEvent[], mode: M) => Promise<B
 interface Waiting<M> {
   readonly events: readonly BetEvent[];
   readonly mode: M;
-  readonly bets: ReadonlySet<string>;
+  /** Its bets and its idempotency keys: a group holds each at most once. */
+  readonly claims: ReadonlySet<string>;
   readonly resolve: (appended: BetEvent[]) => void;
   readonly reject: (error: unknown) => void;
 }
 
-const betsOf = (events: readonly BetEvent[]) => new Set(events.map((e) => betKey(e.tenantId, e.aggregateId)));
+/**
+ * What an append must hold alone within a group: its bets (so a bet's appends keep their order) and
+ * its idempotency keys (the insert skips a key met twice, so both callers would be told theirs was
+ * stored).
+ */
+const claimsOf = (events: readonly BetEvent[]) =>
+  new Set(
+    events.flatMap((e) => [
+      `bet ${betKey(e.tenantId, e.aggregateId)}`,
+      `key ${betKey(e.tenantId, e.idempotencyKey)}`,
+    ]),
+  );
 
 /**
  * Which waiting appends the next transaction takes, in arrival order: the first always; then each
- * of the same mode that shares no bet with the group, nor with an append passed over before it,
- * while the group stays within `maxEvents`. Pure: exported for its tests.
+ * of the same mode that shares no bet or idempotency key with the group, nor with an append passed
+ * over before it, while the group stays within `maxEvents`. Pure: exported for its tests.
  */
 export function takeGroup<M>(waiting: readonly Waiting<M>[], maxEvents: number): Waiting<M>[] {
   const first = waiting[0];
   if (!first) return [];
   const group = [first];
-  const taken = new Set(first.bets);
+  const taken = new Set(first.claims);
   const passedOver = new Set<string>();
   let events = first.events.length;
   for (const w of waiting.slice(1)) {
-    const clashes = [...w.bets].some((b) => taken.has(b) || passedOver.has(b));
+    const clashes = [...w.claims].some((c) => taken.has(c) || passedOver.has(c));
     if (w.mode !== first.mode || clashes || events + w.events.length > maxEvents) {
-      for (const b of w.bets) passedOver.add(b);
+      for (const c of w.claims) passedOver.add(c);
       continue;
     }
     group.push(w);
-    for (const b of w.bets) taken.add(b);
+    for (const c of w.claims) taken.add(c);
     events += w.events.length;
   }
   return group;
@@ -97,7 +110,7 @@ export function groupCommits<M>(store: StoreEvents<M>, limits: GroupCommitLimits
 
   return (events, mode) =>
     new Promise<BetEvent[]>((resolve, reject) => {
-      waiting.push({ events, mode, bets: betsOf(events), resolve, reject });
+      waiting.push({ events, mode, claims: claimsOf(events), resolve, reject });
       next();
     });
 }

@@ -67,6 +67,33 @@ describe(`concurrent appends sharing transactions on real ${onCitus() ? 'Citus' 
     expect(await viewMismatches(db.pool)).toEqual([]);
   });
 
+  it('two callers claiming one idempotency key for different bets at once: one is stored, the other is told it is a duplicate, and its bet gets no view row', async () => {
+    const store = createEventStore({
+      pool: db.workerPool,
+      publisher: noPublisher,
+      inline: inlineProjection,
+      groupCommit: { maxTransactions: 1, maxEvents: 1_000 },
+    });
+    const placements = stream(300, 1, 2).filter((e) => e.version === 1);
+    const [blocker, claimed, other] = placements;
+    const sameKey = { ...other!, idempotencyKey: claimed!.idempotencyKey };
+    // The blocker goes alone; the two claimants arrive while it is in flight.
+    const [, first, second] = await Promise.all([
+      store.append([blocker!], { projection: 'immediate' }),
+      store.append([claimed!], { projection: 'immediate' }),
+      store.append([sameKey], { projection: 'immediate' }),
+    ]);
+    expect(first.appended).toEqual([claimed]);
+    expect(second.appended).toEqual([]);
+    expect(second.duplicates).toEqual([sameKey]);
+    const { rows } = await db.pool.query(
+      'SELECT bet_id FROM bets_view WHERE tenant_id = $1 AND bet_id = ANY($2)',
+      [claimed!.tenantId, [claimed!.aggregateId, other!.aggregateId]],
+    );
+    expect(rows).toEqual([{ bet_id: claimed!.aggregateId }]);
+    expect(await viewMismatches(db.pool)).toEqual([]);
+  });
+
   it("one caller's conflict and another's missing predecessor in a shared transaction fail those callers alone: the others are stored, once", async () => {
     const store = createEventStore({
       pool: db.workerPool,

@@ -129,6 +129,28 @@ describe('group commit of concurrent appends', () => {
     await Promise.all(answers);
   });
 
+  it('a group holds one append of an idempotency key: a second claiming it, on another bet, goes in a later transaction', async () => {
+    const held = heldStore();
+    const append = groupCommits(held.store, { maxTransactions: 1, maxEvents: 100 });
+    void append([event('z')], 'immediate');
+    await held.started(1);
+    const claimed = event('a');
+    const sameKey = { ...event('b'), idempotencyKey: claimed.idempotencyKey };
+    const answers = [
+      append([claimed], 'immediate'),
+      append([sameKey], 'immediate'),
+      append([event('c')], 'immediate'),
+    ];
+    held.transactions[0]!.release();
+    await held.started(2);
+    expect(bets(held.transactions[1]!.events)).toEqual(['a', 'c']);
+    held.transactions[1]!.release();
+    await held.started(3);
+    expect(bets(held.transactions[2]!.events)).toEqual(['b']);
+    held.transactions[2]!.release();
+    await Promise.all(answers);
+  });
+
   it('a group holds one mode, and no more events than its bound (a larger append goes alone)', async () => {
     const held = heldStore();
     const append = groupCommits(held.store, { maxTransactions: 1, maxEvents: 3 });
