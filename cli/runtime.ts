@@ -62,6 +62,11 @@ export function createRuntime(command: string, overrides: Partial<Record<string,
         groupCommit: {
           maxTransactions: config.appendMaxTransactions,
           maxEvents: config.appendGroupMaxEvents,
+          onGroupFailed: (error, appends) =>
+            logger.warn(
+              { appends, reason: (error as Error).message },
+              `append: a transaction shared by ${appends} appends failed (${(error as Error).message}); storing each alone`,
+            ),
         },
         retry: {
           policy,

@@ -24,7 +24,17 @@ import {
   type SpanContext,
 } from '@opentelemetry/api';
 
-export { SpanKind, ROOT_CONTEXT, context, trace, type Attributes, type Link, type Span, type SpanContext };
+export {
+  SpanKind,
+  ROOT_CONTEXT,
+  context,
+  trace,
+  type Attributes,
+  type Context,
+  type Link,
+  type Span,
+  type SpanContext,
+};
 
 export const TRACER_NAME = 'bet-projector';
 

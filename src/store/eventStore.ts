@@ -10,7 +10,7 @@ import { betKey, deliveredBets, type BetEvent } from '../events/types.js';
 import type { EventPublisher } from '../kafka/publisher.js';
 import { inSpan, type Span } from '../observability/tracing.js';
 import { ConcurrencyConflictError, checkContiguous, splitBatch } from './batch.js';
-import { groupCommits, type GroupCommitLimits } from './groupCommit.js';
+import { groupCommits, type GroupCommitOptions } from './groupCommit.js';
 import { DEFAULT_APPEND_GROUP_MAX_EVENTS, DEFAULT_APPEND_MAX_TRANSACTIONS } from '../config.js';
 import { insertEvents, selectEventsOfBets, selectPositions } from './statements.js';
 
@@ -150,14 +150,15 @@ export function createEventStore(deps: {
   /** For appends with `projection: 'immediate'`; without it, such an append is refused. */
   inline?: InlineProjection;
   retry?: AppendRetry;
-  /** Concurrent appends share transactions (groupCommit.ts); the defaults are the config's. */
-  groupCommit?: GroupCommitLimits;
+  /** Concurrent appends share transactions (groupCommit.ts); the limits default to the config's. */
+  groupCommit?: Partial<GroupCommitOptions>;
 }): EventStore {
   const { pool, publisher, inline } = deps;
   const retry = deps.retry ?? NO_RETRY;
   const stored = groupCommits<Projection>((events, projection) => store(events, projection), {
     maxTransactions: deps.groupCommit?.maxTransactions ?? DEFAULT_APPEND_MAX_TRANSACTIONS,
     maxEvents: deps.groupCommit?.maxEvents ?? DEFAULT_APPEND_GROUP_MAX_EVENTS,
+    ...(deps.groupCommit?.onGroupFailed && { onGroupFailed: deps.groupCommit.onGroupFailed }),
   });
   /** `work` retried under the policy; within `deadlineMs` of its start when given. */
   async function retried<T>(step: AppendStep, work: () => Promise<T>, deadlineMs?: number): Promise<T> {
@@ -264,12 +265,25 @@ export function createEventStore(deps: {
     );
   }
 
+  /**
+   * The events the insert stored, matched by what it returned: the key, and the bet and version it
+   * was stored under, so an event whose key the insert skipped is never taken for one it stored.
+   */
   const appendedOf = (
     unique: readonly BetEvent[],
-    inserted: ReadonlyArray<{ tenant_id: number; idempotency_key: string }>,
+    inserted: ReadonlyArray<{
+      tenant_id: number;
+      idempotency_key: string;
+      aggregate_id: string;
+      version: number;
+    }>,
   ) => {
-    const keys = new Set(inserted.map((r) => betKey(r.tenant_id, r.idempotency_key)));
-    return unique.filter((e) => keys.has(betKey(e.tenantId, e.idempotencyKey)));
+    const stored = (tenantId: number, key: string, betId: string, version: number) =>
+      JSON.stringify([String(tenantId), key, betId, Number(version)]);
+    const keys = new Set(
+      inserted.map((r) => stored(r.tenant_id, r.idempotency_key, r.aggregate_id, r.version)),
+    );
+    return unique.filter((e) => keys.has(stored(e.tenantId, e.idempotencyKey, e.aggregateId, e.version)));
   };
 
   /**

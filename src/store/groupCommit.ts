@@ -4,20 +4,29 @@
  * one set of view writes in immediate mode, one commit (one WAL flush) for many callers. An append
  * that finds a slot free goes at once, alone: grouping adds no wait to a process that is not busy.
  *
- * Each caller still hears of its own events only. A group never holds two appends of one bet (the
- * later waits for the next transaction, so a bet's appends keep their order), two of one
- * idempotency key, nor two modes. A group
- * transaction that fails is not the callers' answer: each of its appends is then stored alone, as
- * it would have been without grouping, so one caller's conflict or missing predecessor fails no
- * other caller and reaches its own caller with its own error.
+ * Each caller still hears of its own events only. A group never holds two appends of one bet (of
+ * two waiting together, the later goes in a later transaction), two of one idempotency key, nor two
+ * modes. A group transaction that fails is not the callers' answer: each of its appends is then
+ * stored alone, as it would have been without grouping, so one caller's conflict or missing
+ * predecessor fails no other caller and reaches its own caller with its own error.
+ *
+ * A shared transaction's statements are traced under an `append group` span, a child of the first
+ * caller's span and linked to the others'; an append alone runs in its caller's own context.
  */
+import pLimit from 'p-limit';
 import { betKey, type BetEvent } from '../events/types.js';
+import { context, inSpan, trace, type Context, type Link } from '../observability/tracing.js';
 
 export interface GroupCommitLimits {
   /** Append transactions in flight at once (APPEND_MAX_TRANSACTIONS). */
   readonly maxTransactions: number;
   /** The most events a group takes; an append larger than this goes alone (APPEND_GROUP_MAX_EVENTS). */
   readonly maxEvents: number;
+}
+
+export interface GroupCommitOptions extends GroupCommitLimits {
+  /** Told when a shared transaction failed, before its appends are stored one by one. */
+  readonly onGroupFailed?: (error: unknown, appends: number) => void;
 }
 
 /** Stores `events` in one transaction; resolves with those it stored (the others were duplicates). */
@@ -28,6 +37,8 @@ interface Waiting<M> {
   readonly mode: M;
   /** Its bets and its idempotency keys: a group holds each at most once. */
   readonly claims: ReadonlySet<string>;
+  /** The caller's context (its append span): its statements are traced there. */
+  readonly context: Context;
   readonly resolve: (appended: BetEvent[]) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -70,38 +81,52 @@ export function takeGroup<M>(waiting: readonly Waiting<M>[], maxEvents: number):
   return group;
 }
 
-export function groupCommits<M>(store: StoreEvents<M>, limits: GroupCommitLimits): StoreEvents<M> {
+export function groupCommits<M>(store: StoreEvents<M>, options: GroupCommitOptions): StoreEvents<M> {
   let waiting: Waiting<M>[] = [];
   let inFlight = 0;
 
-  async function run(group: readonly Waiting<M>[]): Promise<void> {
-    if (group.length === 1) {
-      const [only] = group as [Waiting<M>];
-      return store(only.events, only.mode).then((a) => only.resolve([...a]), only.reject);
-    }
+  /** One append in its own transaction, in its caller's context; settles its caller. */
+  const alone = (w: Waiting<M>) =>
+    context.with(w.context, () => store(w.events, w.mode)).then((a) => w.resolve([...a]), w.reject);
+
+  async function together(group: readonly Waiting<M>[]): Promise<void> {
+    const [first, ...others] = group as [Waiting<M>, ...Waiting<M>[]];
+    const links: Link[] = others.flatMap((w) => {
+      const spanContext = trace.getSpanContext(w.context);
+      return spanContext ? [{ context: spanContext }] : [];
+    });
+    const events = group.flatMap((w) => [...w.events]);
     let stored: ReadonlySet<BetEvent>;
     try {
       stored = new Set(
-        await store(
-          group.flatMap((w) => [...w.events]),
-          group[0]!.mode,
+        await inSpan(
+          'append group',
+          {
+            parent: first.context,
+            links,
+            attributes: { 'bet_projector.appends': group.length, 'bet_projector.events': events.length },
+          },
+          () => store(events, first.mode),
         ),
       );
-    } catch {
-      // Rolled back, all of it: each append alone, so each caller gets its own answer.
-      await Promise.all(group.map((w) => store(w.events, w.mode).then((a) => w.resolve([...a]), w.reject)));
+    } catch (error) {
+      // Rolled back, all of it: each append alone, so each caller gets its own answer; no more at
+      // once than the transactions allowed, so a large group's fallback does not drain the pool.
+      options.onGroupFailed?.(error, group.length);
+      const limit = pLimit(options.maxTransactions);
+      await Promise.all(group.map((w) => limit(() => alone(w))));
       return;
     }
     for (const w of group) w.resolve(w.events.filter((e) => stored.has(e)));
   }
 
   function next(): void {
-    while (inFlight < limits.maxTransactions && waiting.length > 0) {
-      const group = takeGroup(waiting, limits.maxEvents);
+    while (inFlight < options.maxTransactions && waiting.length > 0) {
+      const group = takeGroup(waiting, options.maxEvents);
       const taken = new Set(group);
       waiting = waiting.filter((w) => !taken.has(w));
       inFlight++;
-      void run(group).finally(() => {
+      void (group.length === 1 ? alone(group[0]!) : together(group)).finally(() => {
         inFlight--;
         next();
       });
@@ -110,7 +135,7 @@ export function groupCommits<M>(store: StoreEvents<M>, limits: GroupCommitLimits
 
   return (events, mode) =>
     new Promise<BetEvent[]>((resolve, reject) => {
-      waiting.push({ events, mode, claims: claimsOf(events), resolve, reject });
+      waiting.push({ events, mode, claims: claimsOf(events), context: context.active(), resolve, reject });
       next();
     });
 }

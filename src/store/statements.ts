@@ -36,12 +36,12 @@ const INSERT_EVENTS: BulkInsert = {
   into: 'bet_events',
   columns: EVENT_COLUMNS,
   tail: `ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
-RETURNING tenant_id, idempotency_key`,
+RETURNING tenant_id, idempotency_key, aggregate_id, version`,
   maxRowsPerStatement: EVENTS_PER_STATEMENT,
   padTo: (rows) => Math.min(EVENTS_PER_STATEMENT, 2 ** Math.ceil(Math.log2(rows))),
 };
 
-type Inserted = { tenant_id: number; idempotency_key: string };
+type Inserted = { tenant_id: number; idempotency_key: string; aggregate_id: string; version: number };
 
 /** An event as the parameters of one bet_events row, in the column order of the inserts. */
 export function eventRowValues(e: BetEvent): unknown[] {
@@ -58,8 +58,8 @@ export function eventRowValues(e: BetEvent): unknown[] {
 }
 
 /**
- * Inserts a batch, skipping events whose idempotency key is stored; returns the keys inserted (in
- * no particular order: match by key).
+ * Inserts a batch, skipping events whose idempotency key is stored; returns the keys inserted with
+ * the bet and version each was stored under (in no particular order: match by them).
  */
 export function insertEvents(db: Queryable, events: readonly BetEvent[]): Promise<Inserted[]> {
   if (events.length === 0) return Promise.resolve([]);

@@ -1,4 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-node';
+import { inSpan, markTracingStarted, trace } from '../../src/observability/tracing.js';
 import type { BetEvent } from '../../src/events/types.js';
 import { groupCommits } from '../../src/store/groupCommit.js';
 
@@ -192,15 +194,19 @@ describe('group commit of concurrent appends', () => {
       append([event('bad')], 'immediate'),
       append([duplicate, event('e')], 'immediate'),
     ];
+    const settling = Promise.allSettled(answers);
     held.transactions[0]!.release();
     await held.started(2);
     expect(bets(held.transactions[1]!.events)).toEqual(['a', 'bad', 'd', 'e']);
     held.transactions[1]!.release();
-    // Then each alone.
-    await held.started(5);
+    // Then each alone, no more at once than the transactions allowed.
+    for (let i = 2; i < 5; i++) {
+      await held.started(i + 1);
+      held.transactions[i]!.release();
+    }
     expect(held.transactions.slice(2).map((t) => bets(t.events).join(''))).toEqual(['a', 'bad', 'de']);
-    held.releaseAll();
-    const settled = await Promise.allSettled(answers);
+    expect(held.mostAtOnce()).toBe(1);
+    const settled = await settling;
     expect(settled[0]).toEqual({ status: 'fulfilled', value: good });
     expect(settled[1]).toMatchObject({ status: 'rejected', reason: new Error('bet bad refused') });
     // A duplicate is not appended: only its companion is.
@@ -211,3 +217,48 @@ describe('group commit of concurrent appends', () => {
 function answersEvent(held: ReturnType<typeof heldStore>, bet: string): BetEvent {
   return held.transactions.flatMap((t) => t.events).find((e) => e.aggregateId === bet)!;
 }
+
+describe('group commit, traced', () => {
+  const exporter = new InMemorySpanExporter();
+  const provider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  beforeAll(() => {
+    provider.register();
+    markTracingStarted(true);
+  });
+  afterAll(async () => {
+    markTracingStarted(false);
+    trace.disable();
+    await provider.shutdown();
+  });
+
+  it("an append alone runs in its caller's span; a shared transaction under an `append group` span, a child of its first caller's and linked to the others'", async () => {
+    const held = heldStore();
+    /** The span active when the store ran each transaction. */
+    const activeAt: Array<string | undefined> = [];
+    const append = groupCommits(
+      (events, mode: Mode) => {
+        activeAt.push(trace.getActiveSpan()?.spanContext().spanId);
+        return held.store(events, mode);
+      },
+      { maxTransactions: 1, maxEvents: 100 },
+    );
+    const callers: Record<string, string> = {};
+    const appendAs = (name: string) =>
+      inSpan(name, {}, (span) => {
+        callers[name] = span.spanContext().spanId;
+        return append([event(name)], 'async');
+      });
+    const a = appendAs('a');
+    await held.started(1);
+    const others = [appendAs('b'), appendAs('c'), appendAs('d')];
+    held.transactions[0]!.release();
+    await held.started(2);
+    held.transactions[1]!.release();
+    await Promise.all([a, ...others]);
+    const group = exporter.getFinishedSpans().find((s) => s.name === 'append group')!;
+    expect(activeAt).toEqual([callers['a'], group.spanContext().spanId]);
+    expect(group.parentSpanContext?.spanId).toBe(callers['b']);
+    expect(group.links.map((l) => l.context.spanId)).toEqual([callers['c'], callers['d']]);
+    expect(group.attributes).toMatchObject({ 'bet_projector.appends': 3, 'bet_projector.events': 3 });
+  });
+});
