@@ -100,6 +100,8 @@ const BAD_VALUES: Record<string, [string, string]> = {
   RETRY_INITIAL_MS: ['0', 'RETRY_INITIAL_MS 0 is out of range'],
   RETRY_MAX_MS: ['1.5', 'RETRY_MAX_MS "1.5" is not a whole number'],
   PUBLISH_DEADLINE_MS: ['500', 'PUBLISH_DEADLINE_MS 500 is out of range'],
+  APPEND_MAX_TRANSACTIONS: ['0', 'APPEND_MAX_TRANSACTIONS 0 is out of range'],
+  APPEND_GROUP_MAX_EVENTS: ['many', 'APPEND_GROUP_MAX_EVENTS "many" is not a whole number'],
   RETRY_MAX_ATTEMPTS: ['0', 'RETRY_MAX_ATTEMPTS 0 is out of range'],
   SHUTDOWN_TIMEOUT_MS: ['soon', 'SHUTDOWN_TIMEOUT_MS "soon" is not a whole number'],
   HTTP_PORT: ['70000', 'HTTP_PORT 70000 is out of range'],
