@@ -122,7 +122,11 @@ export function groupCommits<M>(store: StoreEvents<M>, options: GroupCommitOptio
     } catch (error) {
       // Rolled back, all of it: each append alone, so each caller gets its own answer; no more at
       // once than the transactions allowed, so a large group's fallback does not drain the pool.
-      options.onGroupFailed?.(error, group.length);
+      try {
+        options.onGroupFailed?.(error, group.length);
+      } catch {
+        // A hook that fails must not leave the callers waiting.
+      }
       const limit = pLimit(options.maxTransactions);
       await Promise.all(group.map((w) => limit(() => alone(w))));
       return;

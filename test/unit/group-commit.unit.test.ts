@@ -202,10 +202,18 @@ describe('group commit of concurrent appends', () => {
     ]);
   });
 
-  it('a group that fails is stored append by append: the append that failed it hears its own error, the others succeed', async () => {
+  it('a group that fails is told, then stored append by append: the append that failed it hears its own error, the others succeed (even when the hook told throws)', async () => {
     const duplicate = event('d');
     const held = heldStore({ refused: 'bad', duplicates: new Set([duplicate]) });
-    const append = groupCommits(held.store, { maxTransactions: 1, maxEvents: 100 });
+    const told: Array<[string, number]> = [];
+    const append = groupCommits(held.store, {
+      maxTransactions: 1,
+      maxEvents: 100,
+      onGroupFailed: (error, appends) => {
+        told.push([String(error), appends]);
+        throw new Error('the log is down');
+      },
+    });
     void append([event('z')], 'immediate');
     await held.started(1);
     const good = [event('a')];
@@ -226,6 +234,7 @@ describe('group commit of concurrent appends', () => {
     }
     expect(held.transactions.slice(2).map((t) => bets(t.events).join(''))).toEqual(['a', 'bad', 'de']);
     expect(held.mostAtOnce()).toBe(1);
+    expect(told).toEqual([['Error: bet bad refused', 3]]);
     const settled = await settling;
     expect(settled[0]).toEqual({ status: 'fulfilled', value: good });
     expect(settled[1]).toMatchObject({ status: 'rejected', reason: new Error('bet bad refused') });
