@@ -129,12 +129,6 @@ export interface Dialect {
    * size (docs/benchmarks.md has the figures that chose it).
    */
   readonly backlogFlushEvents: number;
-  /**
-   * Where each of these tenants' rows are (one `(tenant_id, node)` row per tenant): appends that
-   * share a transaction are grouped by it on Citus, so a shared transaction commits on one node
-   * instead of in two phases over several. None on PostgreSQL, where every row is in one place.
-   */
-  nodesOfTenants?(tenantIds: readonly number[]): SqlStatement;
 }
 
 const ALL_KEPT: KeyedQuery['keep'] = (rows) => [...rows];
@@ -314,13 +308,6 @@ WHERE ${filters}${read.orderBy ? `\n${read.orderBy}` : ''}`,
     },
   ],
   backlogFlushEvents: 3_000,
-  nodesOfTenants: (tenantIds) => ({
-    name: 'tenant_nodes',
-    text: `SELECT t.tenant_id, p.groupid::text AS node
-FROM unnest($1::bigint[]) AS t(tenant_id)
-JOIN pg_dist_placement p ON p.shardid = get_shard_id_for_distribution_column('bet_events', t.tenant_id)`,
-    values: [tenantIds],
-  }),
 };
 
 export const DIALECTS: Readonly<Record<Platform, Dialect>> = { postgres, citus };

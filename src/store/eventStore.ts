@@ -11,7 +11,6 @@ import type { EventPublisher } from '../kafka/publisher.js';
 import { inSpan, type Span } from '../observability/tracing.js';
 import { ConcurrencyConflictError, checkContiguous, splitBatch } from './batch.js';
 import { groupCommits, type GroupCommitOptions } from './groupCommit.js';
-import { createPlacements } from './placements.js';
 import { DEFAULT_APPEND_GROUP_MAX_EVENTS, DEFAULT_APPEND_MAX_TRANSACTIONS } from '../config.js';
 import { insertEvents, selectEventsOfBets, selectPositions } from './statements.js';
 
@@ -156,7 +155,6 @@ export function createEventStore(deps: {
 }): EventStore {
   const { pool, publisher, inline } = deps;
   const retry = deps.retry ?? NO_RETRY;
-  const placementOf = createPlacements(pool);
   const stored = groupCommits<Projection>((events, projection) => store(events, projection), {
     maxTransactions: deps.groupCommit?.maxTransactions ?? DEFAULT_APPEND_MAX_TRANSACTIONS,
     maxEvents: deps.groupCommit?.maxEvents ?? DEFAULT_APPEND_GROUP_MAX_EVENTS,
@@ -364,7 +362,7 @@ export function createEventStore(deps: {
     // two-phase commit is still being resolved on Citus.
     const appended = await retried('store', async () => {
       try {
-        return await stored(unique, options.projection ?? 'async', await placementOf(unique));
+        return await stored(unique, options.projection ?? 'async');
       } catch (error) {
         const code = (error as { code?: string }).code;
         if (code === UNIQUE_VIOLATION) await explainConflict(pool, unique);

@@ -5,8 +5,8 @@
  * that finds a slot free goes at once, alone: grouping adds no wait to a process that is not busy.
  *
  * Each caller still hears of its own events only. A group never holds two appends of one bet (of
- * two waiting together, the later goes in a later transaction), two of one idempotency key, two
- * modes, nor two placements (placements.ts: on Citus, the nodes an append's rows go to). A group transaction that fails is not the callers' answer: each of its appends is then
+ * two waiting together, the later goes in a later transaction), two of one idempotency key, nor two
+ * modes. A group transaction that fails is not the callers' answer: each of its appends is then
  * stored alone, as it would have been without grouping, so one caller's conflict or missing
  * predecessor fails no other caller and reaches its own caller with its own error.
  *
@@ -32,17 +32,9 @@ export interface GroupCommitOptions extends GroupCommitLimits {
 /** Stores `events` in one transaction; resolves with those it stored (the others were duplicates). */
 export type StoreEvents<M> = (events: readonly BetEvent[], mode: M) => Promise<BetEvent[]>;
 
-/** StoreEvents that may share a transaction with appends of the same mode and `placement`. */
-export type GroupedStore<M> = (
-  events: readonly BetEvent[],
-  mode: M,
-  placement?: string,
-) => Promise<BetEvent[]>;
-
 interface Waiting<M> {
   readonly events: readonly BetEvent[];
   readonly mode: M;
-  readonly placement: string;
   /** Its bets and its idempotency keys: a group holds each at most once. */
   readonly claims: ReadonlySet<string>;
   /** The caller's context (its append span): its statements are traced there. */
@@ -66,9 +58,8 @@ const claimsOf = (events: readonly BetEvent[]) =>
 
 /**
  * Which waiting appends the next transaction takes, in arrival order: the first always; then each
- * of the same mode and placement that shares no bet or idempotency key with the group, nor with an
- * append passed over before it, while the group stays within `maxEvents`. Pure: exported for its
- * tests.
+ * of the same mode that shares no bet or idempotency key with the group, nor with an append passed
+ * over before it, while the group stays within `maxEvents`. Pure: exported for its tests.
  */
 export function takeGroup<M>(waiting: readonly Waiting<M>[], maxEvents: number): Waiting<M>[] {
   const first = waiting[0];
@@ -79,8 +70,7 @@ export function takeGroup<M>(waiting: readonly Waiting<M>[], maxEvents: number):
   let events = first.events.length;
   for (const w of waiting.slice(1)) {
     const clashes = [...w.claims].some((c) => taken.has(c) || passedOver.has(c));
-    const apart = w.mode !== first.mode || w.placement !== first.placement;
-    if (apart || clashes || events + w.events.length > maxEvents) {
+    if (w.mode !== first.mode || clashes || events + w.events.length > maxEvents) {
       for (const c of w.claims) passedOver.add(c);
       continue;
     }
@@ -91,7 +81,7 @@ export function takeGroup<M>(waiting: readonly Waiting<M>[], maxEvents: number):
   return group;
 }
 
-export function groupCommits<M>(store: StoreEvents<M>, options: GroupCommitOptions): GroupedStore<M> {
+export function groupCommits<M>(store: StoreEvents<M>, options: GroupCommitOptions): StoreEvents<M> {
   let waiting: Waiting<M>[] = [];
   let inFlight = 0;
 
@@ -147,10 +137,9 @@ export function groupCommits<M>(store: StoreEvents<M>, options: GroupCommitOptio
     }
   }
 
-  return (events, mode, placement = '') =>
+  return (events, mode) =>
     new Promise<BetEvent[]>((resolve, reject) => {
-      const claims = claimsOf(events);
-      waiting.push({ events, mode, placement, claims, context: context.active(), resolve, reject });
+      waiting.push({ events, mode, claims: claimsOf(events), context: context.active(), resolve, reject });
       next();
     });
 }

@@ -1,6 +1,5 @@
 import { noPublisher } from '../../src/kafka/publisher.js';
 import { ConcurrencyConflictError, createEventStore } from '../../src/store/eventStore.js';
-import { createPlacements } from '../../src/store/placements.js';
 import type { BetEvent } from '../../src/events/types.js';
 import { simulateEvents } from '../../src/simulate/generator.js';
 import { inlineProjection } from '../../projections/registry.js';
@@ -66,38 +65,6 @@ describe(`concurrent appends sharing transactions on real ${onCitus() ? 'Citus' 
     if (nodes === 1) expect(await insertingTransactions(db, appends.flat())).toBe(2);
     else expect(await insertingTransactions(db, appends.flat())).toBeLessThanOrEqual(2 * nodes);
     expect(await viewMismatches(db.pool)).toEqual([]);
-  });
-
-  it("appends are grouped by where their rows go: on Citus the node of each tenant's shard, as the cluster's catalog says; on PostgreSQL one place", async () => {
-    const placementOf = createPlacements(db.workerPool);
-    const tenants = Array.from({ length: 12 }, (_, i) => i + 1);
-    const keyOf = (tenant: number) => placementOf([{ ...stream(1, 1, 3)[0]!, tenantId: tenant }]);
-    const keys = await Promise.all(tenants.map(keyOf));
-    if (!onCitus()) {
-      expect(new Set(keys)).toEqual(new Set(['']));
-      return;
-    }
-    // The oracle: citus_shards' node for each tenant's bet_events shard.
-    const { rows } = await db.pool.query<{ tenant: string; node: string }>(
-      `SELECT t::text AS tenant, s.nodename || ':' || s.nodeport AS node
-       FROM unnest($1::bigint[]) AS t
-       JOIN citus_shards s ON s.table_name = 'bet_events'::regclass
-        AND s.shardid = get_shard_id_for_distribution_column('bet_events', t)`,
-      [tenants],
-    );
-    const nodeOf = new Map(rows.map((r) => [Number(r.tenant), r.node]));
-    expect(new Set(nodeOf.values()).size).toBeGreaterThan(1);
-    for (const [i, a] of tenants.entries())
-      for (const [j, b] of tenants.entries())
-        expect([a, b, keys[i] === keys[j]]).toEqual([a, b, nodeOf.get(a) === nodeOf.get(b)]);
-    // An append over tenants of two nodes has a placement of its own.
-    const [one, other] = [tenants.find((t) => nodeOf.get(t) !== nodeOf.get(1))!, 1];
-    const both = await placementOf([
-      { ...stream(1, 1, 3)[0]!, tenantId: one },
-      { ...stream(1, 1, 3)[0]!, tenantId: other },
-    ]);
-    expect(both).not.toBe(keys[0]);
-    expect(both).not.toBe(keys[one - 1]);
   });
 
   it('two callers claiming one idempotency key for different bets at once: one is stored, the other is told it is a duplicate, and its bet gets no view row', async () => {

@@ -153,26 +153,6 @@ describe('group commit of concurrent appends', () => {
     await Promise.all(answers);
   });
 
-  it('a group holds one placement: appends whose rows go to other nodes wait for a transaction of their own', async () => {
-    const held = heldStore();
-    const append = groupCommits(held.store, { maxTransactions: 1, maxEvents: 100 });
-    void append([event('z')], 'async', 'node-1');
-    await held.started(1);
-    const answers = [
-      append([event('a')], 'async', 'node-1'),
-      append([event('b')], 'async', 'node-2'),
-      append([event('c')], 'async', 'node-1'),
-      append([event('d')], 'async', 'node-2'),
-    ];
-    for (let i = 0; i < 2; i++) {
-      held.transactions[i]!.release();
-      await held.started(i + 2);
-    }
-    held.transactions[2]!.release();
-    await Promise.all(answers);
-    expect(held.transactions.slice(1).map((t) => bets(t.events).join(''))).toEqual(['ac', 'bd']);
-  });
-
   it('a group holds one mode, and no more events than its bound (a larger append goes alone)', async () => {
     const held = heldStore();
     const append = groupCommits(held.store, { maxTransactions: 1, maxEvents: 3 });
