@@ -12,7 +12,7 @@ import { inSpan, type Span } from '../observability/tracing.js';
 import { ConcurrencyConflictError, checkContiguous, splitBatch } from './batch.js';
 import { groupCommits, type GroupCommitOptions } from './groupCommit.js';
 import { DEFAULT_APPEND_GROUP_MAX_EVENTS, DEFAULT_APPEND_MAX_TRANSACTIONS } from '../config.js';
-import { insertEvents, selectEventsOfBets, selectPositions } from './statements.js';
+import { type Inserted, insertEvents, selectEventsOfBets, selectPositions } from './statements.js';
 
 export { ConcurrencyConflictError } from './batch.js';
 
@@ -269,15 +269,7 @@ export function createEventStore(deps: {
    * The events the insert stored, matched by what it returned: the key, and the bet and version it
    * was stored under, so an event whose key the insert skipped is never taken for one it stored.
    */
-  const appendedOf = (
-    unique: readonly BetEvent[],
-    inserted: ReadonlyArray<{
-      tenant_id: number;
-      idempotency_key: string;
-      aggregate_id: string;
-      version: number;
-    }>,
-  ) => {
+  const appendedOf = (unique: readonly BetEvent[], inserted: readonly Inserted[]) => {
     const stored = (tenantId: number, key: string, betId: string, version: number) =>
       JSON.stringify([String(tenantId), key, betId, Number(version)]);
     const keys = new Set(

@@ -41,7 +41,8 @@ RETURNING tenant_id, idempotency_key, aggregate_id, version`,
   padTo: (rows) => Math.min(EVENTS_PER_STATEMENT, 2 ** Math.ceil(Math.log2(rows))),
 };
 
-type Inserted = { tenant_id: number; idempotency_key: string; aggregate_id: string; version: number };
+/** What the insert returns of each row it stored (a duplicate returns nothing). */
+export type Inserted = { tenant_id: number; idempotency_key: string; aggregate_id: string; version: number };
 
 /** An event as the parameters of one bet_events row, in the column order of the inserts. */
 export function eventRowValues(e: BetEvent): unknown[] {

@@ -37,13 +37,17 @@ describe(`concurrent appends sharing transactions on real ${onCitus() ? 'Citus' 
   });
   afterAll(async () => db.drop());
 
-  it('32 callers appending at once in immediate mode share a few transactions; each hears of its own events, and the views equal the fold', async () => {
-    const store = createEventStore({
+  /** One transaction at a time, so appends arriving while it runs wait together. */
+  const oneTransactionAtATime = () =>
+    createEventStore({
       pool: db.workerPool,
       publisher: noPublisher,
       inline: inlineProjection,
       groupCommit: { maxTransactions: 1, maxEvents: 1_000 },
     });
+
+  it('32 callers appending at once in immediate mode share a few transactions; each hears of its own events, and the views equal the fold', async () => {
+    const store = oneTransactionAtATime();
     // Each caller its own bets, a whole bet's events per append.
     const byBet = new Map<string, BetEvent[]>();
     for (const e of stream(400, 4, 0)) {
@@ -68,12 +72,7 @@ describe(`concurrent appends sharing transactions on real ${onCitus() ? 'Citus' 
   });
 
   it('two callers claiming one idempotency key for different bets at once: one is stored, the other is told it is a duplicate, and its bet gets no view row', async () => {
-    const store = createEventStore({
-      pool: db.workerPool,
-      publisher: noPublisher,
-      inline: inlineProjection,
-      groupCommit: { maxTransactions: 1, maxEvents: 1_000 },
-    });
+    const store = oneTransactionAtATime();
     const placements = stream(300, 1, 2).filter((e) => e.version === 1);
     const [blocker, claimed, other] = placements;
     const sameKey = { ...other!, idempotencyKey: claimed!.idempotencyKey };
@@ -95,12 +94,7 @@ describe(`concurrent appends sharing transactions on real ${onCitus() ? 'Citus' 
   });
 
   it("one caller's conflict and another's missing predecessor in a shared transaction fail those callers alone: the others are stored, once", async () => {
-    const store = createEventStore({
-      pool: db.workerPool,
-      publisher: noPublisher,
-      inline: inlineProjection,
-      groupCommit: { maxTransactions: 1, maxEvents: 1_000 },
-    });
+    const store = oneTransactionAtATime();
     const events = stream(600, 3, 1);
     const bets = [...new Set(events.map((e) => e.aggregateId))];
     const of = (bet: string) => events.filter((e) => e.aggregateId === bet);
