@@ -111,6 +111,7 @@ export function createPartitions(deps: {
     const least = counts.indexOf(Math.min(...counts));
     const lane = current !== undefined && counts[current]! <= counts[least]! ? current : least;
     lanes.set(partition, lane);
+    if (lane !== current) metrics?.partitionLane.set({ topic: config.topic, partition }, lane);
     return lane;
   }
 
@@ -140,6 +141,7 @@ export function createPartitions(deps: {
     if (isOwned(partition) || busy(partition)) return;
     lanes.delete(partition);
     behindOf.delete(partition);
+    metrics?.partitionLane.remove({ topic: config.topic, partition });
   }
 
   function settled(partition: number): void {

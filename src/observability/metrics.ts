@@ -16,6 +16,7 @@ export const METRIC = {
   eventToView: 'projector_event_to_view_latency_seconds',
   consumerLag: 'projector_consumer_lag_messages',
   checkpointTimestamp: 'projector_checkpoint_event_timestamp_seconds',
+  partitionLane: 'projector_partition_flush_lane',
   errors: 'projector_errors_total',
   retries: 'projector_retries_total',
   refolds: 'projector_refolded_bets_total',
@@ -42,6 +43,7 @@ export interface Metrics {
   observeEventToView(seconds: number, traceId: string | undefined): void;
   readonly consumerLag: Gauge<'topic' | 'partition'>;
   readonly checkpointTimestamp: Gauge<'topic' | 'partition'>;
+  readonly partitionLane: Gauge<'topic' | 'partition'>;
   readonly errors: Counter<'kind'>;
   readonly retries: Counter<'operation'>;
   readonly refolds: Counter;
@@ -107,6 +109,12 @@ export function createMetrics(options: { defaultMetrics?: boolean; exemplars?: b
     checkpointTimestamp: new Gauge({
       name: METRIC.checkpointTimestamp,
       help: 'Timestamp of the newest event checkpointed per partition (unix seconds)',
+      labelNames: ['topic', 'partition'],
+      registers,
+    }),
+    partitionLane: new Gauge({
+      name: METRIC.partitionLane,
+      help: 'The flush lane (0 to FLUSH_LANES - 1) a partition flushes in, while it has one; count_values by lane shows how evenly the lanes are shared',
       labelNames: ['topic', 'partition'],
       registers,
     }),

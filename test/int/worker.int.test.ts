@@ -73,6 +73,88 @@ describe('projection worker on real Kafka and PostgreSQL', () => {
     }
   });
 
+  it('after a rebalance takes partitions away, the ones left spread over the flush lanes again', async () => {
+    const topic = await createTopic(kafka, 'worker-lane-spread', 4);
+    const config = workerConfig(topic, uniqueName('g'), { flushLanes: 2 });
+    const store = createEventStore({ pool: db.workerPool, publisher: noPublisher, inline: inlineProjection });
+    // Each bet's events in the partition chosen here, bets dealt to the four in turn.
+    const partitionOf = new Map<string, number>();
+    const dealt = (e: BetEvent) => {
+      const key = `${e.tenantId}:${e.aggregateId}`;
+      if (!partitionOf.has(key)) partitionOf.set(key, partitionOf.size % 4);
+      return partitionOf.get(key)!;
+    };
+    const send = (events: readonly BetEvent[], partitions: readonly number[]) =>
+      produceRaw(
+        kafka,
+        topic,
+        events
+          .filter((e) => partitions.includes(dealt(e)))
+          .map((e) => ({
+            key: `${e.tenantId}:${e.aggregateId}`,
+            value: JSON.stringify(toEnvelopeJson(e)),
+            partition: dealt(e),
+          })),
+      );
+    const lanesOf = async (running: ReturnType<typeof startWorker>) =>
+      new Map(
+        (await running.metrics.partitionLane.get()).values.map((v) => [Number(v.labels.partition), v.value]),
+      );
+    const ownedBy = async (running: ReturnType<typeof startWorker>) =>
+      new Set((await running.metrics.consumerLag.get()).values.map((v) => Number(v.labels.partition)));
+    const first = stream(1_200);
+    await appendInBatches(store, first);
+    const a = startWorker(db.workerPool, kafka, config);
+    try {
+      // The partitions reach A one at a time, each taking the lane with the fewest: 0, 1, 0, 1.
+      for (const partition of [0, 1, 2, 3]) {
+        await send(first, [partition]);
+        await untilCaughtUp(db.pool, kafka, config, a);
+      }
+      expect(await lanesOf(a)).toEqual(
+        new Map([
+          [0, 0],
+          [1, 1],
+          [2, 0],
+          [3, 1],
+        ]),
+      );
+      // A second member joins. The group deals the partitions round robin, so A keeps two that
+      // share a lane (0 and 2, or 1 and 3): one of them must move for both lanes to work.
+      const c = startWorker(db.workerPool, kafka, config);
+      try {
+        let round = 0;
+        const oneRound = async () => {
+          const more = [
+            ...simulateEvents({ seed: testSeed() + 100 + round++, events: 200, tenants: 5, openBets: 20 }),
+          ];
+          await appendInBatches(store, more);
+          await send(more, [0, 1, 2, 3]);
+          await untilCaughtUp(db.pool, kafka, config, a);
+        };
+        await waitFor('both members to own partitions', async () => {
+          await oneRound();
+          const [mine, theirs] = [await ownedBy(a), await ownedBy(c)];
+          return mine.size === 2 && theirs.size === 2 && [...mine].every((p) => !theirs.has(p));
+        });
+        // A partition moves when its next batch arrives with nothing of it in flight; the round that
+        // saw the rebalance may have found the partitions taken away still flushing.
+        await oneRound();
+        for (const member of [a, c]) {
+          const lanes = await lanesOf(member);
+          // Only the partitions the member owns hold a lane, one in each.
+          expect(new Set(lanes.keys())).toEqual(await ownedBy(member));
+          expect(new Set(lanes.values())).toEqual(new Set([0, 1]));
+        }
+      } finally {
+        await c.stop();
+      }
+    } finally {
+      await a.stop();
+    }
+    expect(await viewMismatches(db.pool)).toEqual([]);
+  });
+
   it('projects a stream so that every row equals the ordered fold, and checkpoints per partition', async () => {
     const topic = await createTopic(kafka, 'worker-e2e', 3);
     const config = workerConfig(topic, uniqueName('g'));
