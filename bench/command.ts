@@ -432,7 +432,7 @@ function markdown(r: Record<string, unknown>): string {
       add(`the same, p50, ${name}`, lane.appendP50Ms, 'ms');
       add(`rebuild of a ${t.tenantEvents}-event tenant, ${name}`, lane.rebuildMs, 'ms');
       add(`its longest batch transaction, ${name}`, lane.longestTransactionMs, 'ms');
-      add(`followers locked, ${name}`, lane.followersLockedMs, 'ms');
+      add(`followers set (no flush waits), ${name}`, lane.followersMs, 'ms');
     }
   }
   const tracing = r['tracing'] as TracingFigures | undefined;

@@ -26,7 +26,7 @@ export interface TenantRebuildLane {
   readonly appendsPerSecond: Figure;
   readonly rebuildMs?: Figure;
   readonly longestTransactionMs?: Figure;
-  readonly followersLockedMs?: Figure;
+  readonly followersMs?: Figure;
 }
 
 export interface TenantRebuildFigures {
@@ -108,7 +108,7 @@ export async function benchTenantRebuild(
     const ms = Math.round(performance.now() - started);
     rebuilds[lane].ms.push(ms);
     rebuilds[lane].longest.push(result.tenants[0]!.longestTransactionMs);
-    rebuilds[lane].followers.push(result.followersLockedMs);
+    rebuilds[lane].followers.push(result.followersMs);
     if (lane === 'unthrottled' && throttledRate === 0)
       throttledRate = Math.max(1, Math.round(tenantEvents / (ms / 1000) / 3));
   };
@@ -131,7 +131,7 @@ export async function benchTenantRebuild(
     ...(name !== 'alone' && {
       rebuildMs: figure(rebuilds[name].ms),
       longestTransactionMs: figure(rebuilds[name].longest),
-      followersLockedMs: figure(rebuilds[name].followers),
+      followersMs: figure(rebuilds[name].followers),
     }),
   });
   return {

@@ -82,8 +82,8 @@ export async function rebuildReadModels(
 /**
  * `projector rebuild --tenant N…`: each tenant's bets_view rows recomputed in place, batch by batch
  * (projections/bets/rebuildTenant.ts), then the followers set for those tenants from what bets_view
- * now holds. The followers' repair locks their tables against flushes (SHARE ROW EXCLUSIVE) for the
- * time of its sums: that is the longest wait the rebuild imposes on other tenants, and is reported.
+ * now holds. The followers' repair adds to each of their rows what it lacks (projections/sums.ts,
+ * repairByAddition): no flush of another tenant waits for it; its time is reported.
  */
 export async function rebuildTenants(
   pool: Pool,
@@ -92,13 +92,13 @@ export async function rebuildTenants(
 ): Promise<{
   readonly tenants: TenantRebuildReport[];
   readonly followersSet: Record<string, number>;
-  readonly followersLockedMs: number;
+  readonly followersMs: number;
 }> {
   const tenants: TenantRebuildReport[] = [];
   for (const tenantId of tenantIds) tenants.push(await rebuildTenant(pool, tenantId, options));
   const started = performance.now();
   const followersSet = await repairFollowers(pool, { tenantIds });
-  return { tenants, followersSet, followersLockedMs: Math.round(performance.now() - started) };
+  return { tenants, followersSet, followersMs: Math.round(performance.now() - started) };
 }
 
 /** Each follower set to what bets_view says it must hold: rows changed, by name. */

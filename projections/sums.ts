@@ -62,28 +62,47 @@ export function checkOf<T>(
   return { differing: found.length, sample: found.slice(0, 10).map(row) };
 }
 
-/** The statements of a follower's set-based repair (SummedTable's table). */
-export interface SumRepair {
-  /** Holds off the flushes' additions; readers keep reading. */
-  readonly lock: string;
-  /**
-   * Rows that bets_view no longer backs, to zero; each returns a row per row changed. $1: the
-   * tenants to set, or NULL for all (as `sum`).
-   */
-  readonly zero: string;
-  /** Every other row, to the sum over bets_view. */
-  readonly sum: string;
+/** One follower repair at a time (any stable number; this one spells "sums"). */
+const REPAIR_LOCK_ID = 0x73756d73;
+
+/**
+ * What each row of the table lacks, as rows of an addition (key, then each sum): what `expected`
+ * says it must hold less what it holds, both read by this one statement, so in one snapshot (on
+ * Citus, in one task per shard, which reads a tenant's rows of both colocated tables). A row at
+ * zero and no row are the same. `expected` is a SELECT of the key and the sums, taking $1: the
+ * tenants asked for, or NULL for all.
+ */
+function lackingSql(adds: SummedTable, expected: string): string {
+  const key = adds.key.map((c) => c.name);
+  const sums = adds.sums.map((c) => c.name);
+  return `SELECT ${[
+    ...key.map((k) => `coalesce(e.${k}, s.${k}) AS ${k}`),
+    ...sums.map((c) => `coalesce(e.${c}, 0) - coalesce(s.${c}, 0) AS ${c}`),
+  ].join(', ')}
+FROM (${expected}) e
+FULL JOIN (SELECT * FROM ${adds.table} WHERE $1::bigint[] IS NULL OR tenant_id = ANY($1::bigint[])) s
+  ON ${key.map((k) => `s.${k} = e.${k}`).join(' AND ')}`;
 }
 
-/** A follower's repair(): its statements in one transaction, for the scope's tenants; the rows changed. */
-export function repairBySum(statements: SumRepair): (pool: Pool, scope?: FollowerScope) => Promise<number> {
+/**
+ * A follower's set-based repair: the rows changed. It adds to each row what it lacks
+ * (lackingSql) instead of setting it, so it holds no table lock and no flush waits for it: a
+ * flush committed before the repair's snapshot is in both what the row must hold and what it
+ * holds; one committed after it is in neither and adds its own change on top. The rows it changes
+ * are locked in key order, as a flush's are. Two repairs at once would each add the difference,
+ * so they take turns (an advisory lock; on Citus the coordinator's, which every repair goes through).
+ */
+export function repairByAddition(
+  adds: SummedTable,
+  expected: string,
+): (pool: Pool, scope?: FollowerScope) => Promise<number> {
+  const statement = `${additionSql(adds, `(${lackingSql(adds, expected)}) lacking`)}
+RETURNING 1`;
   return (pool, scope = {}) =>
     inTransaction(pool, async (client) => {
-      const tenants = [tenantsParameter(scope)];
-      await client.query(statements.lock);
-      const zeroed = await client.query(statements.zero, tenants);
-      const summed = await client.query(statements.sum, tenants);
-      return zeroed.rows.length + summed.rows.length;
+      await client.query('SELECT pg_advisory_xact_lock($1)', [REPAIR_LOCK_ID]);
+      // READ COMMITTED: the statement reads after the repair before this one (if any) committed.
+      return (await client.query(statement, [tenantsParameter(scope)])).rows.length;
     });
 }
 

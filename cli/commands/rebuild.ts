@@ -30,8 +30,8 @@ projector rebuild --tenant N… [--max-events-per-second N] [--batch-size 500]
 
 Recomputes only the tenants named, in place: their rows are rewritten from their events 500 bets
 per transaction (each locks only its own rows), rows of theirs without events are deleted, then
-${FOLLOWER_NAMES} are set for them. No swap; the workers keep projecting every tenant, and other
-tenants' writes wait only while the followers are set (reported as followersLockedMs).
+${FOLLOWER_NAMES} are set for them (reported as followersMs). No swap, and no table lock:
+the workers keep projecting every tenant, that one included.
 
   --tenant N                  a tenant to rebuild; repeat it (or N,M) for several
   --max-events-per-second N   at most this many events folded per second, on average, so the

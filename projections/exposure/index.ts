@@ -6,15 +6,13 @@
  */
 import type { Pool, Queryable } from '../../src/db/pool.js';
 import type { FollowerScope, TransitionFollower } from '../projection.js';
-import { checkOf, repairBySum, tenantsParameter } from '../sums.js';
+import { checkOf, repairByAddition, tenantsParameter } from '../sums.js';
 import {
   EXPOSURE_CHANGE,
+  EXPOSURE_EXPECTED,
   EXPOSURE_MISMATCHES,
   EXPOSURE_SUMS,
   EXPOSURE_TOTALS,
-  LOCK_EXPOSURE,
-  SET_EXPOSURE_TO_SUM,
-  ZERO_EXPOSURE_WITHOUT_OPEN_BETS,
 } from './statements.js';
 
 export interface ExposureMismatch {
@@ -79,15 +77,14 @@ export async function exposureTotals(db: Queryable): Promise<ExposureTotals> {
 }
 
 /**
- * Sets user_exposure to the sum over open bets in bets_view, set-based, in one transaction that
- * holds off the flushes' additions (readers keep reading); returns the rows changed. Also the
- * rebuild: after bets_view is rebuilt, or to fill the table from scratch.
+ * Brings user_exposure to the sum over open bets in bets_view, set-based, beside running flushes
+ * (sums.ts, repairByAddition); returns the rows changed. Also the rebuild: after bets_view is
+ * rebuilt, or to fill the table from scratch.
  */
-export const repairExposure: (pool: Pool, scope?: FollowerScope) => Promise<number> = repairBySum({
-  lock: LOCK_EXPOSURE,
-  zero: ZERO_EXPOSURE_WITHOUT_OPEN_BETS,
-  sum: SET_EXPOSURE_TO_SUM,
-});
+export const repairExposure: (pool: Pool, scope?: FollowerScope) => Promise<number> = repairByAddition(
+  EXPOSURE_SUMS,
+  EXPOSURE_EXPECTED,
+);
 
 export const exposureFollower: TransitionFollower = {
   name: EXPOSURE_SUMS.table,

@@ -50,7 +50,7 @@ WHERE d <> 0 AND user_id IS NOT NULL AND currency IS NOT NULL`;
  * What user_exposure must hold: the open bets of bets_view, summed (computed by the database). $1:
  * the tenants it is asked for, or NULL for all; every statement built on it takes that parameter.
  */
-const EXPECTED = `
+export const EXPOSURE_EXPECTED = `
 SELECT tenant_id, user_id, currency, count(*)::bigint AS open_bets,
        sum(coalesce(amount, 0)) AS open_stake, sum(${POTENTIAL_PAYOUT}) AS potential_payout
 FROM bets_view
@@ -69,7 +69,7 @@ SELECT coalesce(e.tenant_id, x.tenant_id) AS tenant_id, coalesce(e.user_id, x.us
        coalesce(e.open_stake, 0)::text AS expected_open_stake, coalesce(x.open_stake, 0)::text AS open_stake,
        coalesce(e.potential_payout, 0)::text AS expected_potential_payout,
        coalesce(x.potential_payout, 0)::text AS potential_payout
-FROM (${EXPECTED}) e
+FROM (${EXPOSURE_EXPECTED}) e
 FULL JOIN user_exposure x
   ON x.tenant_id = e.tenant_id AND x.user_id = e.user_id AND x.currency = e.currency
 WHERE (coalesce(e.open_bets, 0) <> coalesce(x.open_bets, 0)
@@ -88,32 +88,3 @@ SELECT s.open_bets, s.open_stake::text AS open_stake, e.open_bets AS expected_op
        e.open_stake::text AS expected_open_stake,
        s.open_bets = e.open_bets AND s.open_stake = e.open_stake AS equal
 FROM stored s, expected e`;
-
-/**
- * Repair, set-based, while workers run: the caller holds SHARE ROW EXCLUSIVE on user_exposure (so
- * no flush adds a difference between the sum and the write; readers are never blocked). First the
- * rows of users with no open bet left go to zero, then every other row takes the sum. Rows changed
- * are counted from RETURNING (Citus counts the rows an INSERT … SELECT … ON CONFLICT … WHERE selected).
- */
-export const LOCK_EXPOSURE = 'LOCK TABLE user_exposure IN SHARE ROW EXCLUSIVE MODE';
-
-export const ZERO_EXPOSURE_WITHOUT_OPEN_BETS = `
-UPDATE user_exposure x
-SET open_bets = 0, open_stake = 0, potential_payout = 0, version = x.version + 1, updated_at = now()
-WHERE (x.open_bets <> 0 OR x.open_stake <> 0 OR x.potential_payout <> 0)
-  AND ($1::bigint[] IS NULL OR x.tenant_id = ANY($1::bigint[]))
-  AND NOT EXISTS (
-    SELECT 1 FROM bets_view v
-    WHERE v.tenant_id = x.tenant_id AND v.user_id = x.user_id AND v.currency = x.currency
-      AND v.status IN ${OPEN})
-RETURNING 1`;
-
-export const SET_EXPOSURE_TO_SUM = `
-INSERT INTO user_exposure AS x (tenant_id, user_id, currency, open_bets, open_stake, potential_payout)
-${EXPECTED}
-ON CONFLICT (tenant_id, user_id, currency) DO UPDATE SET
-  open_bets = EXCLUDED.open_bets, open_stake = EXCLUDED.open_stake,
-  potential_payout = EXCLUDED.potential_payout, version = x.version + 1, updated_at = EXCLUDED.updated_at
-WHERE (x.open_bets, x.open_stake, x.potential_payout)
-  IS DISTINCT FROM (EXCLUDED.open_bets, EXCLUDED.open_stake, EXCLUDED.potential_payout)
-RETURNING 1`;

@@ -5,15 +5,8 @@
  */
 import type { Queryable } from '../../src/db/pool.js';
 import type { FollowerScope, TransitionFollower } from '../projection.js';
-import { checkOf, repairBySum, tenantsParameter } from '../sums.js';
-import {
-  LOCK_REVENUE,
-  REVENUE_CHANGE,
-  REVENUE_MISMATCHES,
-  REVENUE_SUMS,
-  SET_REVENUE_TO_SUM,
-  ZERO_REVENUE_WITHOUT_BETS,
-} from './statements.js';
+import { checkOf, repairByAddition, tenantsParameter } from '../sums.js';
+import { REVENUE_CHANGE, REVENUE_EXPECTED, REVENUE_MISMATCHES, REVENUE_SUMS } from './statements.js';
 
 export interface RevenueMismatch {
   readonly tenantId: number;
@@ -57,5 +50,5 @@ export const revenueFollower: TransitionFollower = {
       ggr: m.stored.ggr,
       'expected ggr': m.expected.ggr,
     })),
-  repair: repairBySum({ lock: LOCK_REVENUE, zero: ZERO_REVENUE_WITHOUT_BETS, sum: SET_REVENUE_TO_SUM }),
+  repair: repairByAddition(REVENUE_SUMS, REVENUE_EXPECTED),
 };

@@ -55,7 +55,7 @@ WHERE previous_status IN ${CLOSED} AND amount IS NOT NULL AND currency IS NOT NU
  * the day it was placed, and stake − payout of each bet closed as won, lost, cashed out or
  * partially won on the day of its last event (the one that closed it).
  */
-const EXPECTED = `
+export const REVENUE_EXPECTED = `
 SELECT tenant_id, currency, day, sum(turnover) AS turnover, sum(ggr) AS ggr
 FROM (
   SELECT tenant_id, currency, (placed_at AT TIME ZONE 'UTC')::date AS day, amount AS turnover, 0 AS ggr
@@ -79,33 +79,8 @@ SELECT coalesce(e.tenant_id, x.tenant_id) AS tenant_id, coalesce(e.currency, x.c
        coalesce(e.day, x.day)::text AS day,
        coalesce(e.turnover, 0)::text AS expected_turnover, coalesce(x.turnover, 0)::text AS turnover,
        coalesce(e.ggr, 0)::text AS expected_ggr, coalesce(x.ggr, 0)::text AS ggr
-FROM (${EXPECTED}) e
+FROM (${REVENUE_EXPECTED}) e
 FULL JOIN tenant_daily_revenue x ON x.tenant_id = e.tenant_id AND x.currency = e.currency AND x.day = e.day
 WHERE (coalesce(e.turnover, 0) <> coalesce(x.turnover, 0) OR coalesce(e.ggr, 0) <> coalesce(x.ggr, 0))
   AND ($1::bigint[] IS NULL OR coalesce(e.tenant_id, x.tenant_id) = ANY($1::bigint[]))
 ORDER BY 1, 2, 3`;
-
-/**
- * Repair, set-based, while workers run: the caller holds SHARE ROW EXCLUSIVE on the table (no flush
- * adds between the sum and the write; readers are never blocked). Rows bets_view no longer backs go
- * to zero, every other row takes the sum.
- */
-export const LOCK_REVENUE = 'LOCK TABLE tenant_daily_revenue IN SHARE ROW EXCLUSIVE MODE';
-
-export const ZERO_REVENUE_WITHOUT_BETS = `
-UPDATE tenant_daily_revenue x
-SET turnover = 0, ggr = 0, version = x.version + 1, updated_at = now()
-WHERE (x.turnover <> 0 OR x.ggr <> 0)
-  AND ($1::bigint[] IS NULL OR x.tenant_id = ANY($1::bigint[]))
-  AND NOT EXISTS (
-    SELECT 1 FROM (${EXPECTED}) e
-    WHERE e.tenant_id = x.tenant_id AND e.currency = x.currency AND e.day = x.day)
-RETURNING 1`;
-
-export const SET_REVENUE_TO_SUM = `
-INSERT INTO tenant_daily_revenue AS x (tenant_id, currency, day, turnover, ggr)
-${EXPECTED}
-ON CONFLICT (tenant_id, currency, day) DO UPDATE SET
-  turnover = EXCLUDED.turnover, ggr = EXCLUDED.ggr, version = x.version + 1, updated_at = EXCLUDED.updated_at
-WHERE (x.turnover, x.ggr) IS DISTINCT FROM (EXCLUDED.turnover, EXCLUDED.ggr)
-RETURNING 1`;

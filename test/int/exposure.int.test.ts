@@ -17,6 +17,7 @@ import {
   createProjection,
   inlineProjection,
   reconciler,
+  repairFollowers,
 } from '../../projections/registry.js';
 import { RowCache } from '../../projections/bets/rowCache.js';
 import { createTestDatabase, truncateReadModels, type TestDatabase } from '../support/db.js';
@@ -195,6 +196,59 @@ describe('user_exposure on a real database', () => {
     expect(report.swapped).toBe(true);
     expect((await exposureMismatches(db.pool)).length).toBeGreaterThan(0);
     expect(await repairExposure(db.pool)).toBeGreaterThan(0);
+    expect(await viewMismatches(db.pool)).toEqual([]);
+  });
+
+  it("a repair beside open flushes: it waits for no flush of another tenant, and for a flush of the rows it changes it adds what they lack on top of that flush's change", async () => {
+    const all = stream(1_500);
+    const events = all.slice(0, 1_000);
+    await reset(events);
+    for (let i = 0; i < events.length; i += 250) await flush(events.slice(i, i + 250));
+    // The next event that closes a bet still open in the view: its flush takes one off its user's row.
+    const { rows: open } = await db.pool.query<{ key: string }>(
+      `SELECT tenant_id || ':' || bet_id AS key FROM bets_view WHERE status IN ('placed', 'accepted')`,
+    );
+    const openBets = new Set(open.map((r) => r.key));
+    const closing = all
+      .slice(1_000)
+      .find((e) => openBets.has(`${e.tenantId}:${e.aggregateId}`) && e.eventType !== 'V1_BET_ACCEPTED')!;
+    expect(closing).toBeDefined();
+    await store().append([closing]);
+    const { rows: owner } = await db.pool.query<{ user_id: string; currency: string }>(
+      'SELECT user_id, currency FROM bets_view WHERE tenant_id = $1 AND bet_id = $2',
+      [closing.tenantId, closing.aggregateId],
+    );
+    const victim = [closing.tenantId, owner[0]!.user_id, owner[0]!.currency];
+    // Its user's row off by five bets, which the repair must take back.
+    await db.pool.query(
+      'UPDATE user_exposure SET open_bets = open_bets + 5 WHERE tenant_id = $1 AND user_id = $2 AND currency = $3',
+      victim,
+    );
+    const flushing = await db.workerPool.connect();
+    try {
+      await flushing.query('BEGIN');
+      await betsProjection.project(flushing, [closing]);
+      // The flush holds its rows of both followers, uncommitted. Another tenant's repair goes through.
+      const other = [...new Set(events.map((e) => e.tenantId))].find((t) => t !== closing.tenantId)!;
+      const timedOut = new Promise<'waited'>((resolve) =>
+        setTimeout(() => resolve('waited'), 10_000).unref(),
+      );
+      expect(await Promise.race([repairFollowers(db.workerPool, { tenantIds: [other] }), timedOut])).not.toBe(
+        'waited',
+      );
+      // The flush's own tenant: the repair reads before the flush commits, then waits for its row.
+      let settled = false;
+      const repaired = repairFollowers(db.workerPool, { tenantIds: [closing.tenantId] }).finally(() => {
+        settled = true;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      expect(settled).toBe(false);
+      await flushing.query('COMMIT');
+      expect((await repaired)['user_exposure']).toBe(1);
+    } finally {
+      flushing.release();
+    }
+    // The row lost the five and the closed bet both: equal to the events' own sum.
     expect(await viewMismatches(db.pool)).toEqual([]);
   });
 });
