@@ -82,8 +82,8 @@ export async function rebuildReadModels(
 /**
  * `projector rebuild --tenant N…`: each tenant's bets_view rows recomputed in place, batch by batch
  * (projections/bets/rebuildTenant.ts), then the followers set for those tenants from what bets_view
- * now holds. The followers' repair adds to each of their rows what it lacks (projections/sums.ts,
- * repairByAddition): no flush of another tenant waits for it; its time is reported.
+ * now holds (projections/sums.ts, repairBySum: on PostgreSQL no flush of another tenant waits for
+ * it; on Citus flushes wait for its time); that time is reported.
  */
 export async function rebuildTenants(
   pool: Pool,

@@ -8,13 +8,23 @@
  */
 import type { BulkInsert } from '../src/db/dialect.js';
 import { inTransaction, type Pool } from '../src/db/pool.js';
+import { dialectOf } from '../src/db/platform.js';
 import type { FollowerCheck, FollowerScope, SummedTable, TransitionFollower } from './projection.js';
 
-/** `ON CONFLICT` of an addition: each sum added to what is stored (`x`), and `alsoSet`. */
-function addedOnConflict(adds: SummedTable): string {
+/**
+ * How a statement writes a follower row that is already stored: `add` its value to the row's (a
+ * flush's change, a repair's difference), or `set` the row to it (a repair's sum).
+ */
+type RowWrite = 'add' | 'set';
+
+/** `ON CONFLICT` of a write to the follower (`x` the stored row): each sum added or set, and `alsoSet`. */
+function onConflict(adds: SummedTable, write: RowWrite = 'add'): string {
   const key = adds.key.map((c) => c.name);
   const sums = adds.sums.map((c) => c.name);
-  const assignments = [...sums.map((c) => `${c} = x.${c} + EXCLUDED.${c}`), ...(adds.alsoSet ?? [])];
+  const assignments = [
+    ...sums.map((c) => (write === 'add' ? `${c} = x.${c} + EXCLUDED.${c}` : `${c} = EXCLUDED.${c}`)),
+    ...(adds.alsoSet ?? []),
+  ];
   return `ON CONFLICT (${key.join(', ')}) DO UPDATE SET
   ${assignments.join(',\n  ')}`;
 }
@@ -35,7 +45,7 @@ function additionSql(adds: SummedTable, change: string): string {
   const columns = [...adds.key, ...adds.sums].map((c) => c.name);
   return `INSERT INTO ${adds.table} AS x (${columns.join(', ')})
 ${summedSql(adds, change)}
-${addedOnConflict(adds)}`;
+${onConflict(adds)}`;
 }
 
 /**
@@ -44,7 +54,7 @@ ${addedOnConflict(adds)}`;
  * coordinator (Citus).
  */
 export function additionOfRows(adds: SummedTable): BulkInsert {
-  return { into: `${adds.table} AS x`, columns: [...adds.key, ...adds.sums], tail: addedOnConflict(adds) };
+  return { into: `${adds.table} AS x`, columns: [...adds.key, ...adds.sums], tail: onConflict(adds) };
 }
 
 /** The follower's change and its addition as common table expressions, after `transitions`. */
@@ -66,43 +76,54 @@ export function checkOf<T>(
 const REPAIR_LOCK_ID = 0x73756d73;
 
 /**
- * What each row of the table lacks, as rows of an addition (key, then each sum): what `expected`
- * says it must hold less what it holds, both read by this one statement, so in one snapshot (on
- * Citus, in one task per shard, which reads a tenant's rows of both colocated tables). A row at
- * zero and no row are the same. `expected` is a SELECT of the key and the sums, taking $1: the
- * tenants asked for, or NULL for all.
+ * The repair of the follower's rows that differ from `expected`, one statement: `expected` (a
+ * SELECT of the key and the sums, taking $1: the tenants asked for, or NULL for all) against what
+ * the table holds, both read by it, so in one snapshot; a row at zero and no row are the same. In
+ * key order, as a flush writes. Returns a row per row changed.
  */
-function lackingSql(adds: SummedTable, expected: string): string {
+function repairSql(adds: SummedTable, expected: string, write: RowWrite): string {
   const key = adds.key.map((c) => c.name);
   const sums = adds.sums.map((c) => c.name);
-  return `SELECT ${[
-    ...key.map((k) => `coalesce(e.${k}, s.${k}) AS ${k}`),
-    ...sums.map((c) => `coalesce(e.${c}, 0) - coalesce(s.${c}, 0) AS ${c}`),
-  ].join(', ')}
+  // What the row lacks, to add; or what it must hold, to set.
+  const value = (c: string) =>
+    write === 'add' ? `coalesce(e.${c}, 0) - coalesce(s.${c}, 0)` : `coalesce(e.${c}, 0)`;
+  return `INSERT INTO ${adds.table} AS x (${[...key, ...sums].join(', ')})
+SELECT ${[...key.map((k) => `coalesce(e.${k}, s.${k})`), ...sums.map((c) => value(c))].join(', ')}
 FROM (${expected}) e
 FULL JOIN (SELECT * FROM ${adds.table} WHERE $1::bigint[] IS NULL OR tenant_id = ANY($1::bigint[])) s
-  ON ${key.map((k) => `s.${k} = e.${k}`).join(' AND ')}`;
+  ON ${key.map((k) => `s.${k} = e.${k}`).join(' AND ')}
+WHERE ${sums.map((c) => `coalesce(e.${c}, 0) <> coalesce(s.${c}, 0)`).join(' OR ')}
+ORDER BY ${key.map((_, i) => i + 1).join(', ')}
+${onConflict(adds, write)}
+RETURNING 1`;
 }
 
 /**
- * A follower's set-based repair: the rows changed. It adds to each row what it lacks
- * (lackingSql) instead of setting it, so it holds no table lock and no flush waits for it: a
- * flush committed before the repair's snapshot is in both what the row must hold and what it
- * holds; one committed after it is in neither and adds its own change on top. The rows it changes
- * are locked in key order, as a flush's are. Two repairs at once would each add the difference,
- * so they take turns (an advisory lock; on Citus the coordinator's, which every repair goes through).
+ * A follower's set-based repair, safe while workers run: the rows changed. Repairs take turns (an
+ * advisory lock; on Citus the coordinator's, which every repair goes through).
+ *
+ * On PostgreSQL it adds to each row what it lacks, and locks no table: a flush committed before the
+ * statement's snapshot is in both what the row must hold and what it holds; one committed after it
+ * is in neither and adds its own change on top, so neither is lost (setting the row would lose
+ * the second). A flush waits only on a row the repair changes, until the repair commits. Two
+ * repairs at once would each add the difference: hence the turns.
+ *
+ * On Citus it sets each row to what it must hold, holding the table against the flushes' additions
+ * for that time (SHARE ROW EXCLUSIVE; readers are never blocked): adding is not safe where a
+ * commit cut off on one node shows later (Dialect.atomicCommit), and setting twice is.
  */
-export function repairByAddition(
+export function repairBySum(
   adds: SummedTable,
   expected: string,
 ): (pool: Pool, scope?: FollowerScope) => Promise<number> {
-  const statement = `${additionSql(adds, `(${lackingSql(adds, expected)}) lacking`)}
-RETURNING 1`;
+  const statements = { add: repairSql(adds, expected, 'add'), set: repairSql(adds, expected, 'set') };
   return (pool, scope = {}) =>
     inTransaction(pool, async (client) => {
       await client.query('SELECT pg_advisory_xact_lock($1)', [REPAIR_LOCK_ID]);
+      const write: RowWrite = dialectOf(pool).atomicCommit ? 'add' : 'set';
+      if (write === 'set') await client.query(`LOCK TABLE ${adds.table} IN SHARE ROW EXCLUSIVE MODE`);
       // READ COMMITTED: the statement reads after the repair before this one (if any) committed.
-      return (await client.query(statement, [tenantsParameter(scope)])).rows.length;
+      return (await client.query(statements[write], [tenantsParameter(scope)])).rows.length;
     });
 }
 

@@ -19,7 +19,8 @@ export const rebuildCommand: Command = {
 Fills a shadow table from bet_events, catches up with what the workers projected meanwhile, then
 swaps it in under a short lock. Readers never see an empty or half-built view; workers keep running.
 Then ${FOLLOWER_NAMES} are set to what the new bets_view says they must hold, each in one
-set-based transaction (flushes wait for it, readers do not).
+set-based transaction (readers never wait; on PostgreSQL a flush waits only on a row it changes,
+on Citus flushes wait for it).
 
   --dry-run          build the shadow, print how it differs from the live view, and drop it
   --strategy S       set (default: INSERT … SELECT in the database) or copy (stream, fold in Node)
@@ -30,8 +31,9 @@ projector rebuild --tenant N… [--max-events-per-second N] [--batch-size 500]
 
 Recomputes only the tenants named, in place: their rows are rewritten from their events 500 bets
 per transaction (each locks only its own rows), rows of theirs without events are deleted, then
-${FOLLOWER_NAMES} are set for them (reported as followersMs). No swap, and no table lock:
-the workers keep projecting every tenant, that one included.
+${FOLLOWER_NAMES} are set for them (reported as followersMs). No swap: the workers keep
+projecting every tenant, that one included. On PostgreSQL no table is locked; on Citus the
+followers' step holds their tables against flushes for its time.
 
   --tenant N                  a tenant to rebuild; repeat it (or N,M) for several
   --max-events-per-second N   at most this many events folded per second, on average, so the

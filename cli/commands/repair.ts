@@ -21,7 +21,8 @@ the fold at its own version is rewritten with it; a row without events, or ahead
 to \`projector rebuild\`, which runs as the schema owner); then sets
 every row of ${FOLLOWER_NAMES} that differs from what bets_view says it must hold (in --tenant's,
 or all tenants;
-flushes wait for that moment, readers do not). Idempotent and safe while workers run: no
+readers never wait; on PostgreSQL a flush waits only on a row the repair changes, on Citus flushes
+wait for the repair). Idempotent and safe while workers run: no
 bets_view write goes backwards.
 
   --tenant N        only this tenant; repeat it (or N,M) for several

@@ -6,7 +6,7 @@
  */
 import type { Pool, Queryable } from '../../src/db/pool.js';
 import type { FollowerScope, TransitionFollower } from '../projection.js';
-import { checkOf, repairByAddition, tenantsParameter } from '../sums.js';
+import { checkOf, repairBySum, tenantsParameter } from '../sums.js';
 import {
   EXPOSURE_CHANGE,
   EXPOSURE_EXPECTED,
@@ -78,10 +78,10 @@ export async function exposureTotals(db: Queryable): Promise<ExposureTotals> {
 
 /**
  * Brings user_exposure to the sum over open bets in bets_view, set-based, beside running flushes
- * (sums.ts, repairByAddition); returns the rows changed. Also the rebuild: after bets_view is
+ * (sums.ts, repairBySum); returns the rows changed. Also the rebuild: after bets_view is
  * rebuilt, or to fill the table from scratch.
  */
-export const repairExposure: (pool: Pool, scope?: FollowerScope) => Promise<number> = repairByAddition(
+export const repairExposure: (pool: Pool, scope?: FollowerScope) => Promise<number> = repairBySum(
   EXPOSURE_SUMS,
   EXPOSURE_EXPECTED,
 );

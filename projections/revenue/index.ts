@@ -5,7 +5,7 @@
  */
 import type { Queryable } from '../../src/db/pool.js';
 import type { FollowerScope, TransitionFollower } from '../projection.js';
-import { checkOf, repairByAddition, tenantsParameter } from '../sums.js';
+import { checkOf, repairBySum, tenantsParameter } from '../sums.js';
 import { REVENUE_CHANGE, REVENUE_EXPECTED, REVENUE_MISMATCHES, REVENUE_SUMS } from './statements.js';
 
 export interface RevenueMismatch {
@@ -50,5 +50,5 @@ export const revenueFollower: TransitionFollower = {
       ggr: m.stored.ggr,
       'expected ggr': m.expected.ggr,
     })),
-  repair: repairByAddition(REVENUE_SUMS, REVENUE_EXPECTED),
+  repair: repairBySum(REVENUE_SUMS, REVENUE_EXPECTED),
 };

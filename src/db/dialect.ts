@@ -121,6 +121,14 @@ export interface Dialect {
    * shard, whose transaction ids are the worker node's own.
    */
   readonly comparableXmin: boolean;
+  /**
+   * Whether a commit is seen everywhere at once (PostgreSQL). On Citus a transaction over several
+   * worker nodes commits in two phases, and a commit cut off on one node stays invisible, its rows
+   * locked, until Citus recovers it: a statement that adds a difference read before then would add
+   * it again once it shows. So the followers' repair adds what a row lacks only on PostgreSQL; on
+   * Citus it sets the row, under a table lock (projections/sums.ts).
+   */
+  readonly atomicCommit: boolean;
   /** Makes a new table a sibling of `like`: distributed as it is (Citus), nothing on PostgreSQL. */
   colocate(table: string, like: string): SqlStatement[];
   /**
@@ -241,6 +249,7 @@ WHERE (${names}) IN (SELECT * FROM unnest(${arrays}))${read.orderBy ? `\n${read.
   migrationSettings: [],
   chainedWrites: true,
   comparableXmin: true,
+  atomicCommit: true,
   colocate: () => [],
   backlogFlushEvents: 1_000,
 };
@@ -301,6 +310,7 @@ WHERE ${filters}${read.orderBy ? `\n${read.orderBy}` : ''}`,
   migrationSettings: [`SET LOCAL citus.multi_shard_modify_mode TO 'sequential'`],
   chainedWrites: false,
   comparableXmin: false,
+  atomicCommit: false,
   colocate: (table, like) => [
     {
       text: `SELECT create_distributed_table($1, 'tenant_id', colocate_with => $2)`,

@@ -20,7 +20,7 @@ import {
   repairFollowers,
 } from '../../projections/registry.js';
 import { RowCache } from '../../projections/bets/rowCache.js';
-import { createTestDatabase, truncateReadModels, type TestDatabase } from '../support/db.js';
+import { createTestDatabase, onCitus, truncateReadModels, type TestDatabase } from '../support/db.js';
 import { viewMismatches } from '../support/oracle.js';
 import { testSeed } from '../support/seed.js';
 
@@ -168,7 +168,7 @@ describe('user_exposure on a real database', () => {
       expected: { openBets: 0, openStake: '0', potentialPayout: '0' },
       stored: { openBets: 2, openStake: '10.0000', potentialPayout: '25.00000000' },
     });
-    // A reader in another session keeps reading while the repair holds off writers.
+    // A reader in another session keeps reading while the repair runs.
     const reader = await db.pool.connect();
     try {
       await reader.query('BEGIN');
@@ -199,19 +199,23 @@ describe('user_exposure on a real database', () => {
     expect(await viewMismatches(db.pool)).toEqual([]);
   });
 
-  it("a repair beside open flushes: it waits for no flush of another tenant, and for a flush of the rows it changes it adds what they lack on top of that flush's change", async () => {
+  it("a repair beside open flushes: on PostgreSQL it waits for no flush of another tenant; a flush of the rows it changes is kept, and the rows end equal to the events' sum", async () => {
     const all = stream(1_500);
     const events = all.slice(0, 1_000);
     await reset(events);
     for (let i = 0; i < events.length; i += 250) await flush(events.slice(i, i + 250));
     // The next event that closes a bet still open in the view: its flush takes one off its user's row.
-    const { rows: open } = await db.pool.query<{ key: string }>(
-      `SELECT tenant_id || ':' || bet_id AS key FROM bets_view WHERE status IN ('placed', 'accepted')`,
+    const { rows: open } = await db.pool.query<{ key: string; version: number }>(
+      `SELECT tenant_id || ':' || bet_id AS key, version FROM bets_view WHERE status IN ('placed', 'accepted')`,
     );
-    const openBets = new Set(open.map((r) => r.key));
+    const openBets = new Map(open.map((r) => [r.key, r.version]));
     const closing = all
       .slice(1_000)
-      .find((e) => openBets.has(`${e.tenantId}:${e.aggregateId}`) && e.eventType !== 'V1_BET_ACCEPTED')!;
+      .find(
+        (e) =>
+          openBets.get(`${e.tenantId}:${e.aggregateId}`) === e.version - 1 &&
+          e.eventType !== 'V1_BET_ACCEPTED',
+      )!;
     expect(closing).toBeDefined();
     await store().append([closing]);
     const { rows: owner } = await db.pool.query<{ user_id: string; currency: string }>(
@@ -228,15 +232,19 @@ describe('user_exposure on a real database', () => {
     try {
       await flushing.query('BEGIN');
       await betsProjection.project(flushing, [closing]);
-      // The flush holds its rows of both followers, uncommitted. Another tenant's repair goes through.
-      const other = [...new Set(events.map((e) => e.tenantId))].find((t) => t !== closing.tenantId)!;
-      const timedOut = new Promise<'waited'>((resolve) =>
-        setTimeout(() => resolve('waited'), 10_000).unref(),
-      );
-      expect(await Promise.race([repairFollowers(db.workerPool, { tenantIds: [other] }), timedOut])).not.toBe(
-        'waited',
-      );
-      // The flush's own tenant: the repair reads before the flush commits, then waits for its row.
+      // The flush holds its rows of both followers, uncommitted. On PostgreSQL another tenant's
+      // repair goes through; on Citus the repair holds the tables, so it would wait (sums.ts).
+      if (!onCitus()) {
+        const other = [...new Set(events.map((e) => e.tenantId))].find((t) => t !== closing.tenantId)!;
+        const timedOut = new Promise<'waited'>((resolve) =>
+          setTimeout(() => resolve('waited'), 10_000).unref(),
+        );
+        expect(
+          await Promise.race([repairFollowers(db.workerPool, { tenantIds: [other] }), timedOut]),
+        ).not.toBe('waited');
+      }
+      // The flush's own tenant: the repair waits for the flush (for its row on PostgreSQL, for the
+      // table on Citus).
       let settled = false;
       const repaired = repairFollowers(db.workerPool, { tenantIds: [closing.tenantId] }).finally(() => {
         settled = true;
@@ -246,6 +254,8 @@ describe('user_exposure on a real database', () => {
       await flushing.query('COMMIT');
       expect((await repaired)['user_exposure']).toBe(1);
     } finally {
+      // After a failed expectation the flush is still open: it must not go back to the pool so.
+      await flushing.query('ROLLBACK').catch(() => undefined);
       flushing.release();
     }
     // The row lost the five and the closed bet both: equal to the events' own sum.
