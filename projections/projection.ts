@@ -84,6 +84,12 @@ export interface SummedTable {
   readonly sums: readonly BoundColumn[];
   /** More assignments of the addition, `x` being the stored row: `version = x.version + 1`. */
   readonly alsoSet?: readonly string[];
+  /**
+   * A table of `key` then `sums` (their names, their bound types), with `batch_id uuid` and
+   * `ordinal bigint`, distributed beside `table`: on Citus a large addition goes through it
+   * (BulkInsert.staged). Worth it where a flush adds to about as many rows as it writes bets.
+   */
+  readonly staged?: string;
 }
 
 /**

@@ -54,7 +54,12 @@ ${onConflict(adds)}`;
  * coordinator (Citus).
  */
 export function additionOfRows(adds: SummedTable): BulkInsert {
-  return { into: `${adds.table} AS x`, columns: [...adds.key, ...adds.sums], tail: onConflict(adds) };
+  return {
+    into: `${adds.table} AS x`,
+    columns: [...adds.key, ...adds.sums],
+    tail: onConflict(adds),
+    ...(adds.staged && { staged: adds.staged, sharedRows: true }),
+  };
 }
 
 /** The follower's change and its addition as common table expressions, after `transitions`. */

@@ -31,6 +31,8 @@ export const EXPOSURE_SUMS: SummedTable = {
     { name: 'potential_payout', bound: 'numeric' },
   ],
   alsoSet: ['version = x.version + 1', 'updated_at = EXCLUDED.updated_at'],
+  // A backlog's flush adds to about as many users as it writes bets (migration 018).
+  staged: 'user_exposure_staged',
 };
 
 /**

@@ -69,10 +69,15 @@ export interface BulkInsert {
    * rows or more goes through it (stagedInsert): the coordinator then routes rows as COPY does,
    * instead of writing each into the text of a shard's task. The statements must run in order on
    * one connection, in one transaction; their answers' rows are the insert's RETURNING, and only
-   * the `INSERT … SELECT`'s row count is the insert's. Only for a table whose rows concurrent
-   * writers do not share (see stagedInsert).
+   * the `INSERT … SELECT`'s row count is the insert's.
    */
   readonly staged?: string;
+  /**
+   * The rows are shared between concurrent writers (a follower's, which many flushes add to): its
+   * staged statement keeps Citus's shard lock, so such writers take turns on the shards instead of
+   * deadlocking across nodes (see stagedInsert).
+   */
+  readonly sharedRows?: boolean;
 }
 
 /**
@@ -183,14 +188,18 @@ function stagedInsert(
   const scope = `s.batch_id = $1 AND s.tenant_id = ANY($2::${insert.columns[tenant]!.bound}[])`;
   return [
     // Citus lets one multi-shard write at a time hold a shard, until its transaction ends, against
-    // deadlocks between them: a flush's UPSERT would hold its shards through the followers and the
-    // commit, and the flushes of other partitions would queue behind it (a multi-row INSERT never
-    // takes that lock: it runs its tasks one at a time, in shard order). Without it the tasks run on
-    // the nodes at once, rows in key order within each shard: two writers sharing rows can deadlock
-    // across nodes. Only bets_view is staged, whose rows are a partition's own: that takes the sweep
-    // or a rebalance on the same bet at the same moment, and Citus's detector cancels one, retried
-    // (src/errors.ts). Followers' rows are shared between flushes: they stay VALUES lists.
-    { text: 'SET LOCAL citus.enable_deadlock_prevention TO off', values: [] },
+    // deadlocks between them (citus.enable_deadlock_prevention). A multi-row INSERT never takes that
+    // lock: it runs its tasks one at a time, in shard order. bets_view's rows are a partition's own:
+    // its UPSERT goes without the lock, or it would hold its shards through the followers and the
+    // commit and the flushes of other partitions would queue behind it; only the sweep or a
+    // rebalance on the same bet at the same moment can then deadlock across nodes, which Citus's
+    // detector cancels and the writer retries (src/errors.ts). Rows that flushes share (a
+    // follower's) keep the lock: two flushes adding to the same users take turns on the shards, where
+    // without it their tasks, running on both nodes at once, deadlocked (docs/benchmarks.md).
+    {
+      text: `SET LOCAL citus.enable_deadlock_prevention TO ${insert.sharedRows ? 'on' : 'off'}`,
+      values: [],
+    },
     {
       name: `${stage}_in`,
       text: `

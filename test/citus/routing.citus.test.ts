@@ -8,13 +8,15 @@
  */
 import pg from 'pg';
 import { STAGED_FROM_ROWS } from '../../src/db/dialect.js';
-import { detectDialect } from '../../src/db/platform.js';
+import { detectDialect, dialectOf } from '../../src/db/platform.js';
 import { createPool, type Pool } from '../../src/db/pool.js';
 import { simulateEvents } from '../../src/simulate/generator.js';
 import { groupByBet } from '../../projections/bets/plan.js';
 import { foldBet } from '../../projections/bets/reducer.js';
 import { writeBetRows } from '../../projections/bets/statements.js';
 import { FOLLOWERS, reconciler } from '../../projections/registry.js';
+import { EXPOSURE_SUMS } from '../../projections/exposure/statements.js';
+import { additionOfRows } from '../../projections/sums.js';
 import { rebuildTenant } from '../../projections/bets/rebuildTenant.js';
 import { noPublisher } from '../../src/kafka/publisher.js';
 import { createEventStore } from '../../src/store/eventStore.js';
@@ -70,9 +72,13 @@ describe('the writes of a flush on the Citus cluster', () => {
       expect(`${statement.text.slice(0, 80)}\n${text}`).not.toContain('INSERT/SELECT method');
     }
   });
-  it('a large batch reaches the shards through bets_view_staged: only its staging goes through the coordinator, as COPY', async () => {
+  it('a large batch reaches the shards through the staging tables: only the staging goes through the coordinator, as COPY', async () => {
     const events = [...simulateEvents({ seed: 64, events: 2_000, tenants: 4, openBets: 600, now: () => 1 })];
-    const rows = [...groupByBet(events).values()].map((es) => foldBet(es)!);
+    // Placements: each opens a bet, so user_exposure's addition has a row per user placing one.
+    const rows = [...groupByBet(events).values()].map((es) => foldBet(es.slice(0, 1))!);
+    expect(new Set(rows.map((r) => `${r.tenantId}:${r.userId}`)).size).toBeGreaterThanOrEqual(
+      STAGED_FROM_ROWS,
+    );
     expect(rows.length).toBeGreaterThanOrEqual(STAGED_FROM_ROWS);
     const notices: string[] = [];
     const client = await pool.connect();
@@ -90,13 +96,16 @@ describe('the writes of a flush on the Citus cluster', () => {
       client.release();
     }
     expect(sent.filter((s) => s.text.includes('bets_view_staged'))).toHaveLength(3);
-    // The batch into the staging table: computed on the coordinator, then sent to the shards (no
-    // ON CONFLICT, so as COPY). The UPSERT from it, the deletion and the followers' additions: on
-    // the shards, nothing pulled through the coordinator or repartitioned.
-    expect(notices).toEqual([
+    // Each batch into its staging table: computed on the coordinator, then sent to the shards (no
+    // ON CONFLICT, so as COPY). The UPSERT and the addition from there, the deletions and the other
+    // follower's addition: on the shards, nothing pulled through the coordinator or repartitioned.
+    const staging = [
       'distributed INSERT ... SELECT can only select from distributed tables',
       'Collecting INSERT ... SELECT results on coordinator',
-    ]);
+    ];
+    // bets_view's batch, then user_exposure's addition (as many users as bets): each staged.
+    expect(sent.filter((s) => s.text.includes('user_exposure_staged'))).toHaveLength(3);
+    expect(notices).toEqual([...staging, ...staging]);
   });
 
   it("verify's comparison of one tenant runs on that tenant's shard alone", async () => {
@@ -166,5 +175,67 @@ describe('the writes of a flush on the Citus cluster', () => {
       const text = plan.rows.map((r) => r['QUERY PLAN']).join('\n');
       expect(`${statement.text.slice(0, 80)}\n${text}`).toMatch(/Task Count: 1\b/);
     }
+  });
+
+  it("a follower's large additions take turns on their shards, bets_view's large batches do not: flushes adding to the same users cannot deadlock across nodes", async () => {
+    // Eight tenants, so each batch spans shards on both worker nodes; the users of the two
+    // additions differ, so only Citus's shard lock, not a row, can hold the second back.
+    const tenants = Array.from({ length: 8 }, (_, i) => 9_101 + i);
+    const addition = (users: string) =>
+      tenants.flatMap((tenant) =>
+        Array.from({ length: 60 }, (_, i) => [tenant, `${users}-${i}`, 'EUR', 1, '10.0000', '25.00000000']),
+      );
+    expect(addition('a').length).toBeGreaterThanOrEqual(STAGED_FROM_ROWS);
+    const bets = (seed: number) =>
+      [
+        ...groupByBet([
+          ...simulateEvents({ seed, events: 1_500, tenants: 8, openBets: 500, now: () => 1 }),
+        ]).values(),
+      ].map((es) => foldBet(es.slice(0, 1))!);
+    const [firstBets, secondBets] = [bets(71), bets(72)];
+    expect(firstBets.length).toBeGreaterThanOrEqual(STAGED_FROM_ROWS);
+    const firstKeys = new Set(firstBets.map((r) => `${r.tenantId}:${r.betId}`));
+    expect(secondBets.filter((r) => firstKeys.has(`${r.tenantId}:${r.betId}`))).toEqual([]);
+    const pendingFor = async (work: Promise<unknown>, ms: number) =>
+      Promise.race([work.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), ms))]);
+
+    const first = await pool.connect();
+    const second = await pool.connect();
+    try {
+      const add = async (client: pg.PoolClient, rows: unknown[][]) => {
+        const statements = dialectOf(client).insertRows(additionOfRows(EXPOSURE_SUMS), rows);
+        expect(statements.some((s) => s.text.includes('user_exposure_staged'))).toBe(true);
+        for (const statement of statements) await client.query(statement);
+      };
+      await first.query('BEGIN');
+      await second.query('BEGIN');
+      // bets_view: a partition's own rows; the second batch is written beside the first.
+      const sent = recordQueries(second);
+      await writeBetRows(first, firstBets);
+      expect(await pendingFor(writeBetRows(second, secondBets), 5_000)).toBe(false);
+      expect(sent.some((s) => s.text.includes('bets_view_staged'))).toBe(true);
+      // user_exposure: rows flushes share; the second addition waits for the first's commit.
+      await add(first, addition('a'));
+      const later = add(second, addition('b'));
+      expect(await pendingFor(later, 1_500)).toBe(true);
+      await first.query('COMMIT');
+      await later;
+      await second.query('COMMIT');
+    } finally {
+      for (const client of [first, second]) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        client.release();
+      }
+    }
+    const { rows } = await db.pool.query<{ users: string; open: string }>(
+      'SELECT count(*)::text AS users, sum(open_bets)::text AS open FROM user_exposure WHERE tenant_id = ANY($1::bigint[])',
+      [tenants],
+    );
+    expect(rows[0]).toEqual({ users: String(2 * 8 * 60), open: String(2 * 8 * 60) });
+    const { rows: view } = await db.pool.query<{ n: string }>(
+      'SELECT count(*)::text AS n FROM bets_view WHERE bet_id = ANY($1::text[])',
+      [[...firstBets, ...secondBets].map((r) => r.betId)],
+    );
+    expect(Number(view[0]!.n)).toBe(firstBets.length + secondBets.length);
   });
 });

@@ -1,6 +1,7 @@
 import { loadMigrations, migrate, type Migration } from '../../src/db/migrate.js';
 import { PREVIOUS_COLUMNS, ROW_COLUMNS, WRITTEN_AT } from '../../projections/bets/columns.js';
 import { createPool } from '../../src/db/pool.js';
+import { FOLLOWERS } from '../../projections/registry.js';
 import { createTestDatabase, onCitus, type TestDatabase } from '../support/db.js';
 
 describe(`migrations on real ${process.env['TEST_PLATFORM'] === 'citus' ? 'Citus' : 'PostgreSQL'}`, () => {
@@ -72,6 +73,28 @@ describe(`migrations on real ${process.env['TEST_PLATFORM'] === 'citus' ? 'Citus
       `SELECT relpersistence AS p FROM pg_class WHERE oid = 'bets_view_staged'::regclass`,
     );
     expect(persistence[0]!.p).toBe('p');
+  });
+
+  it("each follower's staging table holds its addition as it is bound: its key, its sums, a batch id and an ordinal", async () => {
+    await migrate(db.pool);
+    const staged = FOLLOWERS.filter((f) => f.adds.staged !== undefined);
+    expect(staged.map((f) => f.name)).toContain('user_exposure');
+    for (const follower of staged) {
+      const table = follower.adds.staged!;
+      const { rows } = await db.pool.query<{ column_name: string; type: string }>(
+        `SELECT a.attname AS column_name, format_type(a.atttypid, a.atttypmod) AS type
+         FROM pg_attribute a WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped`,
+        [table],
+      );
+      expect({ table, columns: new Map(rows.map((r) => [r.column_name, r.type])) }).toEqual({
+        table,
+        columns: new Map([
+          ['batch_id', 'uuid'],
+          ['ordinal', 'bigint'],
+          ...[...follower.adds.key, ...follower.adds.sums].map((c): [string, string] => [c.name, c.bound]),
+        ]),
+      });
+    }
   });
 
   it('creates the five tables with tenant_id in every unique key, and no triggers', async () => {

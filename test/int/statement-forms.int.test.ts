@@ -149,7 +149,7 @@ describe.each(FORMS)('the %s form of each statement', (form) => {
     }
   });
 
-  it('a batch of STAGED_FROM_ROWS rows or more is written to the same contract (on Citus through bets_view_staged, left empty)', async () => {
+  it('a batch of STAGED_FROM_ROWS rows or more is written to the same contract (on Citus through the staging tables, left empty)', async () => {
     const large = [
       ...simulateEvents({
         seed: 56_000,
@@ -189,6 +189,8 @@ describe.each(FORMS)('the %s form of each statement', (form) => {
       client.release();
     }
     expect(sent.some((s) => s.text.includes('bets_view_staged'))).toBe(form === 'citus');
+    // The placements move as many users' exposure as they write bets: that addition is staged too.
+    expect(sent.some((s) => s.text.includes('user_exposure_staged'))).toBe(form === 'citus');
     const { rows: stored } = await pool.query<{ key: string; version: number; status: string }>(
       `SELECT tenant_id || ':' || bet_id AS key, version, status FROM bets_view WHERE tenant_id > $1`,
       [tenantBase + 70],
