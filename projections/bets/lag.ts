@@ -4,7 +4,7 @@
  * unprojected event has waited.
  */
 import type { KeyedRead } from '../../src/db/dialect.js';
-import { dialectOf } from '../../src/db/platform.js';
+import { readKeyed } from '../../src/db/keyedRead.js';
 import { EVENT_POSITION } from '../../src/store/statements.js';
 import type { Queryable } from '../../src/db/pool.js';
 import { betKey, isKnownEventType } from '../../src/events/types.js';
@@ -78,16 +78,17 @@ async function nextEventTypes(
 ): Promise<Map<string, string>> {
   const types = new Map<string, string>();
   for (let i = 0; i < positions.length; i += 10_000) {
-    const read = dialectOf(db).readByKeys(EVENT_TYPE_AT, positions.slice(i, i + 10_000));
-    const { rows } = await db.query<{
+    const rows = await readKeyed<{
       tenant_id: number;
       aggregate_id: string;
       version: number;
       event_type: string;
-    }>(read.statement);
-    for (const r of read.keep(rows, (row) => [row.tenant_id, row.aggregate_id, row.version])) {
-      types.set(betKey(r.tenant_id, r.aggregate_id), r.event_type);
-    }
+    }>(db, EVENT_TYPE_AT, positions.slice(i, i + 10_000), (row) => [
+      row.tenant_id,
+      row.aggregate_id,
+      row.version,
+    ]);
+    for (const r of rows) types.set(betKey(r.tenant_id, r.aggregate_id), r.event_type);
   }
   return types;
 }

@@ -4,6 +4,7 @@
  * form (arrays and unnest) or Citus's (VALUES lists routed to the shards, array filters).
  */
 import type { BulkInsert, KeyedRead, SqlStatement } from '../../src/db/dialect.js';
+import { readKeyed } from '../../src/db/keyedRead.js';
 import { dialectOf } from '../../src/db/platform.js';
 import type { PoolClient, Queryable } from '../../src/db/pool.js';
 import { betKey } from '../../src/events/types.js';
@@ -237,13 +238,12 @@ FROM bets_view`,
 export async function readBetRows(db: Queryable, bets: readonly BetRef[]): Promise<Map<string, BetRow>> {
   const rows = new Map<string, BetRow>();
   if (bets.length === 0) return rows;
-  const read = dialectOf(db).readByKeys(
+  const read = await readKeyed<{ tenant_id: number; bet_id: string }>(
+    db,
     SELECT_BET_ROWS,
     bets.map((b) => [b.tenantId, b.betId]),
+    (row) => [row.tenant_id, row.bet_id],
   );
-  const result = await db.query<{ tenant_id: number; bet_id: string }>(read.statement);
-  for (const r of read.keep(result.rows, (row) => [row.tenant_id, row.bet_id])) {
-    rows.set(betKey(r.tenant_id, r.bet_id), rowFromRead(r));
-  }
+  for (const r of read) rows.set(betKey(r.tenant_id, r.bet_id), rowFromRead(r));
   return rows;
 }

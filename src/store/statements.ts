@@ -3,6 +3,7 @@
  * gives it PostgreSQL's form (arrays and unnest) or Citus's (routed VALUES lists, array filters).
  */
 import type { BulkInsert, KeyedRead } from '../db/dialect.js';
+import { readKeyed } from '../db/keyedRead.js';
 import { dialectOf } from '../db/platform.js';
 import type { Queryable } from '../db/pool.js';
 import { rowsPerStatement } from '../db/valuesList.js';
@@ -96,12 +97,12 @@ export async function selectPositions(
   positions: ReadonlyArray<{ tenantId: number; betId: string; version: number }>,
 ): Promise<TakenPosition[]> {
   if (positions.length === 0) return [];
-  const read = dialectOf(db).readByKeys(
+  return readKeyed<TakenPosition>(
+    db,
     SELECT_POSITIONS,
     positions.map((p) => [p.tenantId, p.betId, p.version]),
+    (r) => [r.tenant_id, r.aggregate_id, r.version],
   );
-  const result = await db.query<TakenPosition>(read.statement);
-  return read.keep(result.rows, (r) => [r.tenant_id, r.aggregate_id, r.version]);
 }
 
 interface EventRow {
@@ -139,10 +140,11 @@ FROM bet_events`,
 /** Every stored event of these bets, ordered by bet and version. */
 export async function selectEventsOfBets(db: Queryable, bets: readonly BetRef[]): Promise<BetEvent[]> {
   if (bets.length === 0) return [];
-  const read = dialectOf(db).readByKeys(
+  const rows = await readKeyed<EventRow>(
+    db,
     SELECT_EVENTS_OF_BETS,
     bets.map((b) => [b.tenantId, b.betId]),
+    (r) => [r.tenant_id, r.aggregate_id],
   );
-  const result = await db.query<EventRow>(read.statement);
-  return read.keep(result.rows, (r) => [r.tenant_id, r.aggregate_id]).map(eventFromRow);
+  return rows.map(eventFromRow);
 }

@@ -13,13 +13,14 @@ import { createPool, type Pool } from '../../src/db/pool.js';
 import { simulateEvents } from '../../src/simulate/generator.js';
 import { groupByBet } from '../../projections/bets/plan.js';
 import { foldBet } from '../../projections/bets/reducer.js';
-import { writeBetRows } from '../../projections/bets/statements.js';
+import { readBetRows, writeBetRows } from '../../projections/bets/statements.js';
 import { FOLLOWERS, reconciler } from '../../projections/registry.js';
 import { EXPOSURE_SUMS } from '../../projections/exposure/statements.js';
 import { additionOfRows } from '../../projections/sums.js';
 import { rebuildTenant } from '../../projections/bets/rebuildTenant.js';
 import { noPublisher } from '../../src/kafka/publisher.js';
 import { createEventStore } from '../../src/store/eventStore.js';
+import { selectEventsOfBets } from '../../src/store/statements.js';
 import type { Queryable } from '../../src/db/pool.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { recordQueries } from '../support/recordQueries.js';
@@ -106,6 +107,42 @@ describe('the writes of a flush on the Citus cluster', () => {
     // bets_view's batch, then user_exposure's addition (as many users as bets): each staged.
     expect(sent.filter((s) => s.text.includes('user_exposure_staged'))).toHaveLength(3);
     expect(notices).toEqual([...staging, ...staging]);
+  });
+
+  it("a flush's reads by key go to each tenant's shard alone: one statement per tenant, each one task", async () => {
+    const events = [...simulateEvents({ seed: 65, events: 300, tenants: 6, openBets: 40, now: () => 1 })];
+    const histories = [...groupByBet(events).values()];
+    await createEventStore({ pool: db.pool, publisher: noPublisher }).append(events);
+    const writer = await pool.connect();
+    await writeBetRows(
+      writer,
+      histories.map((es) => foldBet(es)!),
+    ).finally(() => writer.release());
+    const bets = histories.map((es) => ({ tenantId: es[0]!.tenantId, betId: es[0]!.aggregateId }));
+    const tenants = new Set(bets.map((b) => b.tenantId));
+    expect(tenants.size).toBeGreaterThan(1);
+    const client = await pool.connect();
+    const sent = recordQueries(client);
+    try {
+      // The stored rows of the bets, and their events (a re-fold's read).
+      const rows = await readBetRows(client, bets);
+      expect(rows.size).toBe(bets.length);
+      const stored = await selectEventsOfBets(client, bets);
+      expect(stored.map((e) => `${e.tenantId}:${e.aggregateId}:${e.version}`).sort()).toEqual(
+        [...new Set(events.map((e) => `${e.tenantId}:${e.aggregateId}:${e.version}`))].sort(),
+      );
+    } finally {
+      client.release();
+    }
+    expect(sent).toHaveLength(2 * tenants.size);
+    for (const statement of sent) {
+      const plan = await db.pool.query<{ 'QUERY PLAN': string }>({
+        text: `EXPLAIN (COSTS OFF) ${statement.text}`,
+        values: statement.values ?? [],
+      });
+      const text = plan.rows.map((r) => r['QUERY PLAN']).join('\n');
+      expect(`${statement.text.slice(0, 80)}\n${text}`).toMatch(/Task Count: 1\b/);
+    }
   });
 
   it("verify's comparison of one tenant runs on that tenant's shard alone", async () => {

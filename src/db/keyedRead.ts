@@ -1,0 +1,35 @@
+/**
+ * Runs a read by keys as the dialect writes it (Dialect.readByKeys): its statements pipelined on one
+ * connection, their rows together, cut back to exactly the keys asked for.
+ */
+import pg from 'pg';
+import type { KeyedRead } from './dialect.js';
+import { dialectOf } from './platform.js';
+import type { Queryable } from './pool.js';
+
+/**
+ * The rows of `read` whose key (`keyOf`, in the declaration's key order) is one of `keys`, in the
+ * statements' order. Statements sent together on a pool go out on one client, in one round trip.
+ */
+export async function readKeyed<R extends object>(
+  db: Queryable,
+  read: KeyedRead,
+  keys: ReadonlyArray<readonly unknown[]>,
+  keyOf: (row: R) => readonly unknown[],
+): Promise<R[]> {
+  const query = dialectOf(db).readByKeys(read, keys);
+  const run = async (client: Queryable) =>
+    (await Promise.all(query.statements.map((s) => client.query<R>(s)))).flatMap((answer) => answer.rows);
+  if (query.statements.length <= 1 || !(db instanceof pg.Pool)) return query.keep(await run(db), keyOf);
+  const client = await db.connect();
+  let failed = false;
+  try {
+    return query.keep(await run(client), keyOf);
+  } catch (error) {
+    failed = true;
+    throw error;
+  } finally {
+    // A client whose read failed (its connection lost, say) is not given back to the pool.
+    client.release(failed);
+  }
+}
