@@ -10,7 +10,7 @@
  * - Citus: a multi-row VALUES list, which Citus splits into one task per shard (it plans
  *   `INSERT … SELECT FROM unnest(…)` through the coordinator: computed there, then redistributed);
  *   a large batch of an insert that declares a staging table goes through it instead (`staged`);
- *   reads by plain array filters it pushes down to the tenants' shards, a superset the dialect
+ *   reads one statement per tenant, each routed to that tenant's shard, a superset the dialect
  *   filters back to the keys asked for.
  */
 import { randomUUID } from 'node:crypto';
@@ -268,11 +268,15 @@ WHERE (${names}) IN (SELECT * FROM unnest(${arrays}))${read.orderBy ? `\n${read.
   backlogFlushEvents: 1_000,
 };
 
-/** Numbers by value, anything else by its text: the order the statements of a read go in. */
+/**
+ * The order the statements of a read go in: numbers (and numeric text, as a bigint may come) by
+ * value, anything else by its text.
+ */
 function compareKeyValues(a: unknown, b: unknown): number {
-  if (typeof a === 'number' && typeof b === 'number') return a - b;
-  const [x, y] = [String(a), String(b)];
-  return x < y ? -1 : x > y ? 1 : 0;
+  const [x, y] = [Number(a), Number(b)];
+  if (Number.isFinite(x) && Number.isFinite(y) && x !== y) return x - y;
+  const [s, t] = [String(a), String(b)];
+  return s < t ? -1 : s > t ? 1 : 0;
 }
 
 function keyOfValues(values: readonly unknown[]): string {
@@ -319,23 +323,20 @@ ${insert.tail}`,
     // alone, and the shard's index is searched for that tenant's keys only. One statement with
     // `tenant_id = ANY($1) AND bet_id = ANY($2)` went to every shard the tenants are on, each task
     // carrying every key asked for, and the index was searched for every tenant crossed with every
-    // bet: a read of 2,000 bets of 50 tenants took 3 times as long (docs/benchmarks.md). The other
-    // keys' filters read a superset within the tenant, cut back to the keys here.
-    const byFirst = new Map<unknown, Array<readonly unknown[]>>();
+    // bet (docs/benchmarks.md). The other keys' filters read a superset within the tenant, cut back
+    // to the keys here. Grouped by the key's text: a tenant given as 5 and as '5' is one tenant.
+    const byFirst = new Map<string, Array<readonly unknown[]>>();
     for (const key of keys) {
-      const group = byFirst.get(key[0]);
+      const group = byFirst.get(String(key[0]));
       if (group) group.push(key);
-      else byFirst.set(key[0], [key]);
+      else byFirst.set(String(key[0]), [key]);
     }
-    const firsts = [...byFirst.keys()].sort(compareKeyValues);
+    const groups = [...byFirst.values()].sort((a, b) => compareKeyValues(a[0]![0], b[0]![0]));
     return {
-      statements: firsts.map((value) => {
-        const group = byFirst.get(value)!;
-        return {
-          text,
-          values: [value, ...rest.map((_, i) => [...new Set(group.map((k) => k[i + 1]))])],
-        };
-      }),
+      statements: groups.map((group) => ({
+        text,
+        values: [group[0]![0], ...rest.map((_, i) => [...new Set(group.map((k) => k[i + 1]))])],
+      })),
       keep: (rows, keyOf) => rows.filter((row) => wanted.has(keyOfValues(keyOf(row)))),
     };
   },

@@ -1,6 +1,6 @@
 /**
  * The event store's runtime SQL, each statement declared once; the dialect (src/db/dialect.ts)
- * gives it PostgreSQL's form (arrays and unnest) or Citus's (routed VALUES lists, array filters).
+ * gives it PostgreSQL's form (arrays and unnest) or Citus's (routed VALUES lists, a read per tenant).
  */
 import type { BulkInsert, KeyedRead } from '../db/dialect.js';
 import { readKeyed } from '../db/keyedRead.js';

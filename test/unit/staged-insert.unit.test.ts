@@ -59,6 +59,16 @@ describe("Citus's staged form of a large batch (BulkInsert.staged)", () => {
     expect((DIALECTS.citus.insertRows(STAGED, batch)[1]!.values[0] as string) === id).toBe(false);
   });
 
+  it("keeps Citus's shard lock for rows concurrent writers share (sharedRows), and only for them", () => {
+    const shared: BulkInsert = { ...STAGED, sharedRows: true };
+    expect(DIALECTS.citus.insertRows(shared, rows(STAGED_FROM_ROWS))[0]!.text).toBe(
+      'SET LOCAL citus.enable_deadlock_prevention TO on',
+    );
+    expect(DIALECTS.citus.insertRows(STAGED, rows(STAGED_FROM_ROWS))[0]!.text).toBe(
+      'SET LOCAL citus.enable_deadlock_prevention TO off',
+    );
+  });
+
   it('refuses a staged insert without tenant_id, the column it routes by', () => {
     const noTenant: BulkInsert = { ...STAGED, columns: STAGED.columns.slice(1) };
     expect(() =>

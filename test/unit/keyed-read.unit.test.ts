@@ -1,0 +1,62 @@
+import { DIALECTS, type KeyedRead } from '../../src/db/dialect.js';
+
+const READ: KeyedRead = {
+  select: 'SELECT tenant_id, bet_id, version FROM bets_view',
+  keys: [
+    { name: 'tenant_id', bound: 'bigint' },
+    { name: 'bet_id', bound: 'text' },
+  ],
+  orderBy: 'ORDER BY tenant_id, bet_id',
+};
+
+describe('a read by keys (Dialect.readByKeys)', () => {
+  const keys = [
+    [12, 'b'],
+    [3, 'a'],
+    [12, 'a'],
+    ['3', 'c'],
+    [3, 'a'],
+  ] as const;
+
+  it('on Citus is one statement per tenant, in tenant order, each with that tenant alone and its own keys', () => {
+    const { statements } = DIALECTS.citus.readByKeys(READ, keys);
+    // Tenant 3 given as a number and as text is one tenant; 3 before 12, by value.
+    expect(statements.map((s) => s.values)).toEqual([
+      [3, ['a', 'c']],
+      [12, ['b', 'a']],
+    ]);
+    for (const statement of statements) {
+      expect(statement.text).toBe(
+        'SELECT tenant_id, bet_id, version FROM bets_view\nWHERE tenant_id = $1::bigint AND bet_id = ANY($2::text[])\nORDER BY tenant_id, bet_id',
+      );
+    }
+  });
+
+  it('on Citus keeps exactly the keys asked for from the superset its filters read', () => {
+    const read = DIALECTS.citus.readByKeys(READ, keys);
+    const answered = [
+      { tenant_id: 3, bet_id: 'a' },
+      { tenant_id: 3, bet_id: 'c' },
+      { tenant_id: 3, bet_id: 'b' },
+      { tenant_id: 12, bet_id: 'a' },
+      { tenant_id: 12, bet_id: 'c' },
+    ];
+    expect(read.keep(answered, (r) => [r.tenant_id, r.bet_id])).toEqual([
+      { tenant_id: 3, bet_id: 'a' },
+      { tenant_id: 3, bet_id: 'c' },
+      { tenant_id: 12, bet_id: 'a' },
+    ]);
+  });
+
+  it('on PostgreSQL is one statement joining every key, kept whole', () => {
+    const read = DIALECTS.postgres.readByKeys(READ, keys);
+    const { statements } = read;
+    expect(statements).toHaveLength(1);
+    expect(statements[0]!.text).toContain(
+      'WHERE (tenant_id, bet_id) IN (SELECT * FROM unnest($1::bigint[], $2::text[]))',
+    );
+    expect(statements[0]!.values).toEqual([keys.map((k) => k[0]), keys.map((k) => k[1])]);
+    const rows = [{ tenant_id: 1, bet_id: 'x' }];
+    expect(read.keep(rows, (r) => [r.tenant_id, r.bet_id])).toEqual(rows);
+  });
+});
