@@ -268,6 +268,9 @@ WHERE (${names}) IN (SELECT * FROM unnest(${arrays}))${read.orderBy ? `\n${read.
   backlogFlushEvents: 1_000,
 };
 
+/** On Citus, a read by keys of at most this many tenants is one statement per tenant. */
+export const PER_TENANT_READS = 100;
+
 /**
  * The order the statements of a read go in: numbers (and numeric text, as a bigint may come) by
  * value, anything else by its text.
@@ -313,31 +316,47 @@ ${insert.tail}`,
   readByKeys(read, keys) {
     const [first, ...rest] = read.keys;
     if (first === undefined) throw new Error(`keyed read without keys: ${read.select}`);
-    const filters = [
-      `${first.name} = $1::${first.bound}`,
-      ...rest.map((k, i) => `${k.name} = ANY($${i + 2}::${k.bound}[])`),
-    ].join(' AND ');
-    const text = `${read.select}\nWHERE ${filters}${read.orderBy ? `\n${read.orderBy}` : ''}`;
+    const orderBy = read.orderBy ? `\n${read.orderBy}` : '';
     const wanted = new Set(keys.map(keyOfValues));
-    // One statement per tenant (the first key), in its order: each is routed to its tenant's shard
-    // alone, and the shard's index is searched for that tenant's keys only. One statement with
-    // `tenant_id = ANY($1) AND bet_id = ANY($2)` went to every shard the tenants are on, each task
-    // carrying every key asked for, and the index was searched for every tenant crossed with every
-    // bet (docs/benchmarks.md). The other keys' filters read a superset within the tenant, cut back
-    // to the keys here. Grouped by the key's text: a tenant given as 5 and as '5' is one tenant.
+    const keep: KeyedQuery['keep'] = (rows, keyOf) =>
+      rows.filter((row) => wanted.has(keyOfValues(keyOf(row))));
+    // Grouped by the key's text: a tenant given as 5 and as '5' is one tenant.
     const byFirst = new Map<string, Array<readonly unknown[]>>();
     for (const key of keys) {
       const group = byFirst.get(String(key[0]));
       if (group) group.push(key);
       else byFirst.set(String(key[0]), [key]);
     }
+    // Plain filters, which Citus pushes down to the tenants' shards; they read a superset of the
+    // keys, cut back to them here. Up to PER_TENANT_READS tenants, one statement per tenant (the
+    // first key), in their order: each is routed to its tenant's shard alone, whose index is
+    // searched for that tenant's keys only. One statement over many tenants goes to every shard
+    // they are on, each task carrying every key, and the index is searched for every tenant
+    // crossed with every other key; past PER_TENANT_READS tenants the round trips of the
+    // statements per tenant cost more than that (docs/benchmarks.md).
+    if (byFirst.size > PER_TENANT_READS) {
+      const filters = read.keys.map((k, i) => `${k.name} = ANY($${i + 1}::${k.bound}[])`).join(' AND ');
+      return {
+        statements: [
+          {
+            text: `${read.select}\nWHERE ${filters}${orderBy}`,
+            values: read.keys.map((_, i) => [...new Set(keys.map((k) => k[i]))]),
+          },
+        ],
+        keep,
+      };
+    }
+    const filters = [
+      `${first.name} = $1::${first.bound}`,
+      ...rest.map((k, i) => `${k.name} = ANY($${i + 2}::${k.bound}[])`),
+    ].join(' AND ');
     const groups = [...byFirst.values()].sort((a, b) => compareKeyValues(a[0]![0], b[0]![0]));
     return {
       statements: groups.map((group) => ({
-        text,
+        text: `${read.select}\nWHERE ${filters}${orderBy}`,
         values: [group[0]![0], ...rest.map((_, i) => [...new Set(group.map((k) => k[i + 1]))])],
       })),
-      keep: (rows, keyOf) => rows.filter((row) => wanted.has(keyOfValues(keyOf(row)))),
+      keep,
     };
   },
   // One connection per worker node for a statement's shard tasks (Citus's default opens up to 16

@@ -1,4 +1,4 @@
-import { DIALECTS, type KeyedRead } from '../../src/db/dialect.js';
+import { DIALECTS, PER_TENANT_READS, type KeyedRead } from '../../src/db/dialect.js';
 
 const READ: KeyedRead = {
   select: 'SELECT tenant_id, bet_id, version FROM bets_view',
@@ -30,6 +30,15 @@ describe('a read by keys (Dialect.readByKeys)', () => {
         'SELECT tenant_id, bet_id, version FROM bets_view\nWHERE tenant_id = $1::bigint AND bet_id = ANY($2::text[])\nORDER BY tenant_id, bet_id',
       );
     }
+  });
+
+  it('on Citus is one statement over every tenant past PER_TENANT_READS tenants', () => {
+    const many = Array.from({ length: PER_TENANT_READS + 1 }, (_, i) => [i + 1, `b${i % 7}`] as const);
+    const { statements } = DIALECTS.citus.readByKeys(READ, many);
+    expect(statements).toHaveLength(1);
+    expect(statements[0]!.text).toContain('WHERE tenant_id = ANY($1::bigint[]) AND bet_id = ANY($2::text[])');
+    expect(statements[0]!.values).toEqual([many.map((k) => k[0]), [...new Set(many.map((k) => k[1]))]]);
+    expect(DIALECTS.citus.readByKeys(READ, many.slice(1)).statements).toHaveLength(PER_TENANT_READS);
   });
 
   it('on Citus keeps exactly the keys asked for from the superset its filters read', () => {
