@@ -10,8 +10,8 @@
  * - Citus: a multi-row VALUES list, which Citus splits into one task per shard (it plans
  *   `INSERT … SELECT FROM unnest(…)` through the coordinator: computed there, then redistributed);
  *   a large batch of an insert that declares a staging table goes through it instead (`staged`);
- *   reads one statement per tenant, each routed to that tenant's shard, a superset the dialect
- *   filters back to the keys asked for.
+ *   reads by plain filters routed to the tenants' shards (a statement per tenant where they are
+ *   few), a superset the dialect filters back to the keys asked for.
  */
 import { randomUUID } from 'node:crypto';
 import type { Platform } from '../config.js';
