@@ -20,16 +20,20 @@ export async function readKeyed<R extends object>(
   const query = dialectOf(db).readByKeys(read, keys);
   const run = async (client: Queryable) =>
     (await Promise.all(query.statements.map((s) => client.query<R>(s)))).flatMap((answer) => answer.rows);
-  if (query.statements.length <= 1 || !(db instanceof pg.Pool)) return query.keep(await run(db), keyOf);
-  const client = await db.connect();
+  const pooled = query.statements.length > 1 && db instanceof pg.Pool;
+  return query.keep(await (pooled ? onOneClient(db, run) : run(db)), keyOf);
+}
+
+/** `work` on one client of the pool; a client whose work failed (its connection lost, say) is dropped. */
+async function onOneClient<T>(pool: pg.Pool, work: (client: Queryable) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
   let failed = false;
   try {
-    return query.keep(await run(client), keyOf);
+    return await work(client);
   } catch (error) {
     failed = true;
     throw error;
   } finally {
-    // A client whose read failed (its connection lost, say) is not given back to the pool.
     client.release(failed);
   }
 }
