@@ -64,7 +64,8 @@ export async function laggingBets(db: Queryable, scope: ReconcileScope = {}): Pr
 
 /** The type of each bet's event at a version: here, the first one its view row has not folded. */
 const EVENT_TYPE_AT: KeyedRead = {
-  select: 'SELECT tenant_id, aggregate_id, version, event_type FROM bet_events',
+  columns: 'tenant_id, aggregate_id, version, event_type',
+  from: 'bet_events',
   keys: EVENT_POSITION,
 };
 

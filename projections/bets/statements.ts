@@ -226,8 +226,8 @@ export async function upsertBetRows(db: Queryable, rows: readonly BetRow[], tabl
 }
 
 const SELECT_BET_ROWS: KeyedRead = {
-  select: `SELECT ${SELECT_ROW_COLUMNS}
-FROM bets_view`,
+  columns: SELECT_ROW_COLUMNS,
+  from: VIEW_TABLE,
   keys: [
     { name: 'tenant_id', bound: 'bigint' },
     { name: 'bet_id', bound: 'text' },

@@ -10,8 +10,9 @@
  * - Citus: a multi-row VALUES list, which Citus splits into one task per shard (it plans
  *   `INSERT … SELECT FROM unnest(…)` through the coordinator: computed there, then redistributed);
  *   a large batch of an insert that declares a staging table goes through it instead (`staged`);
- *   reads by plain filters routed to the tenants' shards (a statement per tenant where they are
- *   few), a superset the dialect filters back to the keys asked for.
+ *   reads by plain filters routed to the tenants' shards (a statement per shard where its tenants'
+ *   shards are known, else per tenant, where they are few), a superset the dialect filters back to
+ *   the keys asked for.
  */
 import { randomUUID } from 'node:crypto';
 import type { Platform } from '../config.js';
@@ -86,10 +87,15 @@ export interface BulkInsert {
  */
 export const STAGED_FROM_ROWS = 400;
 
-/** `<select> WHERE (<keys>) IN <the keys asked for> <orderBy>`, declared once for both forms. */
+/**
+ * `SELECT <columns> FROM <from> WHERE (<keys>) IN <the keys asked for> <orderBy>`, declared once for
+ * both forms. The first key is the table's distribution column (tenant_id).
+ */
 export interface KeyedRead {
-  /** `SELECT … FROM <table>`, without WHERE. */
-  readonly select: string;
+  /** The select list. */
+  readonly columns: string;
+  /** The table. */
+  readonly from: string;
   readonly keys: readonly BoundColumn[];
   /** `ORDER BY …`, if any. */
   readonly orderBy?: string;
@@ -109,8 +115,20 @@ export interface Dialect {
   readonly platform: Platform;
   /** The insert, as one statement (PostgreSQL) or as routed slices (Citus). `rows` in column order. */
   insertRows(insert: BulkInsert, rows: ReadonlyArray<readonly unknown[]>): SqlStatement[];
-  /** A read of the rows with these keys (`keys` in the declaration's key order). */
-  readByKeys(read: KeyedRead, keys: ReadonlyArray<readonly unknown[]>): KeyedQuery;
+  /**
+   * A read of the rows with these keys (`keys` in the declaration's key order). `shardOf`: the shard
+   * holding a value of the first key, where known (Citus).
+   */
+  readByKeys(
+    read: KeyedRead,
+    keys: ReadonlyArray<readonly unknown[]>,
+    shardOf?: (first: unknown) => string | undefined,
+  ): KeyedQuery;
+  /**
+   * Citus only: the statement reading a table's shards and the hash range of each (`shard`, `min`,
+   * `max`, sorted by `min`), for readByKeys' `shardOf` (src/db/shardMap.ts).
+   */
+  shardRanges?(table: string): SqlStatement;
   /** Settings every new connection takes before anything else (none on PostgreSQL). */
   readonly sessionSettings: readonly string[];
   /** Settings of a transaction that runs one statement over every shard (the rebuild's fill). */
@@ -250,7 +268,7 @@ ${insert.tail}`,
     return {
       statements: [
         {
-          text: `${read.select}
+          text: `${selectOf(read)}
 WHERE (${names}) IN (SELECT * FROM unnest(${arrays}))${read.orderBy ? `\n${read.orderBy}` : ''}`,
           values: read.keys.map((_, i) => keys.map((k) => k[i])),
         },
@@ -268,8 +286,16 @@ WHERE (${names}) IN (SELECT * FROM unnest(${arrays}))${read.orderBy ? `\n${read.
   backlogFlushEvents: 1_000,
 };
 
-/** On Citus, a read by keys of at most this many tenants is one statement per tenant. */
-export const PER_TENANT_READS = 100;
+/**
+ * On Citus, a read by keys goes as one statement per group of its keys (a shard, or a tenant where
+ * the shard is not known) up to this many groups, and as one statement past that.
+ */
+export const MAX_READ_STATEMENTS = 100;
+
+/** `SELECT <columns> FROM <from>` of a keyed read. */
+function selectOf(read: KeyedRead): string {
+  return `SELECT ${read.columns}\nFROM ${read.from}`;
+}
 
 /**
  * The order the statements of a read go in: numbers (and numeric text, as a bigint may come) by
@@ -284,6 +310,31 @@ function compareKeyValues(a: unknown, b: unknown): number {
 
 function keyOfValues(values: readonly unknown[]): string {
   return values.map((v) => String(v)).join('\u0000');
+}
+
+/**
+ * The keys in groups that one statement each reads: the keys of each shard where `shardOf` knows
+ * it, else of each tenant (a tenant given as 5 and as '5' is one tenant), ordered by their smallest
+ * first key.
+ */
+function groupsOfKeys(
+  keys: ReadonlyArray<readonly unknown[]>,
+  shardOf: ((first: unknown) => string | undefined) | undefined,
+): Array<Array<readonly unknown[]>> {
+  const groups = new Map<string, Array<readonly unknown[]>>();
+  for (const key of keys) {
+    const shard = shardOf?.(key[0]);
+    const label = shard === undefined ? `tenant ${String(key[0])}` : `shard ${shard}`;
+    const group = groups.get(label);
+    if (group) group.push(key);
+    else groups.set(label, [key]);
+  }
+  const smallest = (group: ReadonlyArray<readonly unknown[]>) =>
+    group.reduce((a, k) => (compareKeyValues(k[0], a) < 0 ? k[0] : a), group[0]![0]);
+  return [...groups.values()]
+    .map((group) => ({ group, first: smallest(group) }))
+    .sort((a, b) => compareKeyValues(a.first, b.first))
+    .map(({ group }) => group);
 }
 
 const citus: Dialect = {
@@ -313,52 +364,37 @@ ${insert.tail}`,
       };
     });
   },
-  readByKeys(read, keys) {
-    const [first, ...rest] = read.keys;
-    if (first === undefined) throw new Error(`keyed read without keys: ${read.select}`);
-    const orderBy = read.orderBy ? `\n${read.orderBy}` : '';
+  readByKeys(read, keys, shardOf) {
+    if (read.keys.length === 0) throw new Error(`keyed read without keys: ${selectOf(read)}`);
     const wanted = new Set(keys.map(keyOfValues));
     const keep: KeyedQuery['keep'] = (rows, keyOf) =>
       rows.filter((row) => wanted.has(keyOfValues(keyOf(row))));
-    // Grouped by the key's text: a tenant given as 5 and as '5' is one tenant.
-    const byFirst = new Map<string, Array<readonly unknown[]>>();
-    for (const key of keys) {
-      const group = byFirst.get(String(key[0]));
-      if (group) group.push(key);
-      else byFirst.set(String(key[0]), [key]);
-    }
-    // Plain filters, which Citus pushes down to the tenants' shards; they read a superset of the
-    // keys, cut back to them here. Up to PER_TENANT_READS tenants, one statement per tenant (the
-    // first key), in their order: each is routed to its tenant's shard alone, whose index is
-    // searched for that tenant's keys only. One statement over many tenants goes to every shard
-    // they are on, each task carrying every key, and the index is searched for every tenant
-    // crossed with every other key; past PER_TENANT_READS tenants the round trips of the
-    // statements per tenant cost more than that (docs/benchmarks.md).
-    if (byFirst.size > PER_TENANT_READS) {
-      const filters = read.keys.map((k, i) => `${k.name} = ANY($${i + 1}::${k.bound}[])`).join(' AND ');
-      return {
-        statements: [
-          {
-            text: `${read.select}\nWHERE ${filters}${orderBy}`,
-            values: read.keys.map((_, i) => [...new Set(keys.map((k) => k[i]))]),
-          },
-        ],
-        keep,
-      };
-    }
-    const filters = [
-      `${first.name} = $1::${first.bound}`,
-      ...rest.map((k, i) => `${k.name} = ANY($${i + 2}::${k.bound}[])`),
-    ].join(' AND ');
-    const groups = [...byFirst.values()].sort((a, b) => compareKeyValues(a[0]![0], b[0]![0]));
+    // Plain filters, which Citus pushes down to the shards of the tenants they name; they read a
+    // superset of the keys, cut back to them here. Up to MAX_READ_STATEMENTS groups, one statement
+    // per group of keys: each is routed to one shard alone, whose index is searched for the keys of
+    // that shard's tenants only (a shard's few tenants crossed with their bets). One statement over
+    // many tenants goes to every shard they are on, each task carrying every key, and searches the
+    // index for every tenant crossed with every other key; past MAX_READ_STATEMENTS groups the round
+    // trips of the statements cost more than that (docs/benchmarks.md).
+    const groups = groupsOfKeys(keys, shardOf);
+    const filters = read.keys.map((k, i) => `${k.name} = ANY($${i + 1}::${k.bound}[])`).join(' AND ');
+    const text = `${selectOf(read)}\nWHERE ${filters}${read.orderBy ? `\n${read.orderBy}` : ''}`;
+    const statementOf = (of: ReadonlyArray<readonly unknown[]>): SqlStatement => ({
+      text,
+      // Each value once, by its text: 5 and '5' are one tenant.
+      values: read.keys.map((_, i) => [...new Map(of.map((k) => [String(k[i]), k[i]])).values()]),
+    });
     return {
-      statements: groups.map((group) => ({
-        text: `${read.select}\nWHERE ${filters}${orderBy}`,
-        values: [group[0]![0], ...rest.map((_, i) => [...new Set(group.map((k) => k[i + 1]))])],
-      })),
+      statements: groups.length > MAX_READ_STATEMENTS ? [statementOf(keys)] : groups.map(statementOf),
       keep,
     };
   },
+  shardRanges: (table) => ({
+    text: `SELECT shardid::text AS shard, shardminvalue::integer AS min, shardmaxvalue::integer AS max
+FROM pg_dist_shard WHERE logicalrelid = $1::regclass AND shardminvalue IS NOT NULL
+ORDER BY shardminvalue::integer`,
+    values: [table],
+  }),
   // One connection per worker node for a statement's shard tasks (Citus's default opens up to 16
   // and closes all but one at the end of each transaction): the projector's concurrency is its own
   // — a flush per partition, a producer per request — and more connections per node only queue on

@@ -1,11 +1,14 @@
 /**
  * Runs a read by keys as the dialect writes it (Dialect.readByKeys): its statements pipelined on one
- * connection, their rows together, cut back to exactly the keys asked for.
+ * connection, their rows together, cut back to exactly the keys asked for. On Citus the statements
+ * are grouped by the shard of their keys' tenants, from the table's shard ranges (shardRanges.ts).
  */
 import pg from 'pg';
 import type { KeyedRead } from './dialect.js';
 import { dialectOf } from './platform.js';
 import type { Queryable } from './pool.js';
+import { shardOf } from './shardMap.js';
+import { shardRangesOf } from './shardRanges.js';
 
 /**
  * The rows of `read` whose key (`keyOf`, in the declaration's key order) is one of `keys`, in the
@@ -17,7 +20,15 @@ export async function readKeyed<R extends object>(
   keys: ReadonlyArray<readonly unknown[]>,
   keyOf: (row: R) => readonly unknown[],
 ): Promise<R[]> {
-  const query = dialectOf(db).readByKeys(read, keys);
+  const dialect = dialectOf(db);
+  const ranges = dialect.shardRanges
+    ? await shardRangesOf(db, read.from, dialect.shardRanges(read.from))
+    : [];
+  const query = dialect.readByKeys(
+    read,
+    keys,
+    ranges.length > 0 ? (first) => shardOf(ranges, first) : undefined,
+  );
   const run = async (client: Queryable) =>
     (await Promise.all(query.statements.map((s) => client.query<R>(s)))).flatMap((answer) => answer.rows);
   const pooled = query.statements.length > 1 && db instanceof pg.Pool;

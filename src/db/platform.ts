@@ -47,9 +47,14 @@ export async function detectDialect(pool: pg.Pool): Promise<Dialect> {
   }
 }
 
+/** The pool `db` is, or the pool it was checked out of (createPool's). */
+export function poolOf(db: pg.Pool | pg.ClientBase): pg.Pool | undefined {
+  return 'totalCount' in db ? db : poolOfClient.get(db);
+}
+
 /** The dialect detected for the pool `db` is, or comes from; throws if nobody asked yet. */
 export function dialectOf(db: pg.Pool | pg.ClientBase): Dialect {
-  const pool = 'totalCount' in db ? db : poolOfClient.get(db);
+  const pool = poolOf(db);
   const dialect = pool && detected.get(pool);
   if (!dialect) {
     throw new Error('the database dialect was not detected for this pool: call detectDialect(pool) at start');

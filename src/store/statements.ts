@@ -1,6 +1,6 @@
 /**
  * The event store's runtime SQL, each statement declared once; the dialect (src/db/dialect.ts)
- * gives it PostgreSQL's form (arrays and unnest) or Citus's (routed VALUES lists, a read per tenant).
+ * gives it PostgreSQL's form (arrays and unnest) or Citus's (routed VALUES lists, a read per shard).
  */
 import type { BulkInsert, KeyedRead } from '../db/dialect.js';
 import { readKeyed } from '../db/keyedRead.js';
@@ -81,7 +81,8 @@ export const EVENT_POSITION: KeyedRead['keys'] = [
 
 /** Which of these (bet, version) positions are taken, and by which idempotency key. */
 const SELECT_POSITIONS: KeyedRead = {
-  select: 'SELECT tenant_id, aggregate_id, version, idempotency_key FROM bet_events',
+  columns: 'tenant_id, aggregate_id, version, idempotency_key',
+  from: 'bet_events',
   keys: EVENT_POSITION,
 };
 
@@ -128,8 +129,8 @@ export function eventFromRow(row: EventRow): BetEvent {
 }
 
 const SELECT_EVENTS_OF_BETS: KeyedRead = {
-  select: `SELECT tenant_id, aggregate_id, version, idempotency_key, event_type, event_data, "timestamp"
-FROM bet_events`,
+  columns: 'tenant_id, aggregate_id, version, idempotency_key, event_type, event_data, "timestamp"',
+  from: 'bet_events',
   keys: [
     { name: 'tenant_id', bound: 'bigint' },
     { name: 'aggregate_id', bound: 'text' },
