@@ -1,7 +1,7 @@
 /**
  * The bets projection's runtime SQL: read stored rows, and the one version-guarded bulk UPSERT that
  * every write path uses, each declared once; the dialect (src/db/dialect.ts) gives it PostgreSQL's
- * form (arrays and unnest) or Citus's (VALUES lists routed to the shards, a read per tenant).
+ * form (arrays and unnest) or Citus's (VALUES lists routed to the shards, a read per shard).
  */
 import type { BulkInsert, KeyedRead, SqlStatement } from '../../src/db/dialect.js';
 import { readKeyed } from '../../src/db/keyedRead.js';

@@ -10,12 +10,13 @@
  * - Citus: a multi-row VALUES list, which Citus splits into one task per shard (it plans
  *   `INSERT … SELECT FROM unnest(…)` through the coordinator: computed there, then redistributed);
  *   a large batch of an insert that declares a staging table goes through it instead (`staged`);
- *   reads by plain filters routed to the tenants' shards (a statement per shard where its tenants'
- *   shards are known, else per tenant, where they are few), a superset the dialect filters back to
- *   the keys asked for.
+ *   reads by plain filters routed to the tenants' shards (up to 100 statements, one per shard, or
+ *   per tenant where the shard is not known), a superset the dialect filters back to the keys asked
+ *   for.
  */
 import { randomUUID } from 'node:crypto';
 import type { Platform } from '../config.js';
+import { groupsOfKeys, keyOfValues } from './keyGroups.js';
 import { rowMajor, rowsPerStatement, slices, valuesList } from './valuesList.js';
 
 /** A statement and its bound values. */
@@ -94,7 +95,7 @@ export const STAGED_FROM_ROWS = 400;
 export interface KeyedRead {
   /** The select list. */
   readonly columns: string;
-  /** The table. */
+  /** The table, by its bare name (its shards are looked up by it on Citus). */
   readonly from: string;
   readonly keys: readonly BoundColumn[];
   /** `ORDER BY …`, if any. */
@@ -128,7 +129,7 @@ export interface Dialect {
    * Citus only: the statement reading a table's shards and the hash range of each (`shard`, `min`,
    * `max`, sorted by `min`), for readByKeys' `shardOf` (src/db/shardMap.ts).
    */
-  shardRanges?(table: string): SqlStatement;
+  shardRangesStatement?(table: string): SqlStatement;
   /** Settings every new connection takes before anything else (none on PostgreSQL). */
   readonly sessionSettings: readonly string[];
   /** Settings of a transaction that runs one statement over every shard (the rebuild's fill). */
@@ -297,46 +298,6 @@ function selectOf(read: KeyedRead): string {
   return `SELECT ${read.columns}\nFROM ${read.from}`;
 }
 
-/**
- * The order the statements of a read go in: numbers (and numeric text, as a bigint may come) by
- * value, anything else by its text.
- */
-function compareKeyValues(a: unknown, b: unknown): number {
-  const [x, y] = [Number(a), Number(b)];
-  if (Number.isFinite(x) && Number.isFinite(y) && x !== y) return x - y;
-  const [s, t] = [String(a), String(b)];
-  return s < t ? -1 : s > t ? 1 : 0;
-}
-
-function keyOfValues(values: readonly unknown[]): string {
-  return values.map((v) => String(v)).join('\u0000');
-}
-
-/**
- * The keys in groups that one statement each reads: the keys of each shard where `shardOf` knows
- * it, else of each tenant (a tenant given as 5 and as '5' is one tenant), ordered by their smallest
- * first key.
- */
-function groupsOfKeys(
-  keys: ReadonlyArray<readonly unknown[]>,
-  shardOf: ((first: unknown) => string | undefined) | undefined,
-): Array<Array<readonly unknown[]>> {
-  const groups = new Map<string, Array<readonly unknown[]>>();
-  for (const key of keys) {
-    const shard = shardOf?.(key[0]);
-    const label = shard === undefined ? `tenant ${String(key[0])}` : `shard ${shard}`;
-    const group = groups.get(label);
-    if (group) group.push(key);
-    else groups.set(label, [key]);
-  }
-  const smallest = (group: ReadonlyArray<readonly unknown[]>) =>
-    group.reduce((a, k) => (compareKeyValues(k[0], a) < 0 ? k[0] : a), group[0]![0]);
-  return [...groups.values()]
-    .map((group) => ({ group, first: smallest(group) }))
-    .sort((a, b) => compareKeyValues(a.first, b.first))
-    .map(({ group }) => group);
-}
-
 const citus: Dialect = {
   platform: 'citus',
   insertRows(insert, rows) {
@@ -381,15 +342,19 @@ ${insert.tail}`,
     const text = `${selectOf(read)}\nWHERE ${filters}${read.orderBy ? `\n${read.orderBy}` : ''}`;
     const statementOf = (of: ReadonlyArray<readonly unknown[]>): SqlStatement => ({
       text,
-      // Each value once, by its text: 5 and '5' are one tenant.
-      values: read.keys.map((_, i) => [...new Map(of.map((k) => [String(k[i]), k[i]])).values()]),
+      // Each tenant once, by its text (5 and '5' are one tenant); each other value once.
+      values: read.keys.map((_, i) =>
+        i === 0
+          ? [...new Map(of.map((k) => [String(k[0]), k[0]])).values()]
+          : [...new Set(of.map((k) => k[i]))],
+      ),
     });
     return {
       statements: groups.length > MAX_READ_STATEMENTS ? [statementOf(keys)] : groups.map(statementOf),
       keep,
     };
   },
-  shardRanges: (table) => ({
+  shardRangesStatement: (table) => ({
     text: `SELECT shardid::text AS shard, shardminvalue::integer AS min, shardmaxvalue::integer AS max
 FROM pg_dist_shard WHERE logicalrelid = $1::regclass AND shardminvalue IS NOT NULL
 ORDER BY shardminvalue::integer`,

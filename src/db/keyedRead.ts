@@ -11,8 +11,9 @@ import { shardOf } from './shardMap.js';
 import { shardRangesOf } from './shardRanges.js';
 
 /**
- * The rows of `read` whose key (`keyOf`, in the declaration's key order) is one of `keys`, in the
- * statements' order. Statements sent together on a pool go out on one client, in one round trip.
+ * The rows of `read` whose key (`keyOf`, in the declaration's key order) is one of `keys`: each
+ * bet's rows together, in the read's ORDER BY; no order promised across bets on Citus (keyGroups.ts).
+ * Statements sent together on a pool go out on one client, in one round trip.
  */
 export async function readKeyed<R extends object>(
   db: Queryable,
@@ -21,9 +22,7 @@ export async function readKeyed<R extends object>(
   keyOf: (row: R) => readonly unknown[],
 ): Promise<R[]> {
   const dialect = dialectOf(db);
-  const ranges = dialect.shardRanges
-    ? await shardRangesOf(db, read.from, dialect.shardRanges(read.from))
-    : [];
+  const ranges = await shardRangesOf(db, read.from);
   const query = dialect.readByKeys(
     read,
     keys,

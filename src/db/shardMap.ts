@@ -37,12 +37,15 @@ export function hashBigint(value: bigint): number {
   return hashUint32(folded) | 0;
 }
 
+const [BIGINT_MIN, BIGINT_MAX] = [-(2n ** 63n), 2n ** 63n - 1n];
+
 /** A bigint distribution value given as a number or as its text; undefined for anything else. */
 function asBigint(value: unknown): bigint | undefined {
-  if (typeof value === 'bigint') return value;
-  if (typeof value === 'number') return Number.isSafeInteger(value) ? BigInt(value) : undefined;
-  if (typeof value === 'string' && /^-?\d{1,19}$/.test(value)) return BigInt(value);
-  return undefined;
+  let n: bigint | undefined;
+  if (typeof value === 'bigint') n = value;
+  else if (typeof value === 'number' && Number.isSafeInteger(value)) n = BigInt(value);
+  else if (typeof value === 'string' && /^-?\d{1,19}$/.test(value)) n = BigInt(value);
+  return n !== undefined && n >= BIGINT_MIN && n <= BIGINT_MAX ? n : undefined;
 }
 
 /**

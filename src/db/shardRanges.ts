@@ -5,8 +5,7 @@
  * Citus routes each by its own metadata.
  */
 import type pg from 'pg';
-import type { SqlStatement } from './dialect.js';
-import { poolOf } from './platform.js';
+import { dialectOf, poolOf } from './platform.js';
 import type { Queryable } from './pool.js';
 import type { ShardRange } from './shardMap.js';
 
@@ -21,43 +20,39 @@ interface Known {
 
 const knownOf = new WeakMap<pg.Pool, Map<string, Known>>();
 
-async function read(pool: pg.Pool, known: Known, statement: SqlStatement): Promise<void> {
-  try {
-    const { rows } = await pool.query<{ shard: string; min: number; max: number }>(statement);
-    known.ranges = rows.map((r) => ({ shard: r.shard, min: Number(r.min), max: Number(r.max) }));
-  } catch {
-    // The ranges stay what they were: none at first, and without ranges a read goes per tenant (the
-    // table may not be distributed yet, or the metadata not readable); asked again after RANGES_KEPT_MS.
-  } finally {
-    known.readAt = Date.now();
-    delete known.reading;
-  }
+/** Reads the ranges on a connection of the pool's own, never on a caller's (a transaction may be open there). */
+function read(pool: pg.Pool, table: string, known: Known): Promise<void> {
+  const statement = dialectOf(pool).shardRangesStatement!(table);
+  known.reading = (async () => {
+    try {
+      const { rows } = await pool.query<{ shard: string; min: number; max: number }>(statement);
+      known.ranges = rows.map((r) => ({ shard: r.shard, min: Number(r.min), max: Number(r.max) }));
+    } catch {
+      // The ranges stay what they were (none at first: a read then goes per tenant), and are asked
+      // again after RANGES_KEPT_MS. Only how a read is split depends on them, never what it returns.
+    } finally {
+      known.readAt = Date.now();
+      delete known.reading;
+    }
+  })();
+  return known.reading;
 }
 
 /**
- * `table`'s shard ranges as last read (by `statement`), sorted by their hashes; [] where none are
- * known. Read first on a pool that has none yet; read again in the background once stale. Through a
- * checked-out client (a transaction may be open on it) only what is known already: the metadata is
- * read on a connection of the pool's own.
+ * `table`'s shard ranges as last read, sorted by their hashes; [] where none are known or the
+ * dialect has no shards. The first read is awaited by a caller that gave the pool; a caller on a
+ * checked-out client gets what is known and starts the read for the next one. Once stale, they are
+ * read again in the background and the stale ones used meanwhile.
  */
-export async function shardRangesOf(
-  db: Queryable,
-  table: string,
-  statement: SqlStatement,
-): Promise<readonly ShardRange[]> {
+export async function shardRangesOf(db: Queryable, table: string): Promise<readonly ShardRange[]> {
   const pool = poolOf(db);
-  if (!pool) return [];
+  if (!pool || !dialectOf(db).shardRangesStatement) return [];
   let tables = knownOf.get(pool);
   if (!tables) knownOf.set(pool, (tables = new Map<string, Known>()));
   let known = tables.get(table);
-  if (!known) {
-    if (db !== pool) return [];
-    tables.set(table, (known = { readAt: 0, ranges: [] }));
-    known.reading = read(pool, known, statement);
-  } else if (!known.reading && Date.now() - known.readAt > RANGES_KEPT_MS) {
-    known.reading = read(pool, known, statement);
-    return known.ranges;
-  }
+  if (!known) tables.set(table, (known = { readAt: 0, ranges: [] }));
+  const stale = Date.now() - known.readAt > RANGES_KEPT_MS;
+  if (!known.reading && stale) void read(pool, table, known);
   if (known.reading && known.readAt === 0 && db === pool) await known.reading;
   return known.ranges;
 }

@@ -138,7 +138,7 @@ const SELECT_EVENTS_OF_BETS: KeyedRead = {
   orderBy: 'ORDER BY tenant_id, aggregate_id, version',
 };
 
-/** Every stored event of these bets, ordered by bet and version. */
+/** Every stored event of these bets, each bet's together and in version order. */
 export async function selectEventsOfBets(db: Queryable, bets: readonly BetRef[]): Promise<BetEvent[]> {
   if (bets.length === 0) return [];
   const rows = await readKeyed<EventRow>(

@@ -32,10 +32,25 @@ describe('shardMap', () => {
     expect(shardOf(ranges, 0)).toBe('b');
   });
 
+  it("counts a range's bounds as its own", () => {
+    // hashint8(5) = -1330264708.
+    const bounds: ShardRange[] = [
+      { shard: 'below', min: -2147483648, max: -1330264709 },
+      { shard: 'at', min: -1330264708, max: -1330264708 },
+      { shard: 'above', min: -1330264707, max: 2147483647 },
+    ];
+    expect(shardOf(bounds, 5)).toBe('at');
+    expect(shardOf(bounds.slice(0, 2), 5)).toBe('at');
+    expect(shardOf([bounds[0]!, { ...bounds[1]!, max: 0 }], 5)).toBe('at');
+    expect(shardOf([{ ...bounds[0]!, max: -1330264708 }, bounds[2]!], 5)).toBe('below');
+  });
+
   it('gives no shard for a value that is no bigint, or a hash no range holds', () => {
     expect(shardOf(ranges, 'five')).toBeUndefined();
     expect(shardOf(ranges, 1.5)).toBeUndefined();
     expect(shardOf(ranges, '99999999999999999999')).toBeUndefined();
+    expect(shardOf(ranges, '9999999999999999999')).toBeUndefined();
+    expect(shardOf(ranges, 2n ** 63n)).toBeUndefined();
     expect(shardOf([ranges[0]!], 0)).toBeUndefined();
     expect(shardOf([], 5)).toBeUndefined();
   });
