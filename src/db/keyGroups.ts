@@ -30,9 +30,16 @@ export function groupsOfKeys(
   shardOf: ((first: unknown) => string | undefined) | undefined,
 ): Array<Array<readonly unknown[]>> {
   const groups = new Map<string, Array<readonly unknown[]>>();
+  // Each tenant's shard looked up once, not once per key: a flush's keys are many bets of few tenants.
+  const labels = new Map<string, string>();
+  const labelOf = (tenant: unknown) => {
+    const shard = shardOf?.(tenant);
+    return shard === undefined ? `tenant ${String(tenant)}` : `shard ${shard}`;
+  };
   for (const key of keys) {
-    const shard = shardOf?.(key[0]);
-    const label = shard === undefined ? `tenant ${String(key[0])}` : `shard ${shard}`;
+    const tenant = String(key[0]);
+    let label = labels.get(tenant);
+    if (label === undefined) labels.set(tenant, (label = labelOf(key[0])));
     const group = groups.get(label);
     if (group) group.push(key);
     else groups.set(label, [key]);
