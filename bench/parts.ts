@@ -45,10 +45,13 @@ export interface BenchContext {
 
 export const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 /**
- * Workers run as the image runs them (Dockerfile ENTRYPOINT): with a 4 MB young-generation
- * semi-space, V8 keeps a worker at full speed smaller at the same throughput (docs/benchmarks.md).
+ * Workers run as the chart runs them: the image's flag (Dockerfile ENTRYPOINT: with a 4 MB
+ * young-generation semi-space, V8 keeps a worker at full speed smaller at the same throughput) and
+ * the chart's heap ceiling (values.yaml heapLimitMiB, NODE_OPTIONS). Without the ceiling Node sizes
+ * the heap from this machine's memory and garbage piles up far past what a pod holds
+ * (docs/benchmarks.md).
  */
-export const WORKER_NODE_FLAGS = ['--max-semi-space-size=4'];
+export const WORKER_NODE_FLAGS = ['--max-semi-space-size=4', '--max-old-space-size=256'];
 
 /**
  * A worker process on the bench's database and broker, reading `topic` as `group`; its log (warn

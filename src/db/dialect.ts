@@ -377,7 +377,7 @@ ORDER BY shardminvalue::integer`,
       values: [table, like],
     },
   ],
-  backlogFlushEvents: 3_000,
+  backlogFlushEvents: 6_000,
 };
 
 export const DIALECTS: Readonly<Record<Platform, Dialect>> = { postgres, citus };

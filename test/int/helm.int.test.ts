@@ -147,6 +147,7 @@ describe('the Helm chart rendered by real Helm', () => {
     };
     expect(refused({ ...URL_ONLY, replicaCount: 'two' })).toContain('replicaCount: Invalid type');
     expect(refused({ ...URL_ONLY, replicas: 3 })).toContain('replicas');
+    expect(refused({ ...URL_ONLY, heapLimitMiB: 16 })).toContain('heapLimitMiB');
     expect(refused({ ...URL_ONLY, kafka: { sasl: { mechanism: 'gssapi' } } })).toContain('mechanism');
     expect(refused({ ...URL_ONLY, tracing: { endpoint: 'http://c:4318', protocol: 'grpc' } })).toContain(
       'protocol',
@@ -186,6 +187,34 @@ describe('the Helm chart rendered by real Helm', () => {
     // Off by default: no OTEL_* at all.
     const off = render(URL_ONLY).find((o) => o.kind === 'ConfigMap')!.data as Record<string, string>;
     expect(Object.keys(off).filter((k) => k.startsWith('OTEL_'))).toEqual([]);
+  });
+
+  it('gives the worker a heap ceiling that Node takes, within two thirds of its memory limit (heapLimitMiB)', () => {
+    const worker = (objects: Obj[]): Json =>
+      objects.find((o) => o.kind === 'Deployment')!.spec.template.spec.containers[0];
+    const nodeOptions = (objects: Obj[]) =>
+      (worker(objects).env as Array<{ name: string; value?: string }>).find((e) => e.name === 'NODE_OPTIONS')
+        ?.value;
+    const defaults = render(URL_ONLY);
+    const options = nodeOptions(defaults);
+    const mib = Number(/^--max-old-space-size=(\d+)$/.exec(options ?? '')?.[1]);
+    const limit = String(worker(defaults).resources.limits.memory);
+    const limitMiB =
+      Number(/^(\d+)Mi$/.exec(limit)?.[1] ?? NaN) || Number(/^(\d+)Gi$/.exec(limit)?.[1]) * 1024;
+    expect(mib).toBeGreaterThan(0);
+    expect(mib).toBeLessThanOrEqual((limitMiB * 2) / 3);
+    // Node itself, given those options: its heap limit is the ceiling (and the young generation).
+    const heapLimit = Number(
+      execFileSync(process.execPath, ['-p', 'require("node:v8").getHeapStatistics().heap_size_limit'], {
+        env: { PATH: process.env['PATH'] ?? '', NODE_OPTIONS: options },
+        encoding: 'utf8',
+      }),
+    );
+    expect(heapLimit).toBeGreaterThanOrEqual(mib * 2 ** 20);
+    expect(heapLimit).toBeLessThan(limitMiB * 2 ** 20);
+    // Raised with the limit, or left to Node.
+    expect(nodeOptions(render({ ...URL_ONLY, heapLimitMiB: 512 }))).toBe('--max-old-space-size=512');
+    expect(nodeOptions(render({ ...URL_ONLY, heapLimitMiB: null }))).toBeUndefined();
   });
 
   describe.each(Object.entries(VALUE_SETS))('%s', (_, values) => {

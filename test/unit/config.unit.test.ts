@@ -8,7 +8,7 @@ describe('loadConfig', () => {
     // Unset, the backlog flush size is the platform's: a Citus flush pays a task per shard.
     expect(config.flushBacklogMaxEvents).toBeUndefined();
     expect(backlogFlushSize(config, DIALECTS.postgres.backlogFlushEvents)).toBe(1_000);
-    expect(backlogFlushSize(config, DIALECTS.citus.backlogFlushEvents)).toBe(3_000);
+    expect(backlogFlushSize(config, DIALECTS.citus.backlogFlushEvents)).toBe(6_000);
     // A FLUSH_MAX_EVENTS above the backlog default raises the backlog size with it.
     expect(
       backlogFlushSize(loadConfig({ FLUSH_MAX_EVENTS: '5000' }), DIALECTS.postgres.backlogFlushEvents),

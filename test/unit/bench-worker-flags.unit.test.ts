@@ -1,0 +1,31 @@
+/**
+ * The bench's workers run with the Node flags a deployed worker has: the image's ENTRYPOINT flags
+ * and the chart's heap ceiling. A bench that drifted from them would measure another process
+ * (its peak RSS above all).
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+import { WORKER_NODE_FLAGS } from '../../bench/parts.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+function entrypointFlags(): string[] {
+  const line = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('ENTRYPOINT'));
+  const args = JSON.parse(line!.slice('ENTRYPOINT'.length)) as string[];
+  return args.filter((a) => a.startsWith('--'));
+}
+
+describe('the bench workers’ Node flags', () => {
+  it('are the image’s ENTRYPOINT flags and the chart’s heap ceiling, nothing else', () => {
+    const values = parse(readFileSync(path.join(ROOT, 'helm/bet-projector/values.yaml'), 'utf8')) as {
+      heapLimitMiB: number;
+    };
+    expect([...WORKER_NODE_FLAGS].sort()).toEqual(
+      [...entrypointFlags(), `--max-old-space-size=${values.heapLimitMiB}`].sort(),
+    );
+  });
+});
