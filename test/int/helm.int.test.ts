@@ -213,8 +213,16 @@ describe('the Helm chart rendered by real Helm', () => {
     expect(heapLimit).toBeGreaterThanOrEqual(mib * 2 ** 20);
     expect(heapLimit).toBeLessThan(limitMiB * 2 ** 20);
     // Raised with the limit, or left to Node.
-    expect(nodeOptions(render({ ...URL_ONLY, heapLimitMiB: 512 }))).toBe('--max-old-space-size=512');
+    const raised = { ...URL_ONLY, resources: { limits: { memory: '1Gi' } } };
+    expect(nodeOptions(render({ ...raised, heapLimitMiB: 512 }))).toBe('--max-old-space-size=512');
     expect(nodeOptions(render({ ...URL_ONLY, heapLimitMiB: null }))).toBeUndefined();
+    // An operator's own NODE_OPTIONS (config) still reach the worker, after the ceiling.
+    const own = render({ ...URL_ONLY, config: { NODE_OPTIONS: '--enable-source-maps' } });
+    expect(nodeOptions(own)).toBe('--max-old-space-size=256 --enable-source-maps');
+    // A ceiling the limit cannot hold is refused, naming both.
+    expect(() => render({ ...URL_ONLY, heapLimitMiB: 512 })).toThrow(
+      /heapLimitMiB 512 is above two thirds of resources.limits.memory 384Mi/,
+    );
   });
 
   describe.each(Object.entries(VALUE_SETS))('%s', (_, values) => {

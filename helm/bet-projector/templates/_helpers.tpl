@@ -186,3 +186,25 @@ imagePullSecrets:
 securityContext:
   {{- toYaml .Values.podSecurityContext | nindent 2 }}
 {{- end }}
+
+{{/*
+The worker's NODE_OPTIONS: the heap ceiling (heapLimitMiB), then any NODE_OPTIONS given in config,
+which would otherwise be hidden by this variable (env wins over envFrom), so an operator's own
+options still apply and win over the ceiling where they set one. Refuses a ceiling above two thirds
+of resources.limits.memory (when given in Mi or Gi): the rest is buffers, code and the young
+generation.
+*/}}
+{{- define "bet-projector.nodeOptions" -}}
+{{- $heap := int .Values.heapLimitMiB -}}
+{{- $limit := toString (dig "limits" "memory" "" .Values.resources) -}}
+{{- $limitMiB := 0 -}}
+{{- if hasSuffix "Gi" $limit -}}
+{{- $limitMiB = mul (atoi (trimSuffix "Gi" $limit)) 1024 -}}
+{{- else if hasSuffix "Mi" $limit -}}
+{{- $limitMiB = atoi (trimSuffix "Mi" $limit) -}}
+{{- end -}}
+{{- if and (gt $limitMiB 0) (gt (mul $heap 3) (mul $limitMiB 2)) -}}
+{{- fail (printf "heapLimitMiB %d is above two thirds of resources.limits.memory %s: raise the limit with it, or lower heapLimitMiB" $heap $limit) -}}
+{{- end -}}
+{{- trim (printf "--max-old-space-size=%d %s" $heap (index .Values.config "NODE_OPTIONS" | default "")) -}}
+{{- end -}}
