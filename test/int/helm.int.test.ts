@@ -26,6 +26,7 @@ import * as keda from '@kubernetes-models/keda/keda.sh/v1alpha1';
 import * as monitoring from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 import { createMetrics } from '../../src/observability/metrics.js';
 import { loadConfig } from '../../src/config.js';
+import { entrypointNodeFlags } from '../support/imageFlags.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 // HELM_CHART: another copy of the chart to hold to the same checks (an older one fails them).
@@ -203,9 +204,11 @@ describe('the Helm chart rendered by real Helm', () => {
       Number(/^(\d+)Mi$/.exec(limit)?.[1] ?? NaN) || Number(/^(\d+)Gi$/.exec(limit)?.[1]) * 1024;
     expect(mib).toBeGreaterThan(0);
     expect(mib).toBeLessThanOrEqual((limitMiB * 2) / 3);
-    // Node itself, given those options: its heap limit is the ceiling (and the young generation).
+    // Node itself, started as the image starts it with those options: its heap limit is the
+    // ceiling and the young generation (which the image's --max-semi-space-size keeps small).
+    const script = ['-p', 'require("node:v8").getHeapStatistics().heap_size_limit'];
     const heapLimit = Number(
-      execFileSync(process.execPath, ['-p', 'require("node:v8").getHeapStatistics().heap_size_limit'], {
+      execFileSync(process.execPath, [...entrypointNodeFlags(), ...script], {
         env: { PATH: process.env['PATH'] ?? '', NODE_OPTIONS: options },
         encoding: 'utf8',
       }),

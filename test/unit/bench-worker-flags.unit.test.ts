@@ -8,16 +8,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { WORKER_NODE_FLAGS } from '../../bench/parts.js';
+import { entrypointNodeFlags } from '../support/imageFlags.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-
-function entrypointFlags(): string[] {
-  const line = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith('ENTRYPOINT'));
-  const args = JSON.parse(line!.slice('ENTRYPOINT'.length)) as string[];
-  return args.filter((a) => a.startsWith('--'));
-}
 
 describe('the bench workers’ Node flags', () => {
   it('are the image’s ENTRYPOINT flags and the chart’s heap ceiling, nothing else', () => {
@@ -25,7 +18,7 @@ describe('the bench workers’ Node flags', () => {
       heapLimitMiB: number;
     };
     expect([...WORKER_NODE_FLAGS].sort()).toEqual(
-      [...entrypointFlags(), `--max-old-space-size=${values.heapLimitMiB}`].sort(),
+      [...entrypointNodeFlags(), `--max-old-space-size=${values.heapLimitMiB}`].sort(),
     );
   });
 });
