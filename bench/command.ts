@@ -493,6 +493,7 @@ function markdown(r: Record<string, unknown>): string {
         oursLiveMs?: Figure;
         referenceMs: Figure;
         phases?: Record<string, Figure>;
+        liveRatios?: number[];
       }
     | undefined;
   if (rebuild) {
@@ -509,6 +510,10 @@ function markdown(r: Record<string, unknown>): string {
     rows.push(
       `| rebuild, ours / reference: until live, in all | ${rebuild.oursLiveMs ? ratio(rebuild.oursLiveMs) : '–'}×, ${ratio(rebuild.oursMs)}× | until live ≤ 1.0× |`,
     );
+    if (rebuild.liveRatios)
+      rows.push(
+        `| rebuild, until live / reference, each run's pair (alternating) | ${rebuild.liveRatios.map((r) => r.toFixed(2)).join(', ')} |  |`,
+      );
   }
   const stages: string[] = [];
   for (const [k, v] of Object.entries(e2e ?? {})) {

@@ -30,7 +30,7 @@ import { runSimulation } from '../src/simulate/run.js';
 import { createEventStore } from '../src/store/eventStore.js';
 import { eventRowValues } from '../src/store/statements.js';
 import { cpuMs } from './cpu.js';
-import { figure, quantile, repeat, round1, type Figure } from './stats.js';
+import { figure, quantile, repeat, round1, round2, type Figure } from './stats.js';
 
 export interface BenchContext {
   readonly pool: Pool;
@@ -500,12 +500,21 @@ export async function benchRebuild(ctx: BenchContext, count: number) {
   await ctx.pool.query('DROP TABLE IF EXISTS bench_reference_view');
   await ctx.pool.query('CREATE TABLE bench_reference_view (LIKE bets_view INCLUDING ALL)');
   await ctx.pool.query('VACUUM ANALYZE bet_events');
+  // Ours and the reference alternate, each run's pair in the other order than the last, so neither
+  // has the warmer caches or the quieter minute throughout.
   const reports: RebuildReport[] = [];
-  const ours = await repeat(ctx.runs, async () => {
-    const report = await rebuildBetsView(ctx.pool);
-    reports.push(report);
-    return report.totalMs;
-  });
+  const referenceRuns: number[] = [];
+  const runOurs = async () => reports.push(await rebuildBetsView(ctx.pool));
+  const runReference = async () => {
+    const started = performance.now();
+    await ctx.pool.query('TRUNCATE bench_reference_view');
+    await ctx.pool.query(REFERENCE_REBUILD);
+    referenceRuns.push(Math.round(performance.now() - started));
+  };
+  for (let run = 0; run < ctx.runs; run++) {
+    for (const part of run % 2 === 0 ? [runOurs, runReference] : [runReference, runOurs]) await part();
+  }
+  const ours = figure(reports.map((r) => r.totalMs));
   const oursLiveMs = figure(reports.map((r) => r.liveMs));
   // Where our rebuild spends its time: the set-based fill, the index builds, the locked swap, the
   // rest until the new table is live (shadow setup, the catch-up before the lock), then ANALYZE.
@@ -516,15 +525,12 @@ export async function benchRebuild(ctx: BenchContext, count: number) {
     otherMs: figure(reports.map((r) => r.liveMs - r.fillMs - r.indexMs - r.lockedMs)),
     analyzeMs: figure(reports.map((r) => r.analyzeMs)),
   };
-  const reference = await repeat(ctx.runs, async () => {
-    const started = performance.now();
-    await ctx.pool.query('TRUNCATE bench_reference_view');
-    await ctx.pool.query(REFERENCE_REBUILD);
-    return Math.round(performance.now() - started);
-  });
+  const reference = figure(referenceRuns);
+  /** Until live / the reference, run by run (each pair ran back to back). */
+  const liveRatios = reports.map((r, i) => round2(r.liveMs / referenceRuns[i]!));
   await ctx.pool.query('DROP TABLE bench_reference_view');
   ctx.log(`rebuild of ${count} events: ours ${ours.median} ms, reference ${reference.median} ms`);
-  return { events: count, oursMs: ours, oursLiveMs, referenceMs: reference, phases };
+  return { events: count, oursMs: ours, oursLiveMs, referenceMs: reference, phases, liveRatios };
 }
 
 /**

@@ -21,6 +21,8 @@ export async function repeat(runs: number, once: (run: number) => Promise<number
 
 /** To one decimal place, as the bench's tables print fractional figures. */
 export const round1 = (n: number) => Math.round(n * 10) / 10;
+/** To two decimal places, as the bench prints ratios. */
+export const round2 = (n: number) => Math.round(n * 100) / 100;
 
 export function quantile(sorted: readonly number[], q: number): number {
   if (sorted.length === 0) return 0;
