@@ -13,6 +13,7 @@ import {
   type Difference,
   type RebuildProgress,
   type ShadowFill,
+  type ShadowRebuildReport,
 } from '../shadowRebuild.js';
 import { foldFromStore } from './index.js';
 import { PREVIOUS_COLUMNS, WRITTEN_AT } from './columns.js';
@@ -55,23 +56,12 @@ export interface RebuildOptions {
   readonly onProgress?: (progress: RebuildProgress) => void | Promise<void>;
 }
 
-export interface RebuildReport {
+/** The phases' report (shadowRebuild.ts), with the events read and the bets written named as such. */
+export interface RebuildReport extends Omit<ShadowRebuildReport, 'rows' | 'caughtUp'> {
   readonly strategy: FillStrategy;
   readonly events: number;
   readonly bets: number;
-  readonly fillMs: number;
-  readonly indexMs: number;
   readonly caughtUpBets: number;
-  readonly lockedMs: number;
-  /** From the start until the new table served readers. */
-  readonly liveMs: number;
-  /** The planner's statistics of the new table, gathered after the swap. */
-  readonly analyzeMs: number;
-  /** Why gathering them failed, if it did: the rebuild stands. */
-  readonly analyzeError?: string;
-  readonly totalMs: number;
-  readonly swapped: boolean;
-  readonly differences?: { readonly count: number; readonly sample: Difference[] };
 }
 
 /** The set-based fill of one chunk of the shadow table (exported for the tests' EXPLAIN on Citus). */

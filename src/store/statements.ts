@@ -7,7 +7,7 @@ import { readKeyed } from '../db/keyedRead.js';
 import { dialectOf } from '../db/platform.js';
 import type { Queryable } from '../db/pool.js';
 import { rowsPerStatement } from '../db/valuesList.js';
-import { type BetEvent, type BetRef, type EventType } from '../events/types.js';
+import { type BetEvent, type BetRef, type EventEnvelopeJson } from '../events/types.js';
 
 const EVENT_COLUMNS = [
   { name: 'tenant_id', bound: 'bigint' },
@@ -106,17 +106,8 @@ export async function selectPositions(
   );
 }
 
-interface EventRow {
-  tenant_id: number;
-  aggregate_id: string;
-  version: number;
-  idempotency_key: string;
-  event_type: EventType;
-  event_data: object;
-  timestamp: number;
-}
-
-export function eventFromRow(row: EventRow): BetEvent {
+/** An event from its bet_events row (the table form, EventEnvelopeJson). */
+export function eventFromRow(row: EventEnvelopeJson): BetEvent {
   return {
     tenantId: row.tenant_id,
     aggregateId: row.aggregate_id,
@@ -141,7 +132,7 @@ const SELECT_EVENTS_OF_BETS: KeyedRead = {
 /** Every stored event of these bets, each bet's together and in version order. */
 export async function selectEventsOfBets(db: Queryable, bets: readonly BetRef[]): Promise<BetEvent[]> {
   if (bets.length === 0) return [];
-  const rows = await readKeyed<EventRow>(
+  const rows = await readKeyed<EventEnvelopeJson>(
     db,
     SELECT_EVENTS_OF_BETS,
     bets.map((b) => [b.tenantId, b.betId]),
