@@ -1,9 +1,7 @@
 /** The Node flags the image starts the projector with (Dockerfile ENTRYPOINT), as a pod runs it. */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+import { ROOT } from './docs.js';
 
 export function entrypointNodeFlags(): string[] {
   const line = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8')

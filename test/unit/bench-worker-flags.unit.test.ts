@@ -5,12 +5,10 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { WORKER_NODE_FLAGS } from '../../bench/parts.js';
+import { ROOT } from '../support/docs.js';
 import { entrypointNodeFlags } from '../support/imageFlags.js';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 describe('the bench workers’ Node flags', () => {
   it('are the image’s ENTRYPOINT flags and the chart’s heap ceiling, nothing else', () => {
